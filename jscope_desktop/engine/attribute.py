@@ -1,0 +1,168 @@
+"""Explain one prediction: tokenize, check the request, run a scope, time it, build the result."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .errors import JScopeError
+from .fisher import FISHER_METHODS
+from .forward import CancelCheck, _sync, build_graph, plain_forward
+from .models import LoadedModel
+from .result import AttributionResult, FisherInfo, Timing, TopToken
+from .scopes import SCOPES, ScopeSettings
+from .tokens import encode_prompt, single_token_id, token_texts
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class AttributionRequest:
+    """What to explain and how. ``position`` None means the last token (the next prediction);
+    a target/foil may be given as text (exactly one token) or as an id; a scope that needs a
+    target and has none explains the model's top-1 prediction (Contrast: against its top-2)."""
+
+    prompt: str | None = None
+    token_ids: list[int] | None = None  # instead of prompt: ids exactly as fed
+    scope: str = "temperature"
+    target: str | None = None
+    target_id: int | None = None
+    foil: str | None = None
+    foil_id: int | None = None
+    position: int | None = None
+    chat: bool = False
+    fisher_method: str = "fast"
+    fisher_rank: int | None = None
+    fisher_probes: int = 8
+    fisher_rel_error: float | None = None
+    ig_steps: int = 16
+    seed: int = 0
+    top_k: int = 10
+
+
+def check_request(req: AttributionRequest) -> None:
+    """Raise a one-sentence :class:`JScopeError` for a request that cannot be run."""
+    if req.scope not in SCOPES:
+        raise JScopeError(f"Unknown scope '{req.scope}'; choose one of {', '.join(SCOPES)}.")
+    if req.fisher_method not in FISHER_METHODS:
+        raise JScopeError(
+            f"Unknown Fisher method '{req.fisher_method}'; choose one of {', '.join(FISHER_METHODS)}."
+        )
+    if req.ig_steps < 1:
+        raise JScopeError("Integrated needs at least one step.")
+
+
+def attribute(
+    lm: LoadedModel,
+    req: AttributionRequest,
+    progress: ProgressFn | None = None,
+    cancel: CancelCheck | None = None,
+) -> AttributionResult:
+    """Run ``req.scope`` on ``lm`` and return the result of the contract.
+
+    ``progress`` gets (fraction, message); ``cancel`` is polled between backward batches and a
+    set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`.
+    """
+    check_request(req)
+    tok = lm.tokenizer
+    if req.token_ids is not None:
+        ids = list(req.token_ids)
+        if not ids:
+            raise JScopeError("The prompt is empty; type some text to explain.")
+        special_ids = set(getattr(tok, "all_special_ids", []) or [])
+        tokens, special, roles = token_texts(tok, ids), [i in special_ids for i in ids], None
+    else:
+        enc = encode_prompt(tok, req.prompt or "", req.chat)
+        ids, tokens, special, roles = enc.token_ids, enc.tokens, enc.special, enc.roles
+    position = _check_position(req.position, len(ids))
+    if len(ids) > lm.info.context_length:
+        raise JScopeError(
+            f"The prompt is {len(ids)} tokens, longer than the model's context of "
+            f"{lm.info.context_length}; shorten it."
+        )
+    target_id = _token_id(tok, req.target, req.target_id, "target", lm.info.vocab_size)
+    foil_id = _token_id(tok, req.foil, req.foil_id, "foil", lm.info.vocab_size)
+    scope = SCOPES[req.scope]
+    if progress:
+        progress(0.0, "Forward pass")
+    logits, forward_s = plain_forward(lm, ids[: position + 1])
+    probs = torch.softmax(logits, -1)
+    top = probs.topk(min(req.top_k, probs.numel()))
+    if scope.needs_target and target_id is None:
+        target_id = int(top.indices[0])
+    if scope.needs_foil and foil_id is None:
+        foil_id = next(int(i) for i in top.indices if int(i) != target_id)
+    if scope.needs_foil and foil_id == target_id:
+        raise JScopeError("The foil is the same token as the target; choose a different foil.")
+    settings = ScopeSettings(
+        target_id, foil_id, req.fisher_method, req.fisher_rank, req.fisher_probes,
+        req.fisher_rel_error, req.ig_steps, req.seed,
+    )
+    if progress:
+        progress(0.05, f"{scope.label} Scope")
+    t0 = time.perf_counter()
+    graph = build_graph(lm, ids, position)
+    out = scope.compute(
+        lm, graph, settings, cancel,
+        (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
+    )
+    _sync(lm)
+    scope_s = time.perf_counter() - t0
+    scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
+    p = probs.double()
+    fisher = out.fisher
+    result = AttributionResult(
+        model=lm.info.to_dict(),
+        device=str(lm.device),
+        dtype=lm.dtype_name,
+        token_ids=ids,
+        tokens=tokens,
+        position=position,
+        scope=req.scope,
+        target_id=target_id if scope.needs_target else None,
+        target=_text(tok, target_id) if scope.needs_target else None,
+        foil_id=foil_id if scope.needs_foil else None,
+        foil=_text(tok, foil_id) if scope.needs_foil else None,
+        scores=scores,
+        topk=[TopToken(int(i), _text(tok, int(i)), float(v)) for v, i in zip(top.values, top.indices)],
+        timing=Timing(forward_s=forward_s, scope_s=scope_s, backward_passes=out.backward_passes),
+        fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, _finite_or_none(
+            fisher.rel_error_estimate)) if fisher else None,
+        special=special,
+        roles=roles,
+        entropy=float(-(p * p.clamp_min(1e-300).log()).sum()),
+        beta=float(graph.h.detach().float().norm()),
+    )
+    if progress:
+        progress(1.0, "Done")
+    return result
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _text(tok, token_id: int | None) -> str | None:
+    return None if token_id is None else token_texts(tok, [token_id])[0]
+
+
+def _check_position(position: int | None, n: int) -> int:
+    if position is None:
+        return n - 1
+    if not -n <= position < n:
+        raise JScopeError(f"Position {position} is out of range; the prompt has {n} tokens (0–{n - 1}).")
+    return position % n
+
+
+def _token_id(tok, text: str | None, token_id: int | None, what: str, vocab: int) -> int | None:
+    if token_id is not None:
+        if not 0 <= token_id < vocab:
+            raise JScopeError(f"The {what} id {token_id} is outside the vocabulary (0–{vocab - 1}).")
+        return int(token_id)
+    if text is None:
+        return None
+    return single_token_id(tok, text, what)

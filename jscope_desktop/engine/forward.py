@@ -1,0 +1,154 @@
+"""One differentiable forward pass and batched input vector-Jacobian products on top of it.
+
+Everything the scopes need comes from here: the input embeddings ``x`` (what the decoder
+receives, scaling included), the final post-norm hidden state ``h`` at the explained position,
+the output matrix ``W`` and ``p = softmax(logits)``, and ``Jᵀv`` for many directions ``v`` at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .errors import Cancelled, JScopeError
+from .models import LoadedModel
+
+CancelCheck = Callable[[], bool]
+
+
+def decoder_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The decoder stack whose ``last_hidden_state`` is the final post-norm hidden state."""
+    dec = model.get_decoder() if hasattr(model, "get_decoder") else None
+    return dec if dec is not None else model.base_model
+
+
+def logit_softcap(model: torch.nn.Module) -> float | None:
+    """The final-logit soft-capping constant (Gemma 2 style) or None when logits are plain W h."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return getattr(config, "final_logit_softcapping", None) or None
+
+
+def logits_from_hidden(lm: LoadedModel, h: torch.Tensor) -> torch.Tensor:
+    """Next-token logits (…, V) from final hidden states (…, d), as the model computes them."""
+    head = lm.model.get_output_embeddings()
+    z = head(h.to(head.weight.device))
+    cap = logit_softcap(lm.model)
+    return cap * torch.tanh(z / cap) if cap else z
+
+
+@dataclass
+class Graph:
+    """A forward pass kept for backward passes.
+
+    x: (T, d) input embeddings, requires grad. h: (d,) final hidden state at the explained
+    position, connected to x. logits/probs: (V,) at that position, float32, detached.
+    """
+
+    x: torch.Tensor
+    h: torch.Tensor
+    logits: torch.Tensor
+    probs: torch.Tensor
+
+
+def embed(lm: LoadedModel, token_ids: list[int]) -> torch.Tensor:
+    """Input embeddings (T, d) of ``token_ids`` exactly as the decoder receives them."""
+    ids = torch.tensor([token_ids], device=lm.device)
+    return lm.model.get_input_embeddings()(ids)[0]
+
+
+def hidden_states(lm: LoadedModel, x: torch.Tensor) -> torch.Tensor:
+    """Final post-norm hidden states (B, T, d) for input embeddings (B, T, d)."""
+    try:
+        return decoder_of(lm.model)(inputs_embeds=x, use_cache=False).last_hidden_state
+    except torch.OutOfMemoryError as exc:
+        raise JScopeError(
+            "Out of memory on the device; use a shorter prompt, --dtype bfloat16, "
+            "fewer Fisher directions, or --device cpu."
+        ) from exc
+
+
+def build_graph(lm: LoadedModel, token_ids: list[int], position: int) -> Graph:
+    """Forward ``token_ids[:position + 1]`` with a graph from the embeddings to ``h``.
+
+    Later tokens cannot influence the prediction at ``position`` in a causal model, so they are
+    not fed at all.
+    """
+    x = embed(lm, token_ids[: position + 1]).detach().requires_grad_(True)
+    with torch.enable_grad():
+        h = hidden_states(lm, x[None])[0, position]
+    with torch.no_grad():
+        logits = logits_from_hidden(lm, h.detach()).float()
+    return Graph(x, h, logits, torch.softmax(logits, -1))
+
+
+def plain_forward(lm: LoadedModel, token_ids: list[int]) -> tuple[torch.Tensor, float]:
+    """No-grad forward of ``token_ids``; returns (last-position logits (V,), seconds taken)."""
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        x = embed(lm, token_ids)
+        h = hidden_states(lm, x[None])[0, -1]
+        logits = logits_from_hidden(lm, h).float()
+    _sync(lm)
+    return logits, time.perf_counter() - t0
+
+
+def _sync(lm: LoadedModel) -> None:
+    if lm.device.type == "cuda":
+        torch.cuda.synchronize(lm.device)
+
+
+def vjp_chunks(
+    graph: Graph,
+    directions: torch.Tensor,
+    cancel: CancelCheck | None = None,
+    target_seconds: float = 0.3,
+    max_batch: int = 128,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Yield ``(start, Jᵀv)`` for the rows ``v`` of ``directions`` (K, d), a batch at a time.
+
+    Each item is (start row, gradients (B, T, d) w.r.t. the input embeddings). Batches are sized
+    so one takes about ``target_seconds`` (so a cancel is noticed quickly) and its activations
+    stay within a few hundred MB; ``cancel`` is checked before every batch.
+    """
+    K = directions.shape[0]
+    T, d = graph.x.shape
+    memory_cap = max(1, int(2**22 // (T * d // 64 + 1)))  # ~ B·T·d·64 floats at most
+    batch = min(8, K, memory_cap)
+    start = 0
+    while start < K:
+        if cancel and cancel():
+            raise Cancelled()
+        v = directions[start : start + batch].to(graph.h.device, graph.h.dtype)
+        t0 = time.perf_counter()
+        grads = _batched_vjp(graph, v)
+        elapsed = max(time.perf_counter() - t0, 1e-4)
+        yield start, grads
+        start += v.shape[0]
+        per_row = elapsed / v.shape[0]
+        batch = int(min(max_batch, memory_cap, K - start, max(1, target_seconds / per_row)))
+
+
+def _batched_vjp(graph: Graph, v: torch.Tensor) -> torch.Tensor:
+    """Jᵀv for the rows of v (B, d): gradients (B, T, d), one vmapped backward pass."""
+    if v.shape[0] == 1:
+        (g,) = torch.autograd.grad(graph.h, graph.x, v[0], retain_graph=True)
+        return g[None]
+    try:
+        (g,) = torch.autograd.grad(
+            graph.h, graph.x, v, retain_graph=True, is_grads_batched=True
+        )
+        return g
+    except RuntimeError:  # an op without a batching rule: fall back to one pass per direction
+        rows = [torch.autograd.grad(graph.h, graph.x, r, retain_graph=True)[0] for r in v]
+        return torch.stack(rows)
+
+
+def vjp(graph: Graph, direction: torch.Tensor) -> torch.Tensor:
+    """Jᵀu for one direction u (d,): gradients (T, d) w.r.t. the input embeddings."""
+    (g,) = torch.autograd.grad(
+        graph.h, graph.x, direction.to(graph.h.device, graph.h.dtype), retain_graph=True
+    )
+    return g

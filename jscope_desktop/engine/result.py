@@ -1,0 +1,142 @@
+"""Typed results and the JSON contract of DESIGN.md (version 1): write and read back exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+CONTRACT_VERSION = 1
+
+
+@dataclass
+class TopToken:
+    """One entry of the explained prediction: token id, display text, probability (0–1)."""
+
+    id: int
+    token: str
+    prob: float
+
+
+@dataclass
+class Timing:
+    """Seconds measured in the same run: a plain no-grad forward and the whole scope."""
+
+    forward_s: float
+    scope_s: float
+    backward_passes: int  # a batched pass counts once
+
+
+@dataclass
+class FisherInfo:
+    """How a Fisher Scope was computed: method, exact directions, probes, estimated rel. L2 error."""
+
+    method: str  # "fast" | "exact" | "lowrank"
+    rank: int
+    probes: int
+    rel_error_estimate: float | None
+
+
+@dataclass
+class SeriesInfo:
+    """The ``series`` part of a time-series result (DESIGN.md, Time series)."""
+
+    system: str | None
+    values: list[float]
+    encoded: list[int]
+    digits: int
+    offset: float
+    step: float  # value = offset + step * encoded
+    value_spans: list[list[int]]  # [first, end) into token_ids, per value
+    value_scores: list[float]
+    next_value: dict  # {"encoded": [int], "probs": [float], "mass": float}
+
+
+@dataclass
+class AttributionResult:
+    """One explained prediction and its per-token scores.
+
+    ``scores`` has one entry per token of ``token_ids`` (None where not attributed, e.g. after the
+    explained position); for a multi-position result ``positions`` lists the explained positions
+    and ``scores`` is a list of such rows, one per position. Scores are raw (not normalised).
+    """
+
+    model: dict
+    device: str
+    dtype: str
+    token_ids: list[int]
+    tokens: list[str]
+    position: int
+    scope: str
+    target_id: int | None
+    target: str | None
+    foil_id: int | None
+    foil: str | None
+    scores: list
+    topk: list[TopToken]
+    timing: Timing
+    fisher: FisherInfo | None = None
+    positions: list[int] | None = None
+    series: SeriesInfo | None = None
+    version: int = CONTRACT_VERSION
+    # Not part of the contract's required keys, but written and read back when present:
+    special: list[bool] | None = None  # True where a token is a special/template token
+    roles: list[str | None] | None = None  # chat role of each token when a chat template was used
+    entropy: float | None = None  # of the explained next-token distribution, in nats
+    beta: float | None = None  # ‖h‖ at the explained position
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The result as a JSON-ready dict following the contract (optional keys when set)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["topk"] = [asdict(t) for t in self.topk]
+        d["timing"] = asdict(self.timing)
+        d["fisher"] = asdict(self.fisher) if self.fisher else None
+        d["series"] = asdict(self.series) if self.series else None
+        for key in ("positions", "series", "special", "roles", "entropy", "beta"):
+            if d[key] is None:
+                del d[key]
+        if not d["extra"]:
+            del d["extra"]
+        return d
+
+    def to_json(self) -> str:
+        """The contract as JSON text (NaN and infinities are written as null)."""
+        return json.dumps(_finite(self.to_dict()), indent=1, ensure_ascii=False)
+
+    def save(self, path: str | Path) -> None:
+        """Write the JSON contract to ``path`` (UTF-8)."""
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AttributionResult:
+        """Rebuild a result from the contract's dict (inverse of :meth:`to_dict`)."""
+        d = dict(d)
+        d["topk"] = [TopToken(**t) for t in d["topk"]]
+        d["timing"] = Timing(**d["timing"])
+        d["fisher"] = FisherInfo(**d["fisher"]) if d.get("fisher") else None
+        d["series"] = SeriesInfo(**d["series"]) if d.get("series") else None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, path: str | Path) -> AttributionResult:
+        """Read a result written by :meth:`save` or by ``jscope attribute --json``."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def score_row(self, position: int | None = None) -> list[float | None]:
+        """The scores explaining ``position`` (default: the result's own position)."""
+        if self.positions is None:
+            return self.scores
+        return self.scores[self.positions.index(self.position if position is None else position)]
+
+
+def _finite(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
