@@ -1,0 +1,48 @@
+"""The words around a picture: what was explained, by which scope and model, and what it cost."""
+
+from __future__ import annotations
+
+from ..engine.result import AttributionResult
+
+
+def scope_label(name: str) -> str:
+    """Display label of a scope name (e.g. ``grad_input`` → ``Grad × input``)."""
+    return {"grad_input": "Grad × input"}.get(name, name.replace("_", " ").capitalize())
+
+
+def caption_lines(
+    result: AttributionResult, position: int, scale: str
+) -> tuple[list[str], list[str]]:
+    """(header lines, footer lines) for an annotated picture of ``result`` at ``position``.
+
+    The header's first line is the title (scope and model); the footer carries the timings,
+    the Fisher method and the top predictions.
+    """
+    model = result.model.get("name", "model")
+    title = f"{scope_label(result.scope)} Scope · {model}"
+    what = f"Explaining the prediction after token {position} ({result.tokens[position]!r})"
+    if result.positions is not None and position + 1 < len(result.tokens):
+        what += f" → {result.tokens[position + 1]!r} (generated)"
+    elif result.target is not None:
+        what += f" → target {result.target!r}"
+        if result.foil is not None:
+            what += f" rather than {result.foil!r}"
+    header = [title, what + f"; {len(result.tokens)} tokens, {result.device}, {result.dtype}."]
+    t = result.timing
+    ratio = t.scope_s / t.forward_s if t.forward_s > 0 else float("nan")
+    cost = (f"Forward {t.forward_s * 1000:.0f} ms · scope {t.scope_s * 1000:.0f} ms "
+            f"({ratio:.1f}× forward) · {t.backward_passes} backward pass"
+            f"{'es' if t.backward_passes != 1 else ''}")
+    if result.fisher is not None:
+        f = result.fisher
+        cost += f" · Fisher {f.method}, {f.rank} directions"
+        if f.probes:
+            cost += f" + {f.probes} probes"
+        if f.rel_error_estimate:
+            cost += f", est. error {f.rel_error_estimate:.1%}"
+    footer = [cost]
+    if result.positions is None and result.topk:
+        top = ", ".join(f"{k.token!r} {k.prob:.1%}" for k in result.topk[:4])
+        footer.append(f"Top predictions: {top}")
+    footer.append(f"Colours: {scale} scale; raw scores are in the JSON export.")
+    return header, footer

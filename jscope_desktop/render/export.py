@@ -1,0 +1,211 @@
+"""Annotated images of a result (PNG at 2× scale, SVG, PDF), shared by the app and ``jscope``.
+
+The figure is a caption (model, scope, target, position), the token strip, a colour bar with
+its scale, and a footer (timings, top predictions). It is painted in logical px on any paint
+device, so the three formats show the same picture.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSize, QSizeF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QGuiApplication, QImage, QPageSize, QPainter
+
+from ..engine.result import AttributionResult
+from .caption import caption_lines
+from .colorbar import colorbar_height, paint_colorbar
+from .colormaps import COLORMAPS, Normalizer
+from .strip import DARK, LIGHT, StripStyle, layout_strip, paint_strip, strip_font
+from .units import make_units, row_scores, unit_of_token
+
+FORMATS = (".png", ".svg", ".pdf")
+MARGIN = 18.0
+PNG_SCALE = 2.0
+
+
+@dataclass
+class FigureOptions:
+    """How to draw the figure: colour map name, linear/log scale, granularity, width in px."""
+
+    cmap: str = "viridis"
+    scale: str = "linear"
+    granularity: str = "token"
+    width: float = 900.0
+    dark: bool = False
+    font_px: float = 15.0
+    position: int | None = None  # which row of a multi-position result (default: its own)
+
+
+def ensure_gui_app() -> QGuiApplication:
+    """The running Qt application, or a new offscreen one (fonts need one; no display needed)."""
+    app = QGuiApplication.instance()
+    if app is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QGuiApplication(["jscope"])
+    return app  # type: ignore[return-value]
+
+
+class Figure:
+    """A laid-out annotated figure of one result; ``paint`` draws it at ``size()`` logical px."""
+
+    def __init__(self, result: AttributionResult, options: FigureOptions | None = None):
+        self.result = result
+        self.opt = options or FigureOptions()
+        self.style: StripStyle = DARK if self.opt.dark else LIGHT
+        self.cmap = COLORMAPS[self.opt.cmap]
+        self.font = strip_font(self.opt.font_px)
+        self.small = strip_font(self.opt.font_px * 0.8)
+        self.title_font = QFont(self.font)
+        self.title_font.setBold(True)
+        position = self.opt.position if self.opt.position is not None else result.position
+        self.units = make_units(result, self.opt.granularity, position)
+        self.norm = Normalizer.from_scores(row_scores(result, position), self.opt.scale)
+        self.explained = unit_of_token(self.units, position)
+        target = _explained_token(result, position)
+        inner = self.opt.width - 2 * MARGIN
+        self.layout = layout_strip(self.units, self.font, inner, target, self.explained)
+        self.header, self.footer = caption_lines(result, position, self.opt.scale)
+        fm, fs = QFontMetricsF(self.title_font), QFontMetricsF(self.small)
+        self.header_h = fm.height() + fs.height() * (len(self.header) - 1) + 8
+        self.footer_h = fs.height() * len(self.footer)
+        text_w = max([fm.horizontalAdvance(self.header[0])]
+                     + [fs.horizontalAdvance(line) for line in self.header[1:] + self.footer])
+        content = max(self.layout.width, text_w, min(inner, 420.0))
+        self.width = min(self.opt.width, content + 2 * MARGIN)  # shrink to fit short prompts
+        self.height = (MARGIN + self.header_h + self.layout.height + 14
+                       + colorbar_height(self.small) + 10 + self.footer_h + MARGIN)
+
+    def size(self) -> QSizeF:
+        """The figure's size in logical px."""
+        return QSizeF(self.width, self.height)
+
+    def paint(self, painter: QPainter) -> None:
+        """Draw the whole figure with its top-left corner at (0, 0)."""
+        w, inner = self.width, self.width - 2 * MARGIN
+        painter.fillRect(QRectF(0, 0, w, self.height), self.style.background)
+        fm, fs = QFontMetricsF(self.title_font), QFontMetricsF(self.small)
+        painter.setPen(self.style.text)
+        painter.setFont(self.title_font)
+        y = MARGIN
+        painter.drawText(QPointF(MARGIN, y + fm.ascent()), self.header[0])
+        y += fm.height()
+        painter.setFont(self.small)
+        for line in self.header[1:]:
+            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
+            y += fs.height()
+        y += 8
+        paint_strip(painter, self.layout, self.units, self.norm, self.cmap, self.style, self.font,
+                    self.explained, QPointF(MARGIN, y))
+        y += self.layout.height + 14
+        bar_w = min(inner, 420.0)
+        paint_colorbar(painter, QRectF(MARGIN, y, bar_w, colorbar_height(self.small)), self.cmap,
+                       self.norm, self.style, self.small, self.header_scale_title())
+        y += colorbar_height(self.small) + 10
+        painter.setFont(self.small)
+        painter.setPen(self.style.dim_text)
+        for line in self.footer:
+            painter.drawText(QRectF(MARGIN, y, inner, fs.height()), Qt.AlignmentFlag.AlignLeft,
+                             line)
+            y += fs.height()
+
+    def header_scale_title(self) -> str:
+        """Title of the colour bar: what the colours measure and on which scale."""
+        unit = {"fisher": "tr(JᵀFJ)"}.get(self.result.scope, "‖Jᵀu‖")
+        agg = "" if self.opt.granularity == "token" else f", L2 per {self.opt.granularity}"
+        return f"score {unit} ({self.opt.scale} scale{agg})"
+
+
+def _explained_token(result: AttributionResult, position: int) -> str | None:
+    """Text of the token being explained: the target, the next fed token, or the top-1."""
+    if result.positions is not None and position + 1 < len(result.tokens):
+        return result.tokens[position + 1]
+    if result.target is not None:
+        return result.target
+    if position + 1 < len(result.tokens):
+        return result.tokens[position + 1]
+    return result.topk[0].token if result.topk else None
+
+
+def render_image(result: AttributionResult, options: FigureOptions | None = None,
+                 scale: float = PNG_SCALE) -> QImage:
+    """The figure as a QImage at ``scale`` × its logical size (device pixel ratio set)."""
+    ensure_gui_app()
+    fig = Figure(result, options)
+    size = fig.size()
+    image = QImage(QSize(round(size.width() * scale), round(size.height() * scale)),
+                   QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(scale)
+    image.fill(fig.style.background)
+    painter = QPainter(image)
+    fig.paint(painter)
+    painter.end()
+    return image
+
+
+def save_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
+    """Write an annotated picture of ``result`` to ``path``; the format follows the suffix.
+
+    ``.png`` is written at 2× scale (sharp on high-DPI screens and in print), ``.svg`` and
+    ``.pdf`` as vectors. The picture holds a caption (model, scope, target, explained position),
+    the token strip coloured by score, a colour bar with its scale and a footer with the timings.
+    Works without a display (an offscreen Qt application is created when none is running).
+
+    Args:
+        result: the result to draw (a multi-position result draws the row of ``position``).
+        path: destination; its suffix (case-insensitive) picks PNG, SVG or PDF.
+        **options: fields of :class:`FigureOptions` (cmap, scale, granularity, width, dark, ...).
+
+    Returns:
+        The path written. Raises ``ValueError`` for another suffix and ``OSError`` when the file
+        cannot be written.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"Cannot save {path.name}: use a .png, .svg or .pdf file name.")
+    ensure_gui_app()
+    opts = FigureOptions(**options)
+    if suffix == ".png":
+        if not render_image(result, opts).save(str(path), "PNG"):
+            raise OSError(f"Could not write {path}.")
+    elif suffix == ".svg":
+        _save_svg(Figure(result, opts), path)
+    else:
+        _save_pdf(Figure(result, opts), path)
+    return path
+
+
+def _save_svg(fig: Figure, path: Path) -> None:
+    from PySide6.QtSvg import QSvgGenerator
+
+    size = fig.size()
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(QSize(round(size.width()), round(size.height())))
+    gen.setViewBox(QRectF(0, 0, size.width(), size.height()))
+    gen.setResolution(96)
+    gen.setTitle("Jacobian Scopes attribution")
+    painter = QPainter(gen)
+    fig.paint(painter)
+    if not painter.end() or not path.exists():
+        raise OSError(f"Could not write {path}.")
+
+
+def _save_pdf(fig: Figure, path: Path) -> None:
+    from PySide6.QtGui import QPdfWriter
+
+    size = fig.size()
+    writer = QPdfWriter(str(path))
+    writer.setResolution(96)  # one logical px = 1/96 in, as on screen
+    points = QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
+    writer.setPageSize(QPageSize(points, QPageSize.Unit.Point, "figure"))
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+    writer.setTitle("Jacobian Scopes attribution")
+    painter = QPainter(writer)
+    if not painter.isActive():
+        raise OSError(f"Could not write {path}.")
+    fig.paint(painter)
+    painter.end()

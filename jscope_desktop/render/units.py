@@ -1,0 +1,79 @@
+"""What a strip shows: the result's tokens grouped as tokens, words or sentences, with scores.
+
+Pure data (no Qt): the app's strip widget and the exported image both build their units here,
+so the screen and the file always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..engine.result import AttributionResult
+from ..engine.tokens import Span, aggregate, sentence_spans, word_spans
+
+GRANULARITIES = ("token", "word", "sentence")
+
+
+@dataclass
+class Unit:
+    """One box of the strip: tokens ``[start, end)`` of the result, their text and score.
+
+    ``score`` is the L2 norm of the member scores (the raw score for a single token), None when
+    none is attributed. ``rank`` is 1 for the highest score (None when not attributed).
+    """
+
+    start: int
+    end: int
+    text: str
+    special: bool
+    score: float | None
+    rank: int | None = None
+
+
+def row_scores(result: AttributionResult, position: int | None = None) -> list[float | None]:
+    """The score row explaining ``position`` (default the result's own), aligned with tokens."""
+    return list(result.score_row(position))
+
+
+def make_units(
+    result: AttributionResult, granularity: str = "token", position: int | None = None
+) -> list[Unit]:
+    """Units of ``result`` at ``granularity`` (token, word or sentence), ranked by score.
+
+    Returns one :class:`Unit` per token, word or sentence, in text order.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}")
+    tokens = result.tokens
+    special = result.special or [False] * len(tokens)
+    scores = row_scores(result, position)
+    if granularity == "token":
+        spans = [Span(i, i + 1, t) for i, t in enumerate(tokens)]
+    elif granularity == "word":
+        spans = word_spans(tokens, special)
+    else:
+        spans = sentence_spans(tokens, special)
+    values = aggregate(scores, spans)
+    units = [
+        Unit(s.start, s.end, s.text, all(special[s.start : s.end]), v)
+        for s, v in zip(spans, values)
+    ]
+    order = sorted((u for u in units if u.score is not None), key=lambda u: -u.score)
+    for r, u in enumerate(order, 1):
+        u.rank = r
+    return units
+
+
+def unit_of_token(units: list[Unit], index: int) -> int:
+    """Index of the unit containing token ``index`` (the last unit if out of range)."""
+    for k, u in enumerate(units):
+        if u.start <= index < u.end:
+            return k
+    return len(units) - 1
+
+
+def visible_text(text: str) -> str:
+    """Token text with whitespace made visible: space ·, tab →, newline ↵; empty text ∅."""
+    if text == "":
+        return "∅"
+    return text.replace(" ", "·").replace("\t", "→").replace("\r", "").replace("\n", "↵")
