@@ -1,0 +1,290 @@
+"""Time series (paper Sec. 3.4): encode a series as ``v1,v2,...,vn,``, explain the prediction of
+the next value with a scope, aggregate the scores per value, and add the next value's exact
+distribution beside the true transition (DESIGN.md, Time series).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .attribute import AttributionRequest, attribute
+from .errors import JScopeError
+from .forward import CancelCheck
+from .models import LoadedModel
+from .result import AttributionResult, SeriesInfo
+from .series_distribution import next_value_distribution, total_variation, true_probs
+from .series_generators import generate, get_system
+from .tokens import Span, aggregate, token_texts
+
+SERIES_SCOPES = ("temperature", "fisher", "semantic")
+DIGITS = (2, 3)
+DEFAULT_N_VALUES = 60
+MARGIN = 0.1  # headroom (fraction of the code range) left on each side for the next value
+
+
+@dataclass
+class Encoding:
+    """A series rescaled to ``digits``-digit integers: ``value ≈ offset + step · encoded``."""
+
+    encoded: list[int]
+    digits: int
+    offset: float
+    step: float
+
+    @property
+    def text(self) -> str:
+        """The serialised series ``v1,v2,...,vn,`` (trailing comma)."""
+        return "".join(f"{e}," for e in self.encoded)
+
+
+def encode_series(values: list[float], digits: int = 2, margin: float = MARGIN) -> Encoding:
+    """Rescale ``values`` linearly so min and max land ``margin`` inside [10^(d−1), 10^d − 1]."""
+    check_values(values)
+    if digits not in DIGITS:
+        raise JScopeError(f"Digits must be 2 or 3, not {digits}.")
+    lo, hi = 10 ** (digits - 1), 10**digits - 1
+    vmin, vmax = min(values), max(values)
+    step = (vmax - vmin) / ((hi - lo) * (1 - 2 * margin))
+    offset = vmin - step * (lo + margin * (hi - lo))
+    encoded = [min(hi, max(lo, round((v - offset) / step))) for v in values]
+    return Encoding(encoded, digits, offset, step)
+
+
+def check_values(values: list[float]) -> None:
+    """Raise a one-sentence error for a series that cannot be explained."""
+    if len(values) < 3:
+        raise JScopeError(f"A series needs at least 3 values; this one has {len(values)}.")
+    if not all(math.isfinite(v) for v in values):
+        raise JScopeError("The series holds a value that is not a finite number (NaN or infinity).")
+    if max(values) == min(values):
+        raise JScopeError("The series is constant; there is nothing to rescale or predict.")
+
+
+def parse_values(text: str, source: str = "The text") -> list[float]:
+    """Numbers separated by commas, semicolons, whitespace or newlines, in order."""
+    fields = [f for f in text.replace(";", " ").replace(",", " ").split()]
+    values = []
+    for f in fields:
+        try:
+            values.append(float(f))
+        except ValueError:
+            raise JScopeError(f"{source} holds '{f[:20]}', which is not a number.") from None
+    return values
+
+
+def read_values(path: str | Path, column: str | None = None) -> list[float]:
+    """Values from a file: one value a line, or a CSV column (``column``: header name or 1-based
+    number; default the last column). A first row that is not numeric is taken as a header."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise JScopeError(f"The file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JScopeError(f"Could not read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise JScopeError(f"The file {path} holds no values.")
+    index = _column_index(rows[0], column, path)
+    cells = [(n, r[index].strip() if index < len(r) else "") for n, r in enumerate(rows, 1)]
+    if cells and not _is_number(cells[0][1]):
+        cells = cells[1:]  # a header
+    values = []
+    for line, cell in cells:
+        if not _is_number(cell):
+            raise JScopeError(f"Row {line} of {path.name} holds '{cell[:20]}', which is not a number.")
+        values.append(float(cell))
+    return values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_index(header: list[str], column: str | None, path: Path) -> int:
+    if column is None:
+        return len(header) - 1
+    names = [h.strip() for h in header]
+    if column in names:
+        return names.index(column)
+    if column.isdigit() and 1 <= int(column) <= len(header):
+        return int(column) - 1
+    raise JScopeError(f"{path.name} has no column '{column}'; its columns are {', '.join(names)}.")
+
+
+def value_spans(tokenizer, text: str, token_ids: list[int], digits: int) -> list[list[int]]:
+    """[first, end) token indices of every value of the serialised ``text`` in ``token_ids``.
+
+    Token character ranges come from the tokenizer's offsets when it has them, else from
+    decoding growing prefixes; special tokens (a BOS) cover no characters.
+    """
+    ranges = _token_char_ranges(tokenizer, text, token_ids)
+    spans = []
+    for start in range(0, len(text), digits + 1):
+        a, b = start, start + digits
+        members = [t for t, (s, e) in enumerate(ranges) if s < b and e > a]
+        if not members:
+            raise JScopeError("A value of the series maps to no token; the tokenizer is not supported.")
+        spans.append([members[0], members[-1] + 1])
+    return spans
+
+
+def _token_char_ranges(tokenizer, text: str, token_ids: list[int]) -> list[tuple[int, int]]:
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    try:
+        enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
+        if list(enc["input_ids"]) == list(token_ids):
+            return [(int(s), int(e)) if i not in special else (0, 0)
+                    for i, (s, e) in zip(token_ids, enc["offset_mapping"])]
+    except (TypeError, KeyError, NotImplementedError, ValueError):
+        pass  # a slow or custom tokenizer: decode prefixes instead
+    ranges, kept, end = [], [], 0
+    for i in token_ids:
+        if i in special:
+            ranges.append((end, end))
+            continue
+        kept.append(i)
+        new_end = len(tokenizer.decode(kept, clean_up_tokenization_spaces=False))
+        ranges.append((end, new_end))
+        end = new_end
+    if tokenizer.decode(kept, clean_up_tokenization_spaces=False) != text:
+        raise JScopeError("The tokenizer does not decode the series back to its text; it is not supported.")
+    return ranges
+
+
+@dataclass
+class SeriesRequest:
+    """A series to explain: a built-in ``system`` (seeded) or given ``values``; ``cutoff`` k
+    explains the prediction after the first k values (None: after all of them)."""
+
+    system: str | None = None
+    values: list[float] | None = None
+    n_values: int | None = None  # None: DEFAULT_N_VALUES for a system, every given value
+    seed: int = 0
+    digits: int = 2
+    cutoff: int | None = None
+    scope: str = "temperature"
+
+
+@dataclass
+class PreparedSeries:
+    """A checked series ready for a model: its values, their encoding, the cutoff ``k`` and,
+    for a built-in system, the value that truly follows the last one (else None)."""
+
+    values: list[float]
+    after: float | None
+    encoding: Encoding
+    cutoff: int
+
+
+def prepare_series(req: SeriesRequest) -> PreparedSeries:
+    """Generate or take the values, check them and the request, and encode them.
+
+    Everything a user can get wrong except the model's context length is caught here, before
+    any model is needed.
+    """
+    if req.scope not in SERIES_SCOPES:
+        raise JScopeError(f"Series support the scopes {', '.join(SERIES_SCOPES)}, not '{req.scope}'.")
+    if req.digits not in DIGITS:
+        raise JScopeError(f"Digits must be 2 or 3, not {req.digits}.")
+    if req.n_values is not None and req.n_values < 3:
+        raise JScopeError(f"A series needs at least 3 values, not {req.n_values}.")
+    if req.system is not None:
+        full = generate(req.system, req.n_values or DEFAULT_N_VALUES, req.seed)
+        values, after = [float(v) for v in full[:-1]], float(full[-1])
+    elif req.values is not None:
+        values, after = list(req.values)[: req.n_values], None
+    else:
+        raise JScopeError("Choose a system or give values.")
+    enc = encode_series(values, req.digits)
+    k = len(values) if req.cutoff is None else req.cutoff
+    if not 1 <= k <= len(values):
+        raise JScopeError(f"The cutoff must be between 1 and {len(values)} values, not {k}.")
+    return PreparedSeries(values, after, enc, k)
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+def explain_series(
+    lm: LoadedModel,
+    req: SeriesRequest,
+    progress: ProgressFn | None = None,
+    cancel: CancelCheck | None = None,
+) -> AttributionResult:
+    """Explain the first digit of the value after the first ``cutoff`` values.
+
+    Returns:
+        An :class:`AttributionResult` over the whole series' tokens (scores None after the
+        explained comma) with ``series`` set: ``value_scores[i]`` is the L2 norm of value i's
+        token scores (None after the cutoff) and ``next_value`` the model's exact distribution.
+        Semantic Scope explains the first token of the most likely next value.
+        ``extra`` holds ``cutoff``, ``tokenization`` (digit/number/mixed), ``cost`` (seconds of
+        the distribution and of one plain forward, and their ratio) and, for a built-in system,
+        ``truth`` (law, ``probs`` per encoded string, ``mass``, ``tv_distance``).
+    """
+    prep = prepare_series(req)
+    values, enc, k = prep.values, prep.encoding, prep.cutoff
+    tok = lm.tokenizer
+    ids = list(tok(enc.text, add_special_tokens=True)["input_ids"])
+    if len(ids) + req.digits > lm.info.context_length:
+        raise JScopeError(
+            f"The series is {len(ids)} tokens, longer than the model's context of "
+            f"{lm.info.context_length}; use fewer values."
+        )
+    spans = value_spans(tok, enc.text, ids, req.digits)
+    position = spans[k - 1][1]  # the comma right after value k
+    next_start = spans[k][0] if k < len(values) else len(ids)
+    if next_start != position + 1 or token_texts(tok, [ids[position]])[0] != ",":
+        raise JScopeError("The tokenizer joins a comma to a digit, so the series cannot be explained.")
+    if progress:
+        progress(0.0, "Next-value distribution")
+    nxt = next_value_distribution(lm, ids[: position + 1], req.digits, cancel)
+    target = nxt.most_likely_first_token() if req.scope == "semantic" else None
+    sub = (lambda f, m: progress(0.15 + 0.85 * f, m)) if progress else None
+    result = attribute(
+        lm, AttributionRequest(token_ids=ids, scope=req.scope, position=position, target_id=target),
+        sub, cancel,
+    )
+    scores = aggregate(result.scores, [Span(a, b, "") for a, b in spans])
+    result.series = SeriesInfo(
+        system=req.system, values=values, encoded=enc.encoded, digits=req.digits,
+        offset=enc.offset, step=enc.step, value_spans=spans,
+        value_scores=[s if i < k else None for i, s in enumerate(scores)],
+        next_value={"encoded": nxt.encoded, "probs": nxt.probs, "mass": nxt.mass},
+    )
+    result.extra.update(_extra(req, prep, nxt, result.timing.forward_s))
+    if progress:
+        progress(1.0, "Done")
+    return result
+
+
+def _extra(req: SeriesRequest, prep: PreparedSeries, nxt, forward_s: float) -> dict:
+    enc, k = prep.encoding, prep.cutoff
+    extra = {
+        "cutoff": k,
+        "tokenization": nxt.mode,
+        "cost": {"distribution_s": nxt.seconds, "forward_s": forward_s,
+                 "ratio": nxt.seconds / forward_s if forward_s > 0 else None, "rows": nxt.rows},
+    }
+    if req.system is not None:
+        history = np.asarray([*prep.values, prep.after])
+        law = get_system(req.system).transition(history, k)
+        truth = true_probs(law, enc.offset, enc.step, req.digits)
+        extra["truth"] = {
+            "law": law.kind, "loc": law.loc, "scale": law.scale, "seed": req.seed,
+            "next_value": float(history[k]), "probs": truth, "mass": sum(truth),
+            "tv_distance": total_variation(nxt.probs, truth),
+        }
+    return extra
