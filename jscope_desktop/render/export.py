@@ -64,7 +64,7 @@ class Figure:
         self.units = make_units(result, self.opt.granularity, position)
         self.norm = Normalizer.from_scores(row_scores(result, position), self.opt.scale)
         self.explained = unit_of_token(self.units, position)
-        target = _explained_token(result, position)
+        target = explained_token(result, position)
         inner = self.opt.width - 2 * MARGIN
         self.layout = layout_strip(self.units, self.font, inner, target, self.explained)
         self.header, self.footer = caption_lines(result, position, self.opt.scale)
@@ -118,8 +118,12 @@ class Figure:
         return f"score {unit} ({self.opt.scale} scale{agg})"
 
 
-def _explained_token(result: AttributionResult, position: int) -> str | None:
-    """Text of the token being explained: the target, the next fed token, or the top-1."""
+def explained_token(result: AttributionResult, position: int) -> str | None:
+    """Text of the token whose prediction is explained at ``position``.
+
+    Returns the generated token for a matrix row, else the target, else the next fed token,
+    else the top-1 prediction (None if there is nothing to show).
+    """
     if result.positions is not None and position + 1 < len(result.tokens):
         return result.tokens[position + 1]
     if result.target is not None:

@@ -1,0 +1,91 @@
+"""Numbers the panels show that are computed from results: rank agreement and cost estimates.
+
+Pure Python (no Qt, no torch), so the arithmetic is tested on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..engine.result import AttributionResult
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks 1..n with ties sharing their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(a: list[float | None], b: list[float | None]) -> float:
+    """Spearman rank correlation of two score rows over the tokens both attribute (NaN if < 2)."""
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    if len(pairs) < 2:
+        return float("nan")
+    ra, rb = _ranks([p[0] for p in pairs]), _ranks([p[1] for p in pairs])
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    var = math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
+    return cov / var if var > 0 else float("nan")
+
+
+@dataclass
+class CostRow:
+    """One line of the cost panel: seconds, and whether it was measured or estimated."""
+
+    label: str
+    seconds: float | None
+    measured: bool
+    note: str = ""
+
+
+def directions_of(result: AttributionResult) -> int:
+    """Backward directions a Fisher result pushed through (exact rank plus probes)."""
+    f = result.fisher
+    return 0 if f is None else f.rank + f.probes
+
+
+def cost_rows(results: list[AttributionResult], d_model: int) -> list[CostRow]:
+    """Forward, Temperature, Fisher fast and Fisher exact seconds from ``results`` of one prompt.
+
+    The newest result of each kind wins. Fisher exact, until it has been run, is estimated as
+    the fast run's time plus ``d_model − directions`` more directions at the fast run's
+    per-direction cost: (fast − Temperature) / (directions − 1), since a Temperature run is the
+    same forward-and-graph work with one direction.
+    """
+    latest: dict[str, AttributionResult] = {}
+    for r in results:
+        key = r.scope if r.fisher is None else f"fisher_{r.fisher.method}"
+        latest[key] = r
+    forward = next((r.timing.forward_s for r in reversed(results)), None)
+    temp, fast, exact = (latest.get(k) for k in ("temperature", "fisher_fast", "fisher_exact"))
+    rows = [CostRow("Forward", forward, forward is not None),
+            CostRow("Temperature", temp.timing.scope_s if temp else None, temp is not None),
+            CostRow("Fisher fast", fast.timing.scope_s if fast else None, fast is not None)]
+    if exact is not None:
+        rows.append(CostRow("Fisher exact", exact.timing.scope_s, True,
+                            f"{exact.fisher.rank} directions"))
+    elif fast is not None:
+        k = directions_of(fast)
+        base = temp.timing.scope_s if temp else 2 * fast.timing.forward_s
+        per_dir = max(fast.timing.scope_s - base, 1e-6) / max(k - 1, 1)
+        est = fast.timing.scope_s + max(d_model - k, 0) * per_dir
+        rows.append(CostRow("Fisher exact", est, False,
+                            f"estimate: {d_model} directions at {per_dir * 1000:.1f} ms each"))
+    else:
+        rows.append(CostRow("Fisher exact", None, False, "run Fisher fast or Measure first"))
+    return rows
+
+
+def same_input(a: AttributionResult, b: AttributionResult) -> bool:
+    """True when two results explain the same tokens at the same position (comparable costs)."""
+    return a.token_ids == b.token_ids and a.position == b.position and a.device == b.device

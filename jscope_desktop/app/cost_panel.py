@@ -1,0 +1,98 @@
+"""Cost readouts for the current prompt: forward, Temperature, Fisher fast and Fisher exact
+(measured, or estimated from the measured per-direction cost), with their ratios."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.result import AttributionResult
+from .analysis import CostRow, cost_rows, same_input
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+class CostPanel(QGroupBox):
+    """A small table of timings of the current prompt.
+
+    Signals:
+        measure_requested(): run Temperature and Fisher fast on the current prompt.
+        exact_requested(): run Fisher exact on the current prompt.
+    """
+
+    measure_requested = Signal()
+    exact_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Cost on this prompt", parent)
+        self.results: list[AttributionResult] = []
+        self.d_model = 0
+        v = QVBoxLayout(self)
+        self.table = QTableWidget(4, 3)
+        self.table.setHorizontalHeaderLabels(["time", "× forward", "× Temperature"])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setMaximumHeight(130)
+        self.note = QLabel("Run a scope to measure.")
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        self.measure = QPushButton("Measure")
+        self.measure.setToolTip("Run Temperature and Fisher fast on this prompt")
+        self.exact = QPushButton("Run Fisher exact")
+        row.addWidget(self.measure)
+        row.addWidget(self.exact)
+        v.addWidget(self.table)
+        v.addWidget(self.note)
+        v.addLayout(row)
+        self.measure.clicked.connect(self.measure_requested)
+        self.exact.clicked.connect(self.exact_requested)
+        self._show(cost_rows([], 0))
+
+    def add_result(self, result: AttributionResult, d_model: int) -> None:
+        """Record ``result``'s timing; a result of another input starts a fresh record."""
+        if result.positions is not None:
+            return
+        if self.results and not same_input(self.results[-1], result):
+            self.results = []
+        self.results.append(result)
+        self.d_model = d_model
+        self._show(cost_rows(self.results, d_model))
+
+    def clear(self) -> None:
+        """Forget all timings (e.g. after another model was loaded)."""
+        self.results = []
+        self._show(cost_rows([], 0))
+
+    def rows(self) -> list[CostRow]:
+        """The rows shown."""
+        return cost_rows(self.results, self.d_model)
+
+    def _show(self, rows: list[CostRow]) -> None:
+        fwd, temp = rows[0].seconds, rows[1].seconds
+        self.table.setVerticalHeaderLabels([r.label for r in rows])
+        for i, r in enumerate(rows):
+            t = _fmt_s(r.seconds)
+            cells = [("≈ " if r.seconds is not None and not r.measured else "") + t,
+                     f"{r.seconds / fwd:.1f}×" if r.seconds and fwd else "–",
+                     f"{r.seconds / temp:.1f}×" if r.seconds and temp else "–"]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if r.note:
+                    item.setToolTip(r.note)
+                self.table.setItem(i, j, item)
+        notes = [f"{r.label}: {r.note}" for r in rows if r.note]
+        self.note.setText(" ".join(notes) if notes else "All four measured on this prompt.")

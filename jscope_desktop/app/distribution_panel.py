@@ -1,0 +1,88 @@
+"""The explained prediction: top-k next tokens as bars, with entropy and β = ‖h‖.
+
+Clicking a bar makes that token the Semantic target.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from ..engine.result import AttributionResult
+from ..render.units import visible_text
+from .plotting import pg
+
+
+class DistributionPanel(QGroupBox):
+    """Bar chart of the top-k next-token probabilities.
+
+    Signals:
+        token_chosen(int id, str text): a bar was clicked.
+    """
+
+    token_chosen = Signal(int, str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Next-token distribution", parent)
+        v = QVBoxLayout(self)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "probability")
+        self.plot.setMinimumHeight(180)
+        self.bars: pg.BarGraphItem | None = None
+        self.topk: list = []
+        self.stats = QLabel("No prediction yet.")
+        self.stats.setWordWrap(True)
+        v.addWidget(self.plot, 1)
+        v.addWidget(self.stats)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_result(self, result: AttributionResult | None) -> None:
+        """Show the top-k of ``result`` (clears the chart for None)."""
+        if self.bars is not None:
+            self.plot.removeItem(self.bars)
+            self.bars = None
+        self.topk = list(result.topk) if result else []
+        if not self.topk:
+            self.stats.setText("No prediction yet.")
+            return
+        xs = list(range(len(self.topk)))
+        probs = [t.prob for t in self.topk]
+        target = result.target_id if result.positions is None else None
+        brushes = [pg.mkBrush("#d62728" if t.id == target else "#1f77b4") for t in self.topk]
+        self.bars = pg.BarGraphItem(x=xs, height=probs, width=0.7, brushes=brushes)
+        self.plot.addItem(self.bars)
+        axis = self.plot.getAxis("bottom")
+        axis.setTicks([[(i, visible_text(t.token)[:10]) for i, t in enumerate(self.topk)]])
+        self.plot.setXRange(-0.6, len(xs) - 0.4, padding=0)
+        self.plot.setYRange(0, max(probs) * 1.1, padding=0)
+        parts = [f"top-1 {self.topk[0].token!r} {self.topk[0].prob:.1%}"]
+        if result.entropy is not None:
+            parts.append(f"entropy {result.entropy:.2f} nats")
+        if result.beta is not None:
+            parts.append(f"β = ‖h‖ = {result.beta:.1f}")
+        where = result.position
+        self.stats.setText(f"After token {where}: " + " · ".join(parts)
+                           + "<br><i>Click a bar to explain that token (Semantic).</i>")
+
+    def bar_index_at(self, scene_pos) -> int | None:
+        """Index of the bar under a scene position, or None."""
+        if not self.topk:
+            return None
+        p = self.plot.getViewBox().mapSceneToView(scene_pos)
+        i = round(p.x())
+        if 0 <= i < len(self.topk) and abs(p.x() - i) <= 0.35 and 0 <= p.y():
+            return i
+        return None
+
+    def choose(self, index: int) -> None:
+        """Emit ``token_chosen`` for bar ``index``."""
+        t = self.topk[index]
+        self.token_chosen.emit(t.id, t.token)
+
+    def _clicked(self, event) -> None:
+        i = self.bar_index_at(event.scenePos())
+        if i is not None:
+            self.choose(i)

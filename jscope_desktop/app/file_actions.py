@@ -1,0 +1,154 @@
+"""The window's file actions (a mixin of :class:`~.main_window.MainWindow`): save the image,
+copy it, export CSV/JSON, save and open sessions, the About box. Each reports a problem as one
+sentence in the window and leaves everything on screen as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from ..engine.errors import JScopeError
+from ..engine.result import AttributionResult
+from . import exports
+from .about import show_about
+from .session import Session, load_session, save_session
+
+
+class FileActions:
+    """Saving and opening, for a window with ``strip``, ``prompt_panel`` and friends."""
+
+    def shown_result(self) -> AttributionResult | None:
+        """The result the current tab shows (the matrix in the matrix tab), or None."""
+        if self.tabs.currentWidget() is self.matrix_view and self.matrix_view.result:
+            return self.matrix_view.result
+        return self.result
+
+    def _shown_strip(self):
+        if self.tabs.currentWidget() is self.matrix_view and self.matrix_view.result:
+            return self.matrix_view.strip
+        return self.strip
+
+    def _ask_path(self, title: str, name: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, name, filters)
+        return path or None
+
+    def _guard(self, action, done: str) -> bool:
+        try:
+            written = action()
+        except JScopeError as exc:
+            self.show_message(str(exc), error=True)
+            return False
+        self.statusBar().showMessage(done.format(written), 5000)
+        return True
+
+    def _need_result(self) -> AttributionResult | None:
+        result = self.shown_result()
+        if result is None:
+            self.show_message("There is no result to save yet; run a scope first.", error=True)
+        return result
+
+    def save_image(self, path: str | None = None) -> bool:
+        """Save the annotated strip (PNG 2×, SVG or PDF by suffix); asks for a path if None."""
+        result = self._need_result()
+        if result is None:
+            return False
+        path = path or self._ask_path("Save image", f"jscope-{result.scope}.png",
+                                      "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        if not path:
+            return False
+        options = self._shown_strip().figure_options()
+        return self._guard(lambda: exports.write_image(result, path, options), "Saved {}.")
+
+    def copy_image(self) -> bool:
+        """Copy the annotated strip to the clipboard."""
+        result = self._need_result()
+        if result is None:
+            return False
+        exports.copy_image(result, self._shown_strip().figure_options())
+        self.statusBar().showMessage("Image copied to the clipboard.", 5000)
+        return True
+
+    def export_csv(self, path: str | None = None) -> bool:
+        """Write the result as CSV (one line per token)."""
+        result = self._need_result()
+        path = result and (path or self._ask_path("Export CSV", "jscope.csv", "CSV (*.csv)"))
+        return bool(path) and self._guard(lambda: exports.write_csv(result, path), "Wrote {}.")
+
+    def export_json(self, path: str | None = None) -> bool:
+        """Write the result's JSON contract."""
+        result = self._need_result()
+        path = result and (path or self._ask_path("Export JSON", "jscope.json", "JSON (*.json)"))
+        return bool(path) and self._guard(lambda: exports.write_json(result, path), "Wrote {}.")
+
+    def session(self) -> Session:
+        """The current prompt, settings and results as a :class:`Session`."""
+        compare = list(self.compare_view.results or [])
+        return Session(request=self.prompt_panel.state(), view=self.view_controls.view(),
+                       model=self.model_panel.current_source(), result=self.result,
+                       compare=compare, matrix=self.matrix_view.result)
+
+    def save_session(self, path: str | None = None) -> bool:
+        """Save the session to a ``.jscope.json`` file."""
+        path = path or self._ask_path("Save session", "session.jscope.json",
+                                      "Sessions (*.jscope.json *.json)")
+        return bool(path) and self._guard(lambda: save_session(self.session(), path),
+                                          "Session saved to {}.")
+
+    def open_session(self, path: str | None = None) -> bool:
+        """Restore a session: prompt, settings and results (the model is not reloaded)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open session", "",
+                                                  "Sessions (*.jscope.json *.json)")
+        if not path:
+            return False
+        try:
+            s = load_session(path)
+        except JScopeError as exc:
+            self.show_message(str(exc), error=True)
+            return False
+        self.restore_session(s)
+        self.statusBar().showMessage(f"Session {Path(path).name} restored.", 5000)
+        return True
+
+    def restore_session(self, s: Session) -> None:
+        """Put a session's prompt, settings and results on screen."""
+        token = None
+        pos = s.request.get("position")
+        if s.result is not None and pos is not None and 0 <= pos < len(s.result.tokens):
+            token = s.result.tokens[pos]
+        p = self.prompt_panel
+        p.prompt.blockSignals(True)  # keep the restored position
+        p.restore(s.request, token)
+        p.prompt.blockSignals(False)
+        self.view_controls.set_view(**s.view)
+        if s.result is not None:
+            self.show_result(s.result)
+        if len(s.compare) == 2:
+            self.compare_view.set_results(*s.compare)
+        if s.matrix is not None:
+            self.matrix_view.set_result(s.matrix)
+        if s.model != self.model_panel.current_source():
+            self.show_message(f"This session was made with {s.model or 'the embedded model'}; "
+                              "open that model to run it again.")
+
+    def about(self) -> None:
+        """Show the About box with versions and the embedded model's licence."""
+        e = self.engine
+        versions = e.versions if e else {}
+        show_about(self, versions, e.embedded_name if e else "SmolLM2-135M-Instruct",
+                   e.embedded_license if e else "Apache-2.0")
+
+    def save_settings(self) -> None:
+        """Remember the prompt, choices and window geometry."""
+        s, p = self.settings, self.prompt_panel
+        s.set("prompt", p.prompt.toPlainText())
+        s.set("chat", p.chat.isChecked())
+        s.set("generate_n", p.generate_n.value())
+        if self.engine is not None:
+            s.set("scope", p.scope_name())
+            s.set("fisher_method", p.fisher_method.currentData())
+            s.set("device", self.model_panel.device.currentData() or "auto")
+            s.set("dtype", self.model_panel.dtype.currentData() or "float32")
+        s.set_geometry(bytes(self.saveGeometry()))
+        s.sync()

@@ -1,0 +1,120 @@
+"""The work the worker runs. The engine (torch, transformers) is imported here, lazily and on the
+worker's thread, so the window appears before torch has loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine.errors import JScopeError
+
+
+@dataclass
+class EngineInfo:
+    """What the panels need from the engine: scopes, devices, dtypes, methods, licence."""
+
+    scopes: list[tuple[str, str, str, bool, bool]]  # name, label, explanation, target?, foil?
+    devices: list[str]  # present on this machine, plus "auto"
+    all_devices: list[str]
+    dtypes: list[str]
+    fisher_methods: list[str]
+    embedded_name: str
+    embedded_license: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+class ModelHolder:
+    """The loaded model, read and written only by jobs on the worker thread (so a run queued
+    behind a load sees the model that load produced)."""
+
+    def __init__(self, lm=None):
+        self.lm = lm
+
+    def require(self):
+        """The loaded model, or a one-sentence error when there is none."""
+        if self.lm is None:
+            raise JScopeError("No model is loaded yet; wait for it or open one (Ctrl+O).")
+        return self.lm
+
+
+def engine_info(progress, cancel) -> EngineInfo:
+    """Import the engine and describe it (the first job; it pays torch's import time)."""
+    progress(0.0, "Starting the engine")
+    import platform
+
+    import pyqtgraph
+    import PySide6
+    import torch
+    import transformers
+
+    from .. import __version__
+    from ..engine.fisher import FISHER_METHODS
+    from ..engine.models import (
+        DEVICES,
+        DTYPES,
+        EMBEDDED_LICENSE,
+        EMBEDDED_NAME,
+        available_devices,
+    )
+    from ..engine.scopes import SCOPES
+
+    scopes = [(s.name, s.label, s.explanation, s.needs_target, s.needs_foil)
+              for s in SCOPES.values()]
+    versions = {"jscope-desktop": __version__, "Python": platform.python_version(),
+                "torch": torch.__version__, "transformers": transformers.__version__,
+                "PySide6": PySide6.__version__, "pyqtgraph": pyqtgraph.__version__}
+    return EngineInfo(scopes, ["auto", *available_devices()], list(DEVICES), list(DTYPES),
+                      list(FISHER_METHODS), EMBEDDED_NAME, EMBEDDED_LICENSE, versions)
+
+
+def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
+    """A job loading ``source`` (None: the embedded model) into ``holder``; returns the model."""
+
+    def run(progress, cancel):
+        from ..engine.models import load_model
+
+        lm = load_model(source, device, dtype, progress=progress)
+        holder.lm = lm
+        return lm
+
+    return run
+
+
+def attribute_job(holder: ModelHolder, request: dict):
+    """A job running one attribution; ``request`` holds AttributionRequest fields."""
+
+    def run(progress, cancel):
+        from ..engine.attribute import AttributionRequest, attribute
+
+        return attribute(holder.require(), AttributionRequest(**request), progress, cancel)
+
+    return run
+
+
+def pair_job(holder: ModelHolder, first: dict, second: dict):
+    """A job running two attributions of the same prompt; returns (first, second) results.
+
+    Used by "Compare Fisher and Temperature" and by the cost panel's measurement.
+    """
+
+    def run(progress, cancel):
+        from ..engine.attribute import AttributionRequest, attribute
+
+        lm = holder.require()
+        a = attribute(lm, AttributionRequest(**first), lambda f, m: progress(f / 2, m), cancel)
+        b = attribute(lm, AttributionRequest(**second), lambda f, m: progress(0.5 + f / 2, m),
+                      cancel)
+        return a, b
+
+    return run
+
+
+def generate_job(holder: ModelHolder, prompt: str, n_tokens: int, scope: str, chat: bool):
+    """A job generating ``n_tokens`` and attributing each generated token (a matrix result)."""
+
+    def run(progress, cancel):
+        from ..engine.generation import generate_attribution
+
+        return generate_attribution(holder.require(), prompt, n_tokens, scope=scope, chat=chat,
+                                    progress=progress, cancel=cancel)
+
+    return run

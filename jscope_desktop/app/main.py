@@ -1,0 +1,127 @@
+"""``jscope-desktop``: start the window, or run a scripted session from the command line.
+
+Options (DESIGN.md): ``--model --device --prompt --scope --run --screenshot FILE --export FILE
+--quit --self-test``. The window appears before torch is imported; the engine and the model
+load on the worker thread with visible progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+_T0 = time.perf_counter()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; scope names are checked once the engine has started (it is lazy)."""
+    p = argparse.ArgumentParser(prog="jscope-desktop", description=__doc__.splitlines()[0])
+    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
+    p.add_argument("--device", help="auto, cpu, cuda or mps")
+    p.add_argument("--prompt", help="the prompt to explain")
+    p.add_argument("--scope", help="scope to select (semantic, contrast, temperature, ...)")
+    p.add_argument("--run", action="store_true", help="run as soon as the model is loaded")
+    p.add_argument("--screenshot", metavar="FILE", help="after the run, save the window as PNG")
+    p.add_argument("--export", metavar="FILE", help="after the run, write the result JSON")
+    p.add_argument("--quit", action="store_true", help="exit when done")
+    p.add_argument("--self-test", action="store_true",
+                   help="load the embedded model, run every scope, render a PNG; exit 0 if ok")
+    p.add_argument("--timings", action="store_true",
+                   help="print window-up and model-load times to stderr")
+    return p.parse_args(argv)
+
+
+class Script:
+    """Drives the window for ``--run/--screenshot/--export/--quit`` and reports failures."""
+
+    def __init__(self, app, window, args: argparse.Namespace):
+        self.app, self.window, self.args = app, window, args
+        self.status = 0
+        window.engine_ready.connect(self._engine_ready)
+        window.model_ready.connect(self._model_ready)
+        window.result_shown.connect(self._result)
+        window.run_failed.connect(self._failed)
+
+    def _engine_ready(self, info) -> None:
+        if self.args.scope:
+            names = [s[0] for s in info.scopes]
+            if self.args.scope not in names:
+                self._failed(f"Unknown scope '{self.args.scope}'; choose one of "
+                             f"{', '.join(names)}.", status=2)
+                return
+            self.window.prompt_panel.set_scope(self.args.scope)
+
+    def _model_ready(self, info) -> None:
+        if self.args.timings:
+            print(f"model ready after {time.perf_counter() - _T0:.2f} s", file=sys.stderr)
+        if self.args.run:
+            self.window.run()
+        elif self.args.quit:
+            self._finish(0)
+
+    def _result(self, result) -> None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(200, lambda: self._after_run(result))  # let the views paint first
+
+    def _after_run(self, result) -> None:
+        if self.args.screenshot:
+            if not self.window.grab().save(self.args.screenshot, "PNG"):
+                self._failed(f"Could not write the screenshot {self.args.screenshot}.")
+                return
+        if self.args.export:
+            if not self.window.export_json(self.args.export):
+                self._failed(self.window.message.text())
+                return
+        if self.args.quit:
+            self._finish(0)
+
+    def _failed(self, message: str, status: int = 1) -> None:
+        print(f"jscope-desktop: {message}", file=sys.stderr)
+        self.status = status
+        if self.args.quit:
+            self._finish(status)
+
+    def _finish(self, status: int) -> None:
+        self.status = status
+        self.window.close()
+        self.app.exit(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    args = parse_args(argv)
+    if args.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test()
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .palette import apply_palette
+    from .settings import APPLICATION, ORGANIZATION, AppSettings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    app.setDesktopFileName("jscope-desktop")
+    settings = AppSettings()
+    apply_palette(app, settings.get("dark"))
+    window = MainWindow(settings=settings, source=args.model, device=args.device)
+    if args.model:
+        window.model_panel.select_source(args.model)
+    if args.prompt is not None:
+        window.prompt_panel.prompt.setPlainText(args.prompt)
+    script = Script(app, window, args)
+    window.show()
+    if args.timings:
+        QTimer.singleShot(0, lambda: print(f"window up after {time.perf_counter() - _T0:.2f} s",
+                                           file=sys.stderr))
+    status = app.exec()
+    return script.status or status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,388 @@
+"""The main window: panels around the token strip, one background worker, and the result flow.
+
+The window never runs engine code itself: every load and run is a job on :class:`Worker`, and
+results come back as signals. A :class:`~jscope_desktop.engine.models.LoadedModel` can be passed
+in (tests use a tiny random model); otherwise the embedded model loads in the background.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.result import AttributionResult
+from . import jobs
+from .compare_view import CompareView
+from .cost_panel import CostPanel
+from .distribution_panel import DistributionPanel
+from .file_actions import FileActions
+from .matrix_view import MatrixView
+from .model_panel import ModelPanel, dropped_model_path
+from .prompt_panel import PromptPanel
+from .settings import AppSettings
+from .strip_widget import StripWidget
+from .view_controls import ViewControls
+from .worker import Worker
+
+MATRIX_SCOPES = ("temperature", "semantic", "grad_input")
+
+
+class MainWindow(QMainWindow, FileActions):
+    """Jacobian Scopes Desktop's window.
+
+    Signals:
+        engine_ready(object): the engine was imported; carries :class:`jobs.EngineInfo`.
+        model_ready(object): a model finished loading; carries its ``ModelInfo``.
+        result_shown(object): a new single-position result is on screen.
+        compare_shown(float): a comparison is on screen; carries Spearman's ρ.
+        matrix_shown(object): a generation's attribution matrix is on screen.
+        run_failed(str): a job failed; carries the one-sentence message shown.
+        run_cancelled(float): a run stopped after Cancel; carries the latency in seconds.
+    """
+
+    engine_ready = Signal(object)
+    model_ready = Signal(object)
+    result_shown = Signal(object)
+    compare_shown = Signal(float)
+    matrix_shown = Signal(object)
+    run_failed = Signal(str)
+    run_cancelled = Signal(float)
+
+    def __init__(self, model=None, settings: AppSettings | None = None, autoload: bool = True,
+                 source: str | None = None, device: str | None = None):
+        super().__init__()
+        self.setWindowTitle("Jacobian Scopes Desktop")
+        self.setAcceptDrops(True)
+        self.settings = settings or AppSettings()
+        self.holder = jobs.ModelHolder(model)
+        self.engine: jobs.EngineInfo | None = None
+        self.result: AttributionResult | None = None
+        self.model_info = model.info if model is not None else None
+        self._kinds: dict[int, str] = {}
+        self._run_job: int | None = None
+        self._load_job: int | None = None
+        self._build()
+        self.worker = Worker()  # after the widgets: a failed build leaves no thread behind
+        self._connect()
+        self.resize(1440, 900)
+        if self.settings.geometry():
+            self.restoreGeometry(self.settings.geometry())
+        self._restore_settings()
+        self._submit("engine", jobs.engine_info, cancellable=False)
+        if model is not None:
+            self.model_panel.show_model(model.info)
+        elif autoload:
+            self.load_model(source, device or self.settings.get("device"),
+                            self.settings.get("dtype"))
+
+    # -- building ------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.model_panel = ModelPanel()
+        self.prompt_panel = PromptPanel()
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(self.model_panel)
+        lv.addWidget(self.prompt_panel, 1)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setVisible(False)
+        self.view_controls = ViewControls()
+        self.strip = StripWidget()
+        self.strip.token_clicked.connect(self._token_clicked)
+        strip_scroll = QScrollArea()
+        strip_scroll.setWidgetResizable(True)
+        strip_scroll.setWidget(self.strip)
+        self.compare_view = CompareView()
+        self.matrix_view = MatrixView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(strip_scroll, "Attribution")
+        self.tabs.addTab(self.compare_view, "Compare")
+        self.tabs.addTab(self.matrix_view, "Generation matrix")
+        self._add_series_tab()
+        center = QWidget()
+        cv = QVBoxLayout(center)
+        cv.addWidget(self.view_controls)
+        cv.addWidget(self.message)
+        cv.addWidget(self.progress)
+        cv.addWidget(self.tabs, 1)
+        self.distribution = DistributionPanel()
+        self.cost_panel = CostPanel()
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.addWidget(self.distribution, 1)
+        rv.addWidget(self.cost_panel)
+        split = QSplitter()
+        for w in (left, center, right):
+            split.addWidget(w)
+        split.setSizes([380, 720, 340])
+        split.setStretchFactor(1, 1)
+        self.setCentralWidget(split)
+        from .menus import build_menus
+
+        build_menus(self)
+        self.statusBar().showMessage("Starting…")
+
+    def _add_series_tab(self) -> None:
+        """Add the time-series tab when its module is installed (``series_tab.make_tab``)."""
+        if importlib.util.find_spec(f"{__package__}.series_tab") is None:
+            return
+        from . import series_tab
+
+        self.tabs.addTab(series_tab.make_tab(self), "Time series")
+
+    def _connect(self) -> None:
+        w = self.worker
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        w.progress.connect(self._on_progress)
+        p = self.prompt_panel
+        p.run_requested.connect(self.run)
+        p.cancel_requested.connect(self.cancel)
+        p.compare_requested.connect(self.compare)
+        p.generate_requested.connect(self.generate)
+        p.prompt.textChanged.connect(lambda: p.set_position(None))
+        self.model_panel.load_requested.connect(self.load_model)
+        self.distribution.token_chosen.connect(self._target_chosen)
+        self.cost_panel.measure_requested.connect(self.measure)
+        self.cost_panel.exact_requested.connect(self.run_exact)
+        self.view_controls.changed.connect(self._view_changed)
+        self.strip.zoom_changed.connect(self.view_controls.set_zoom)
+        self.matrix_view.row_chosen.connect(self._matrix_row)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        self.prompt_panel.prompt.setPlainText(s.get("prompt"))
+        self.prompt_panel.chat.setChecked(s.get("chat"))
+        self.prompt_panel.generate_n.setValue(s.get("generate_n"))
+        self.model_panel.set_recent(s.recent_models())
+        self.view_controls.set_view(s.get("cmap"), s.get("scale"), s.get("granularity"),
+                                    s.get("zoom"))
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _submit(self, kind: str, fn, cancellable: bool = True, supersede: bool = False) -> int:
+        job = self.worker.submit(kind, fn, cancellable, supersede)
+        self._kinds[job] = kind
+        self._set_busy()
+        return job
+
+    def _set_busy(self) -> None:
+        busy = bool(self._kinds)
+        self.progress.setVisible(busy)
+        self.prompt_panel.set_busy(self._run_job is not None)
+        if not busy:
+            self.progress.setValue(0)
+
+    def load_model(self, source: str | None, device: str = "auto", dtype: str = "float32"):
+        """Load ``source`` (None: the embedded model) in the background; returns the job id."""
+        self.model_panel.show_status(f"Loading {source or 'the embedded model'}…")
+        self._load_job = self._submit("load", jobs.load_job(self.holder, source, device, dtype),
+                                      cancellable=False)
+        self._pending_source = source
+        return self._load_job
+
+    def run(self, request: dict | None = None) -> int:
+        """Explain the current prompt (or ``request``); a new run supersedes a running one."""
+        req = request or self.prompt_panel.request()
+        self._run_job = self._submit("run", jobs.attribute_job(self.holder, req), supersede=True)
+        self.statusBar().showMessage(f"Running {req['scope']}…")
+        return self._run_job
+
+    def run_exact(self) -> int:
+        """Run Fisher exact on the current prompt (the cost panel's button)."""
+        return self.run({**self.prompt_panel.request(), "scope": "fisher",
+                         "fisher_method": "exact"})
+
+    def compare(self) -> int:
+        """Run Fisher (the selected method) and Temperature and show both strips."""
+        req = self.prompt_panel.request()
+        base = {k: v for k, v in req.items() if k not in ("target", "target_id", "foil")}
+        first = {**base, "scope": "fisher"}
+        second = {**base, "scope": "temperature"}
+        self._run_job = self._submit("compare", jobs.pair_job(self.holder, first, second),
+                                     supersede=True)
+        return self._run_job
+
+    def measure(self) -> int:
+        """Time Temperature and Fisher fast on the current prompt for the cost panel."""
+        req = {**self.prompt_panel.request(), "target": None, "foil": None}
+        req.pop("target_id", None)
+        self._run_job = self._submit("measure", jobs.pair_job(
+            self.holder, {**req, "scope": "temperature"},
+            {**req, "scope": "fisher", "fisher_method": "fast"}), supersede=True)
+        return self._run_job
+
+    def generate(self, n_tokens: int | None = None) -> int:
+        """Generate N tokens and show the attribution matrix."""
+        p = self.prompt_panel
+        n = n_tokens or p.generate_n.value()
+        scope = p.scope_name() if p.scope_name() in MATRIX_SCOPES else "temperature"
+        fn = jobs.generate_job(self.holder, p.prompt.toPlainText(), n, scope, p.chat.isChecked())
+        self._run_job = self._submit("generate", fn, supersede=True)
+        return self._run_job
+
+    def cancel(self) -> None:
+        """Stop the running scope computation (Esc)."""
+        if self._run_job is not None:
+            self.worker.cancel()
+            self.statusBar().showMessage("Cancelling…")
+
+    # -- job results -------------------------------------------------------------------
+    def _on_progress(self, job: int, fraction: float, message: str) -> None:
+        self.progress.setValue(round(fraction * 1000))
+        self.progress.setFormat(f"{message} – %p%")
+        if self._kinds.get(job) == "load":
+            self.model_panel.show_status(f"{message}… {fraction:.0%}")
+
+    def _finish(self, job: int) -> str:
+        kind = self._kinds.pop(job, "")
+        if job == self._run_job:
+            self._run_job = None
+        self._set_busy()
+        return kind
+
+    def _on_finished(self, job: int, kind: str, value) -> None:
+        current = job == self._run_job
+        self._finish(job)
+        if kind == "engine":
+            self._engine_ready(value)
+        elif kind == "load":
+            self._model_loaded(job, value)
+        elif not current:
+            return  # superseded or cancelled
+        elif kind == "run":
+            self.show_result(value)
+        elif kind == "compare":
+            self.show_compare(*value)
+        elif kind == "measure":
+            for r in value:
+                self.cost_panel.add_result(r, self._d_model())
+            self.statusBar().showMessage("Costs measured.")
+        elif kind == "generate":
+            self.show_matrix(value)
+
+    def _on_failed(self, job: int, kind: str, message: str) -> None:
+        self._finish(job)
+        if kind == "load" and self.model_info is not None:
+            self.model_panel.show_model(self.model_info)
+        elif kind == "load":
+            self.model_panel.show_status("No model loaded.")
+        self.show_message(message, error=True)
+        self.run_failed.emit(message)
+
+    def _on_cancelled(self, job: int, kind: str, latency: float) -> None:
+        self._finish(job)
+        if self._run_job is None:
+            self.show_message(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
+        self.run_cancelled.emit(latency)
+
+    def _engine_ready(self, info: jobs.EngineInfo) -> None:
+        self.engine = info
+        s = self.settings
+        self.prompt_panel.set_scopes(info.scopes, s.get("scope"))
+        fm = self.prompt_panel.fisher_method
+        fm.setCurrentIndex(max(0, fm.findData(s.get("fisher_method"))))
+        self.model_panel.set_engine_info(info.devices, info.all_devices, info.dtypes,
+                                         s.get("device"), s.get("dtype"))
+        self.statusBar().showMessage("Engine ready.", 3000)
+        self.engine_ready.emit(info)
+
+    def _model_loaded(self, job: int, lm) -> None:
+        if job != self._load_job:
+            return
+        self.model_info = lm.info
+        self.model_panel.show_model(lm.info)
+        source = self._pending_source
+        if source is not None:
+            self.model_panel.set_recent(self.settings.add_recent_model(source))
+            self.model_panel.select_source(source)
+        self.cost_panel.clear()
+        self.statusBar().showMessage(f"{lm.info.name} loaded on {lm.device}.", 5000)
+        self.model_ready.emit(lm.info)
+
+    def _d_model(self) -> int:
+        return self.model_info.d_model if self.model_info else 0
+
+    # -- showing -----------------------------------------------------------------------
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Show one sentence above the views (red for errors); an empty text hides it."""
+        color = "#b00020" if error else self.palette().text().color().name()
+        self.message.setStyleSheet(f"color: {color}; font-weight: {600 if error else 400};")
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def show_result(self, result: AttributionResult) -> None:
+        """Put a single-position result on the strip, distribution and cost panels."""
+        self.result = result
+        self.strip.set_result(result)
+        self.distribution.set_result(result)
+        self.cost_panel.add_result(result, self._d_model())
+        self.show_message("")
+        self.tabs.setCurrentIndex(0)
+        self.statusBar().showMessage(
+            f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s.")
+        self.result_shown.emit(result)
+
+    def show_compare(self, first: AttributionResult, second: AttributionResult) -> None:
+        """Show two results of one prompt in the Compare tab and record their costs."""
+        rho = self.compare_view.set_results(first, second)
+        for r in (first, second):
+            self.cost_panel.add_result(r, self._d_model())
+        self.tabs.setCurrentWidget(self.compare_view)
+        self.show_message("")
+        self.compare_shown.emit(rho)
+
+    def show_matrix(self, result: AttributionResult) -> None:
+        """Show a generation's attribution matrix."""
+        self.matrix_view.set_result(result)
+        self.tabs.setCurrentWidget(self.matrix_view)
+        self.show_message("")
+        self.matrix_shown.emit(result)
+
+    def _view_changed(self, view: dict) -> None:
+        for v in (self.strip, self.compare_view, self.matrix_view):
+            v.set_view(**view)
+        for key, value in view.items():
+            self.settings.set(key, value)
+
+    def _token_clicked(self, index: int) -> None:
+        if self.result is None:
+            return
+        self.prompt_panel.set_position(index, self.result.tokens[index])
+        if self.prompt_panel.prompt.toPlainText() and self.holder.lm is not None:
+            self.run()
+
+    def _target_chosen(self, token_id: int, text: str) -> None:
+        self.prompt_panel.set_target(token_id, text)
+        self.run()
+
+    def _matrix_row(self, position: int) -> None:
+        self.statusBar().showMessage(f"Showing the row explaining token {position + 1}.", 3000)
+
+    # -- window events -----------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if dropped_model_path(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.model_panel.dropEvent(event)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.save_settings()
+        self.worker.shutdown()
+        super().closeEvent(event)

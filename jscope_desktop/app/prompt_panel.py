@@ -1,0 +1,205 @@
+"""The request panel: prompt, chat toggle, scope (with its explanation), target, foil, Fisher
+method, explained position, and the Run / Cancel / Compare / Generate buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class PromptPanel(QWidget):
+    """What to explain and how.
+
+    Signals:
+        run_requested(): Run was clicked.
+        cancel_requested(): Cancel was clicked.
+        compare_requested(): "Compare Fisher and Temperature" was clicked.
+        generate_requested(int): "Generate" was clicked with N tokens.
+    """
+
+    run_requested = Signal()
+    cancel_requested = Signal()
+    compare_requested = Signal()
+    generate_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.scopes: dict[str, tuple[str, str, bool, bool]] = {}
+        self.position: int | None = None
+        self.target_id: int | None = None  # pinned when the target came from a click
+        self._pinned_text: str | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        box = QGroupBox("Prompt")
+        v = QVBoxLayout(box)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Type a prompt; Ctrl+Enter explains its next token.")
+        self.prompt.setTabChangesFocus(True)
+        self.chat = QCheckBox("Wrap in the chat template (explain the assistant's first token)")
+        v.addWidget(self.prompt, 1)
+        v.addWidget(self.chat)
+        outer.addWidget(box, 1)
+        outer.addWidget(self._build_scope_box())
+        outer.addLayout(self._build_buttons())
+
+    def _build_scope_box(self) -> QGroupBox:
+        box = QGroupBox("Scope")
+        form = QFormLayout(box)
+        self.scope = QComboBox()
+        self.scope.addItem("Starting the engine…", None)
+        self.explanation = QLabel("")
+        self.explanation.setWordWrap(True)
+        self.target = QLineEdit()
+        self.target.setPlaceholderText("top-1 prediction (or click a bar)")
+        self.target.setToolTip("Text of exactly one token; mind the leading space (' Paris')")
+        self.foil = QLineEdit()
+        self.foil.setPlaceholderText("second-best prediction")
+        self.fisher_method = QComboBox()
+        for name in ("fast", "exact", "lowrank"):
+            self.fisher_method.addItem(name, name)
+        pos_row = QHBoxLayout()
+        self.position_label = QLabel("last token")
+        self.position_reset = QPushButton("Last token")
+        self.position_reset.setToolTip("Explain the prediction after the last token again")
+        pos_row.addWidget(self.position_label, 1)
+        pos_row.addWidget(self.position_reset)
+        form.addRow("Scope", self.scope)
+        form.addRow(self.explanation)
+        form.addRow("Target", self.target)
+        form.addRow("Foil", self.foil)
+        form.addRow("Fisher", self.fisher_method)
+        form.addRow("Position", pos_row)
+        self.scope.currentIndexChanged.connect(self._scope_changed)
+        self.target.textEdited.connect(self._target_edited)
+        self.position_reset.clicked.connect(lambda: self.set_position(None))
+        return box
+
+    def _build_buttons(self) -> QVBoxLayout:
+        v = QVBoxLayout()
+        row = QHBoxLayout()
+        self.run = QPushButton("Run  (Ctrl+Enter)")
+        self.run.setDefault(True)
+        self.cancel = QPushButton("Cancel  (Esc)")
+        self.cancel.setEnabled(False)
+        row.addWidget(self.run, 2)
+        row.addWidget(self.cancel, 1)
+        v.addLayout(row)
+        self.compare = QPushButton("Compare Fisher and Temperature")
+        v.addWidget(self.compare)
+        gen = QHBoxLayout()
+        self.generate_n = QSpinBox()
+        self.generate_n.setRange(1, 64)
+        self.generate_n.setValue(8)
+        self.generate_n.setSuffix(" tokens")
+        self.generate = QPushButton("Generate and attribute")
+        self.generate.setToolTip("Generate N tokens greedily and show the attribution matrix "
+                                 "(Temperature, Semantic or Grad × input)")
+        gen.addWidget(self.generate_n)
+        gen.addWidget(self.generate, 1)
+        v.addLayout(gen)
+        self.run.clicked.connect(self.run_requested)
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.compare.clicked.connect(self.compare_requested)
+        self.generate.clicked.connect(lambda: self.generate_requested.emit(self.generate_n.value()))
+        return v
+
+    # -- state ---------------------------------------------------------------------------
+    def set_scopes(self, scopes: list[tuple[str, str, str, bool, bool]], current: str) -> None:
+        """Fill the scope selector from the engine's registry (name, label, explanation, ...)."""
+        self.scope.blockSignals(True)
+        self.scope.clear()
+        self.scopes = {name: (label, expl, t, f) for name, label, expl, t, f in scopes}
+        for name, label, expl, _, _ in scopes:
+            self.scope.addItem(label, name)
+            self.scope.setItemData(self.scope.count() - 1, expl, 3)  # 3 = ToolTipRole
+        self.scope.blockSignals(False)
+        self.set_scope(current if current in self.scopes else "temperature")
+        self._scope_changed()
+
+    def set_scope(self, name: str) -> None:
+        """Select scope ``name`` if it is registered."""
+        if self.scope.findData(name) >= 0:
+            self.scope.setCurrentIndex(self.scope.findData(name))
+
+    def scope_name(self) -> str:
+        """The selected scope's registry name."""
+        return self.scope.currentData() or "temperature"
+
+    def _scope_changed(self, *_) -> None:
+        label, expl, needs_target, needs_foil = self.scopes.get(
+            self.scope_name(), ("", "", False, False))
+        self.explanation.setText(expl)
+        self.target.setEnabled(needs_target)
+        self.foil.setEnabled(needs_foil)
+        self.fisher_method.setEnabled(self.scope_name() == "fisher")
+
+    def _target_edited(self, text: str) -> None:
+        if text != self._pinned_text:
+            self.target_id, self._pinned_text = None, None
+
+    def set_target(self, token_id: int, text: str) -> None:
+        """Make the token ``token_id`` (display ``text``) the target and select Semantic."""
+        self.set_scope("semantic")
+        self.target.setText(text)
+        self.target_id, self._pinned_text = token_id, text
+
+    def set_position(self, position: int | None, token: str | None = None) -> None:
+        """Explain the prediction after token ``position`` (None: after the last token)."""
+        self.position = position
+        self.position_label.setText(
+            "last token" if position is None else f"token {position} ({token!r})")
+
+    def set_busy(self, busy: bool) -> None:
+        """Enable Cancel while a job runs."""
+        self.cancel.setEnabled(busy)
+
+    def request(self) -> dict:
+        """The AttributionRequest fields for the current choices."""
+        scope = self.scope_name()
+        _, _, needs_target, needs_foil = self.scopes.get(scope, ("", "", False, False))
+        target = self.target.text() if needs_target and self.target.text() else None
+        req = {"prompt": self.prompt.toPlainText(), "scope": scope, "chat": self.chat.isChecked(),
+               "position": self.position, "fisher_method": self.fisher_method.currentData()}
+        if needs_target and self.target_id is not None and target == self._pinned_text:
+            req["target_id"] = self.target_id
+        elif target is not None:
+            req["target"] = target
+        if needs_foil and self.foil.text():
+            req["foil"] = self.foil.text()
+        return req
+
+    def state(self) -> dict:
+        """Everything needed to restore the panel (for sessions)."""
+        return {"prompt": self.prompt.toPlainText(), "chat": self.chat.isChecked(),
+                "scope": self.scope_name(), "target": self.target.text(),
+                "target_id": self.target_id, "foil": self.foil.text(),
+                "fisher_method": self.fisher_method.currentData(), "position": self.position,
+                "generate_n": self.generate_n.value()}
+
+    def restore(self, state: dict, position_token: str | None = None) -> None:
+        """Restore a :meth:`state` dict (missing keys keep their current values)."""
+        self.prompt.setPlainText(state.get("prompt", self.prompt.toPlainText()))
+        self.chat.setChecked(bool(state.get("chat", self.chat.isChecked())))
+        self.set_scope(state.get("scope", self.scope_name()))
+        self.target.setText(state.get("target") or "")
+        tid = state.get("target_id")
+        self.target_id, self._pinned_text = tid, (state.get("target") if tid is not None else None)
+        self.foil.setText(state.get("foil") or "")
+        method = state.get("fisher_method")
+        if method and self.fisher_method.findData(method) >= 0:
+            self.fisher_method.setCurrentIndex(self.fisher_method.findData(method))
+        self.set_position(state.get("position"), position_token)
+        self.generate_n.setValue(int(state.get("generate_n", self.generate_n.value())))

@@ -1,0 +1,80 @@
+"""Persistent settings behind one small class (QSettings, INI format, per user).
+
+Tests point QSettings' user INI path at a temporary folder (``QSettings.setPath``), so nothing
+here ever touches the real user's settings while testing.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = "jscope-desktop"
+APPLICATION = "jscope-desktop"
+MAX_RECENT = 8
+
+DEFAULTS: dict[str, object] = {
+    "scope": "temperature",
+    "fisher_method": "fast",
+    "chat": False,
+    "cmap": "viridis",
+    "scale": "linear",
+    "granularity": "token",
+    "zoom": 1.0,
+    "dark": False,
+    "device": "auto",
+    "dtype": "float32",
+    "generate_n": 8,
+    "prompt": "The capital of France is",
+}
+
+
+class AppSettings:
+    """Typed access to the app's settings; values not yet stored come from :data:`DEFAULTS`."""
+
+    def __init__(self, store: QSettings | None = None):
+        self.store = store or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+        )
+
+    def get(self, key: str):
+        """The stored value of ``key`` converted to its default's type (the default if unset)."""
+        default = DEFAULTS[key]
+        value = self.store.value(key, default)
+        if isinstance(default, bool):
+            return value in (True, "true", "True", "1", 1)
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError):
+            return default
+
+    def set(self, key: str, value) -> None:
+        """Store ``value`` under ``key`` (one of :data:`DEFAULTS`)."""
+        if key not in DEFAULTS:
+            raise KeyError(key)
+        self.store.setValue(key, value)
+
+    def recent_models(self) -> list[str]:
+        """Recently opened model paths, most recent first (at most MAX_RECENT)."""
+        value = self.store.value("recent_models", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def add_recent_model(self, path: str) -> list[str]:
+        """Put ``path`` first in the recent models; returns the new list."""
+        items = [path] + [p for p in self.recent_models() if p != path]
+        self.store.setValue("recent_models", items[:MAX_RECENT])
+        return items[:MAX_RECENT]
+
+    def geometry(self) -> bytes | None:
+        """The saved window geometry, if any."""
+        value = self.store.value("geometry")
+        return bytes(value) if value else None
+
+    def set_geometry(self, data: bytes) -> None:
+        """Remember the window geometry."""
+        self.store.setValue("geometry", data)
+
+    def sync(self) -> None:
+        """Write pending changes to disk."""
+        self.store.sync()

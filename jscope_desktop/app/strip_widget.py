@@ -1,0 +1,188 @@
+"""The token-strip heatmap widget: the render layer's strip and colour bar, on screen.
+
+It draws with the same ``render.strip`` layout and painter as the exported image, so what is
+saved is what is shown. Hover shows a token's score and rank; a click picks the explained
+position; Ctrl + wheel zooms.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from ..engine.result import AttributionResult
+from ..render.colorbar import colorbar_height, paint_colorbar
+from ..render.colormaps import COLORMAPS, Normalizer, format_score
+from ..render.export import Figure, FigureOptions, explained_token
+from ..render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
+from ..render.units import Unit, make_units, row_scores, unit_of_token
+
+MARGIN = 10.0
+BASE_FONT_PX = 15.0
+ZOOM_RANGE = (0.5, 3.0)
+
+
+class StripWidget(QWidget):
+    """Shows one row of a result as a wrapped, coloured token strip with a colour bar.
+
+    Signals:
+        token_clicked(int): the index (into ``result.tokens``) of the last token of the clicked
+            unit, i.e. the position whose prediction it would explain.
+        zoom_changed(float): the zoom factor after Ctrl + wheel.
+    """
+
+    token_clicked = Signal(int)
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None, show_colorbar: bool = True):
+        super().__init__(parent)
+        self.result: AttributionResult | None = None
+        self.position: int | None = None
+        self.cmap, self.scale, self.granularity, self.zoom = "viridis", "linear", "token", 1.0
+        self.show_colorbar = show_colorbar
+        self.dark: bool | None = None  # None: follow the widget's palette
+        self.units: list[Unit] = []
+        self.norm = Normalizer(0.0, 1.0)
+        self.layout_: StripLayout = StripLayout()
+        self.explained: int | None = None
+        self.hover: int | None = None
+        self.placeholder = "Run a scope to see which tokens drove the prediction."
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setMinimumHeight(60)
+
+    # -- state ---------------------------------------------------------------------------
+    def set_result(self, result: AttributionResult | None, position: int | None = None) -> None:
+        """Show ``result`` (the row of ``position`` for a multi-position result)."""
+        self.result, self.position, self.hover = result, position, None
+        self._relayout()
+
+    def set_view(self, cmap: str | None = None, scale: str | None = None,
+                 granularity: str | None = None, zoom: float | None = None) -> None:
+        """Change colour map, scale, granularity or zoom (None keeps the current one)."""
+        self.cmap = cmap or self.cmap
+        self.scale = scale or self.scale
+        self.granularity = granularity or self.granularity
+        if zoom is not None:
+            self.zoom = min(ZOOM_RANGE[1], max(ZOOM_RANGE[0], zoom))
+        self._relayout()
+
+    def figure_options(self) -> FigureOptions:
+        """The export options matching what is on screen."""
+        return FigureOptions(cmap=self.cmap, scale=self.scale, granularity=self.granularity,
+                             dark=self._style().is_dark, position=self._row_position())
+
+    def figure(self) -> Figure | None:
+        """The annotated figure of what is shown (for export), or None without a result."""
+        return Figure(self.result, self.figure_options()) if self.result else None
+
+    def unit_rect(self, unit: int) -> QRectF:
+        """Where unit ``unit`` is drawn, in widget coordinates."""
+        box = next(b for b in self.layout_.boxes if b.unit == unit)
+        return box.rect.translated(MARGIN, MARGIN)
+
+    # -- layout and painting ---------------------------------------------------------------
+    def _row_position(self) -> int | None:
+        if self.result is None:
+            return None
+        return self.position if self.position is not None else self.result.position
+
+    def _style(self):
+        if self.dark is not None:
+            return DARK if self.dark else LIGHT
+        return DARK if self.palette().window().color().lightness() < 128 else LIGHT
+
+    def _font(self):
+        return strip_font(BASE_FONT_PX * self.zoom)
+
+    def _relayout(self) -> None:
+        if self.result is None:
+            self.units, self.layout_ = [], StripLayout()
+            self.setMinimumHeight(60)
+            self.update()
+            return
+        pos = self._row_position()
+        self.units = make_units(self.result, self.granularity, pos)
+        self.norm = Normalizer.from_scores(row_scores(self.result, pos), self.scale)
+        self.explained = unit_of_token(self.units, pos)
+        width = max(100.0, self.width() - 2 * MARGIN)
+        self.layout_ = layout_strip(self.units, self._font(), width,
+                                    explained_token(self.result, pos), self.explained)
+        self.setMinimumHeight(int(self._content_height()) + 1)
+        self.update()
+
+    def _content_height(self) -> float:
+        bar = colorbar_height(strip_font(12)) + 14 if self.show_colorbar else 0
+        return 2 * MARGIN + self.layout_.height + bar
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(600, int(self._content_height()) if self.result else 120)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self.result is not None and event.oldSize().width() != event.size().width():
+            self._relayout()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        style = self._style()
+        painter.fillRect(self.rect(), style.background)
+        if self.result is None:
+            painter.setPen(style.dim_text)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        cmap = COLORMAPS[self.cmap]
+        paint_strip(painter, self.layout_, self.units, self.norm, cmap, style, self._font(),
+                    self.explained, QPointF(MARGIN, MARGIN), self.hover)
+        if self.show_colorbar:
+            y = MARGIN + self.layout_.height + 14
+            w = min(420.0, self.width() - 2 * MARGIN)
+            font = strip_font(12)
+            title = f"score ({self.scale} scale" + (
+                ")" if self.granularity == "token" else f", L2 per {self.granularity})")
+            paint_colorbar(painter, QRectF(MARGIN, y, w, colorbar_height(font)), cmap,
+                           self.norm, style, font, title)
+        painter.end()
+
+    # -- interaction -------------------------------------------------------------------
+    def _box_at(self, pos: QPointF):
+        return self.layout_.box_at(pos - QPointF(MARGIN, MARGIN))
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        box = self._box_at(event.position())
+        hover = box.unit if box is not None and box.unit >= 0 else None
+        if hover != self.hover:
+            self.hover = hover
+            self.update()
+        if hover is None:
+            QToolTip.hideText()
+            return
+        QToolTip.showText(event.globalPosition().toPoint(), self.tooltip(hover), self)
+
+    def tooltip(self, unit: int) -> str:
+        """The tooltip text of unit ``unit``: text, token range, score and rank."""
+        u = self.units[unit]
+        ranked = sum(1 for v in self.units if v.rank is not None)
+        where = f"token {u.start}" if u.end - u.start == 1 else f"tokens {u.start}–{u.end - 1}"
+        rank = f"rank {u.rank} of {ranked}" if u.rank else "not attributed"
+        special = " (special)" if u.special else ""
+        return f"{u.text!r}{special}\n{where}\nscore {format_score(u.score)}, {rank}"
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.hover = None
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        box = self._box_at(event.position())
+        if box is not None and box.unit >= 0 and event.button() == Qt.MouseButton.LeftButton:
+            self.token_clicked.emit(self.units[box.unit].end - 1)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            step = 1.1 if event.angleDelta().y() > 0 else 1 / 1.1
+            self.set_view(zoom=self.zoom * step)
+            self.zoom_changed.emit(self.zoom)
+            event.accept()
+        else:
+            super().wheelEvent(event)

@@ -1,0 +1,58 @@
+"""Qt fixtures for the app's tests (import them into a test module with ``from qt_fixtures
+import *``): isolated settings, a QThread-leak check, and a window factory."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, QThread
+
+__all__ = ["isolated_settings", "no_leaked_qthreads", "make_window"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory):
+    """Point QSettings' user INI files at a fresh temporary folder for every test."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    yield folder
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qthreads(monkeypatch):
+    """Fail a test that leaves a QThread running (every QThread started in it is tracked)."""
+    started: list[QThread] = []
+    original = QThread.start
+
+    def tracking_start(self, *args):
+        started.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(QThread, "start", tracking_start)
+    yield started
+    leaked = [t.objectName() or repr(t) for t in started if t.isRunning()]
+    for t in started:  # stop them so one leak does not break the following tests
+        if t.isRunning():
+            t.quit()
+            t.wait(30000)
+    assert not leaked, f"QThreads left running: {leaked}"
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Factory: ``make_window(model)`` shows a MainWindow with ``model`` injected, engine ready."""
+    from jscope_desktop.app.main_window import MainWindow
+
+    windows = []
+
+    def make(model=None, **kwargs):
+        window = MainWindow(model=model, autoload=kwargs.pop("autoload", False), **kwargs)
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.engine is not None, timeout=120000)
+        return window
+
+    yield make
+    for w in windows:
+        w.close()
