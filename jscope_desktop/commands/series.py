@@ -89,15 +89,6 @@ def _save_png(result: AttributionResult, path: str) -> None:
 
 
 def _print_summary(result: AttributionResult) -> None:
-    s, extra = result.series, result.extra
-    k = extra["cutoff"]
-    top = sorted(range(k), key=lambda i: -(s.value_scores[i] or 0.0))[:3]
-    nxt = s.next_value
-    best = max(range(len(nxt["probs"])), key=nxt["probs"].__getitem__)
-    line = (f"explained the value after {k} of {len(s.values)} values; "
-            f"top values by score: {', '.join(f'#{i + 1} ({s.encoded[i]})' for i in top)}; "
-            f"most likely next: {str(best).zfill(s.digits)} (p={nxt['probs'][best]:.3f}, "
-            f"digit mass {nxt['mass']:.3f})")
-    if "truth" in extra:
-        line += f"; TV distance to the true transition {extra['truth']['tv_distance']:.3f}"
-    print(line)
+    from ..render.series_data import summary_line
+
+    print(summary_line(result))

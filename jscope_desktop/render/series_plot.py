@@ -19,7 +19,7 @@ from .caption import scope_label
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
 from .export import ensure_gui_app
-from .series_data import SeriesView, attention_summary, series_view
+from .series_data import attention_summary, series_view
 from .strip import LIGHT, StripStyle, strip_font
 
 MARGIN, AXIS_W, GAP = 18.0, 34.0, 14.0

@@ -1,0 +1,65 @@
+"""Series picture and series view data: the bars carry the scores' colours, the CSV and the summary
+numbers agree with the result."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from jscope_desktop.engine.series import SeriesRequest, explain_series
+from jscope_desktop.render.colormaps import COLORMAPS
+from jscope_desktop.render.series_data import attention_summary, series_csv, series_view
+from jscope_desktop.render.series_plot import SeriesFigure, render_series_image, save_series_image
+
+
+@pytest.fixture(scope="module")
+def result(tiny_llama):
+    return explain_series(tiny_llama, SeriesRequest(system="brownian", n_values=24, seed=1,
+                                                    cutoff=20))
+
+
+def test_bars_are_coloured_by_score(result):
+    image = render_series_image(result, scale=1.0)
+    fig = SeriesFigure(result)
+    assert (image.width(), image.height()) == (fig.size().width(), fig.size().height())
+    scores = result.series.value_scores
+    top = int(np.nanargmax([np.nan if s is None else s for s in scores]))
+    low = int(np.nanargmin([np.nan if s is None else s for s in scores]))
+    y = round(fig.bars.bottom() - 2)
+    bright = image.pixelColor(round(fig.x_of(top)), y)
+    assert (bright.red(), bright.green(), bright.blue()) == pytest.approx(
+        COLORMAPS["viridis"].rgb(1.0), abs=3)
+    dim = image.pixelColor(round(fig.x_of(low)), y)
+    assert dim.lightness() < bright.lightness()
+    after = image.pixelColor(round(fig.x_of(22)), y)  # after the cutoff: no bar, background
+    assert after.lightness() > 240
+
+
+def test_save_png_and_refuse_other_suffix(result, tmp_path):
+    path = save_series_image(result, tmp_path / "s.png")
+    assert path.stat().st_size > 5000
+    with pytest.raises(ValueError, match="use a .png file name"):
+        save_series_image(result, tmp_path / "s.jpg")
+
+
+def test_view_summary_and_csv(result):
+    view = series_view(result)
+    s = result.series
+    assert view.cutoff == 20 and view.realised == s.encoded[20] and view.truth_law == "gaussian"
+    seen = np.array(s.value_scores[:20])
+    summ = attention_summary(view)
+    assert summ.share_last3 == pytest.approx(seen[-3:].sum() / seen.sum())
+    order = np.argsort(-seen)[:3]
+    assert [i for i, _, _ in summ.top3] == list(order + 1)
+    assert summ.top3[0][2] == pytest.approx(seen.max() / seen.sum())
+    rows = list(csv.reader(io.StringIO(series_csv(result))))
+    assert rows[0] == ["index", "value", "encoded", "value_score"]
+    assert float(rows[1][1]) == s.values[0] and int(rows[1][2]) == s.encoded[0]
+    assert float(rows[1][3]) == s.value_scores[0] and rows[21][3] == ""
+    dist = rows[rows.index(["next_value", "model_prob", "true_prob"]) + 1 :]
+    assert len(dist) == 100 and dist[42][0] == "42"
+    assert float(dist[42][1]) == s.next_value["probs"][42]
+    assert float(dist[42][2]) == result.extra["truth"]["probs"][42]
