@@ -1,0 +1,253 @@
+"""Deletion faithfulness of the scopes (the reference implementation's LAMBADA benchmark).
+
+For one prompt: explain the model's top-1 prediction at the explained position with every
+requested scope, zero the input embeddings of the top ``k`` tokens by score (positions kept: the
+reference's ``presence`` mask, ``inputs_embeds`` rows set to 0), re-run, and record the change
+of ``log p(top-1)``. ``random`` ablates a seeded random subset (the floor). Leave-one-out (LOO):
+ablate each token alone and correlate every scope's scores with the effect (Spearman).
+
+Rules (documented in the output too):
+
+- Attributable tokens: the non-special tokens at positions ≤ the explained one (a BOS or other
+  special token is never ablated; tokens after the position cannot influence it).
+- ``k = max(1, floor(fraction · n_attributable))``, as the reference's ``max(1, int(n · f))``.
+  Ties in the scores go to the earlier token.
+- Scopes that need a target explain the top-1 token (the one whose log-probability is measured);
+  Contrast uses the next best as its foil.
+- All ablated inputs of a prompt (every scope × fraction, every LOO token, and the unablated
+  baseline as row 0) run as one batch, split into chunks of at most ``max_batch_tokens`` tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .attribute import AttributionRequest, attribute
+from .errors import Cancelled, JScopeError
+from .faithfulness_prompts import PreparedPrompt, prepare_prompt
+from .faithfulness_stats import spearman
+from .fisher import FISHER_METHODS
+from .forward import CancelCheck, embed, hidden_states, logits_from_hidden, plain_forward
+from .models import LoadedModel
+from .scopes import SCOPES, scope_names
+from .tokens import token_texts
+
+RANDOM = "random"
+EXPLAIN_MODES = ("next", "last")
+DEFAULT_FRACTIONS = (0.05, 0.1, 0.2)
+K_RULE = "k = max(1, floor(fraction * n_attributable)); n_attributable = non-special tokens at " \
+    "positions <= the explained one; ties go to the earlier token"
+
+
+def faithfulness_scopes() -> list[str]:
+    """Every registered scope name plus ``random`` (the floor)."""
+    return scope_names() + [RANDOM]
+
+
+def fraction_key(fraction: float) -> str:
+    """The JSON key of a fraction: ``0.05`` → ``"0.05"``."""
+    return f"{fraction:g}"
+
+
+@dataclass
+class FaithfulnessConfig:
+    """What to measure. ``seed`` seeds ``random`` (per prompt: [seed, prompt index]) and Fisher."""
+
+    scopes: list[str] = field(default_factory=faithfulness_scopes)
+    fractions: list[float] = field(default_factory=lambda: list(DEFAULT_FRACTIONS))
+    explain: str = "next"
+    seed: int = 0
+    fisher_method: str = "fast"
+    loo: bool = True
+    loo_prompts: int | None = None  # LOO on the first this many prompts only (None: all)
+    max_batch_tokens: int = 16384  # rows × tokens per ablation forward (memory bound)
+
+    def check(self) -> None:
+        """Raise a one-sentence :class:`JScopeError` for settings that cannot be run."""
+        known = faithfulness_scopes()
+        if not self.scopes:
+            raise JScopeError("No scopes given; choose from " + ", ".join(known) + ".")
+        for s in self.scopes:
+            if s not in known:
+                raise JScopeError(f"Unknown scope '{s}'; choose from {', '.join(known)}.")
+        if not self.fractions:
+            raise JScopeError("No fractions given; use e.g. --fractions 0.05,0.1,0.2.")
+        for f in self.fractions:
+            if not (isinstance(f, (int, float)) and 0 < f < 1):
+                raise JScopeError(f"Fraction {f} is outside (0, 1); use e.g. 0.1 for the top 10 %.")
+        if self.explain not in EXPLAIN_MODES:
+            raise JScopeError(f"Unknown --explain '{self.explain}'; choose next or last.")
+        if self.fisher_method not in FISHER_METHODS:
+            raise JScopeError(f"Unknown Fisher method '{self.fisher_method}'.")
+        if self.loo_prompts is not None and self.loo_prompts < 0:
+            raise JScopeError("The number of leave-one-out prompts cannot be negative.")
+
+    def loo_for(self, index: int) -> bool:
+        """Whether prompt ``index`` gets the leave-one-out measurement."""
+        return self.loo and (self.loo_prompts is None or index < self.loo_prompts)
+
+    def to_dict(self) -> dict:
+        """The settings as written into the output (everything that changes the numbers)."""
+        d = asdict(self)
+        del d["max_batch_tokens"]
+        return d
+
+
+def top_k_count(fraction: float, n: int) -> int:
+    """Tokens ablated for ``fraction`` of ``n`` attributable tokens (see :data:`K_RULE`)."""
+    return max(1, min(n, math.floor(fraction * n + 1e-9)))
+
+
+@dataclass
+class PromptResult:
+    """One prompt's measurements (one JSON line of the resumable sidecar).
+
+    deltas: scope → fraction key → Δ log p(top-1) in nats (negative: the prediction weakened).
+    loo_spearman: scope → {"kl": ρ with LOO KL(p‖p_ablated), "logp": ρ with LOO −Δ log p}.
+    seconds: scope → seconds of its attribution; "ablation" → the batched forwards.
+    """
+
+    index: int
+    text_sha: str
+    n_tokens: int
+    n_attributable: int
+    top1_id: int
+    top1: str
+    logp: float
+    true_id: int | None
+    true: str | None
+    k: dict[str, int]
+    deltas: dict[str, dict[str, float]]
+    loo_spearman: dict[str, dict[str, float | None]]
+    seconds: dict[str, float]
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (NaN as None)."""
+        return _nan_to_none(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PromptResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    return obj
+
+
+def ablated_logprobs(
+    lm: LoadedModel,
+    token_ids: list[int],
+    position: int,
+    present: torch.Tensor,
+    max_batch_tokens: int = 16384,
+    cancel: CancelCheck | None = None,
+) -> torch.Tensor:
+    """Next-token log-probabilities (R, V) float32 at ``position`` for R ablated copies.
+
+    ``present`` (R, T) bool: False zeroes that token's input embedding in that row (positions
+    and everything else kept). Rows run as batches of at most ``max_batch_tokens`` tokens.
+    """
+    x = embed(lm, token_ids[: position + 1]).detach()  # (T, d)
+    T = x.shape[0]
+    rows = max(1, max_batch_tokens // T)
+    out = []
+    with torch.inference_mode():
+        for start in range(0, present.shape[0], rows):
+            if cancel and cancel():
+                raise Cancelled()
+            mask = present[start : start + rows, :T].to(x.device, x.dtype)  # (B, T)
+            h = hidden_states(lm, x[None] * mask[:, :, None])[:, position]  # (B, d)
+            out.append(torch.log_softmax(logits_from_hidden(lm, h).float(), -1).cpu())
+    return torch.cat(out)
+
+
+def scope_scores(
+    lm: LoadedModel, prep: PreparedPrompt, scope: str, top1: int, cfg: FaithfulnessConfig,
+    index: int, cancel: CancelCheck | None = None,
+) -> tuple[np.ndarray, float]:
+    """Scores (n_attributable,) of ``scope`` over the attributable tokens, and seconds taken."""
+    if scope == RANDOM:
+        rng = np.random.default_rng([cfg.seed, index])
+        return rng.random(len(prep.attributable)), 0.0
+    req = AttributionRequest(
+        token_ids=prep.token_ids, scope=scope, position=prep.position, seed=cfg.seed,
+        fisher_method=cfg.fisher_method, top_k=2,
+        target_id=top1 if SCOPES[scope].needs_target else None,
+    )
+    r = attribute(lm, req, cancel=cancel)
+    return np.array([r.scores[i] for i in prep.attributable], dtype=np.float64), r.timing.scope_s
+
+
+def evaluate_prompt(
+    lm: LoadedModel, text: str, index: int, cfg: FaithfulnessConfig,
+    cancel: CancelCheck | None = None, text_sha: str = "",
+) -> PromptResult:
+    """Measure one prompt: scores of every scope, the batched deletion and LOO forwards."""
+    prep = prepare_prompt(lm, text, cfg.explain, index)
+    logits, _ = plain_forward(lm, prep.token_ids)
+    top1 = int(logits.argmax())
+    n, T = len(prep.attributable), len(prep.token_ids)
+    scores, seconds = {}, {}
+    for s in cfg.scopes:
+        scores[s], seconds[s] = scope_scores(lm, prep, s, top1, cfg, index, cancel)
+    keys = [fraction_key(f) for f in cfg.fractions]
+    ks = {key: top_k_count(f, n) for key, f in zip(keys, cfg.fractions)}
+    rows = ablation_rows(prep, [scores[s] for s in cfg.scopes], [ks[key] for key in keys],
+                         cfg.loo_for(index))
+    t0 = time.perf_counter()
+    logp = ablated_logprobs(lm, prep.token_ids, prep.position, rows,
+                            cfg.max_batch_tokens, cancel).double()
+    seconds["ablation"] = time.perf_counter() - t0
+    drop = logp[:, top1] - logp[0, top1]  # (R,)
+    m = len(keys)
+    deltas = {s: {key: float(drop[1 + j * m + q]) for q, key in enumerate(keys)}
+              for j, s in enumerate(cfg.scopes)}
+    loo = _loo_spearman(scores, logp, drop, 1 + len(cfg.scopes) * m) if cfg.loo_for(index) else {}
+    tok = lm.tokenizer
+    return PromptResult(
+        index=index, text_sha=text_sha, n_tokens=T, n_attributable=n, top1_id=top1,
+        top1=token_texts(tok, [top1])[0], logp=float(logp[0, top1]), true_id=prep.true_id,
+        true=None if prep.true_id is None else token_texts(tok, [prep.true_id])[0], k=ks,
+        deltas=deltas, loo_spearman=loo, seconds=seconds, note=prep.note,
+    )
+
+
+def ablation_rows(
+    prep: PreparedPrompt, scores: list[np.ndarray], ks: list[int], loo: bool
+) -> torch.Tensor:
+    """The ``present`` masks (R, T) of one prompt: row 0 the baseline (nothing ablated), then
+    for each scope (in order) and each k the top-k attributable tokens by score removed, then
+    (``loo``) each attributable token alone."""
+    T = len(prep.token_ids)
+    attr = torch.tensor(prep.attributable, dtype=torch.long)
+    n_rows = 1 + len(scores) * len(ks) + (len(attr) if loo else 0)
+    present = torch.ones(n_rows, T, dtype=torch.bool)
+    r = 1
+    for sc in scores:
+        order = torch.from_numpy(np.argsort(-sc, kind="stable").copy())
+        for k in ks:
+            present[r, attr[order[:k]]] = False
+            r += 1
+    if loo:
+        present[torch.arange(r, n_rows), attr] = False
+    return present
+
+
+def _loo_spearman(scores: dict, logp: torch.Tensor, drop: torch.Tensor, first: int) -> dict:
+    """ρ of each scope's scores with the LOO effects in rows ``first:`` of ``logp``/``drop``."""
+    base = logp[0]
+    p0 = base.exp()
+    kl = (p0 * (base - logp[first:])).sum(-1).numpy()  # KL(p ‖ p_ablated), nats
+    logp_drop = (-drop[first:]).numpy()
+    return {s: {"kl": spearman(sc, kl), "logp": spearman(sc, logp_drop)} for s, sc in scores.items()}

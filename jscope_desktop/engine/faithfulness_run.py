@@ -1,0 +1,199 @@
+"""Run the faithfulness benchmark over a prompts file, resumably, and summarise it.
+
+Resuming: every finished prompt is appended as one JSON line to a sidecar file (first line: the
+settings). A stopped run started again with the same settings skips the prompts already there,
+so its final answer equals an uninterrupted run's (prompts are measured independently and seeded
+by their index; floats round-trip exactly through JSON).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import JScopeError
+from .faithfulness import (
+    K_RULE,
+    RANDOM,
+    FaithfulnessConfig,
+    PromptResult,
+    evaluate_prompt,
+    fraction_key,
+)
+from .faithfulness_prompts import check_last_word
+from .faithfulness_stats import t_interval
+from .forward import CancelCheck
+from .models import LoadedModel
+
+ProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
+INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
+_SHAPE = 'a non-empty JSON list of strings or of {"text": str} objects'
+
+
+def load_prompts(path: str | Path) -> list[str]:
+    """The prompts of ``path``: a JSON list of strings or of ``{"text": str}`` objects.
+
+    Raises a one-sentence :class:`JScopeError` for a missing, unreadable, invalid or empty file
+    and for an entry that is not a non-empty text.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JScopeError(f"The prompts file {p} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JScopeError(f"Could not read the prompts file {p}: {exc}.") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise JScopeError(f"The prompts file {p} is not valid JSON ({exc.msg}, line {exc.lineno}); "
+                          f"it must be {_SHAPE}.") from None
+    if not isinstance(data, list) or not data:
+        raise JScopeError(f"The prompts file {p} must be {_SHAPE}.")
+    prompts = []
+    for i, item in enumerate(data):
+        text = item.get("text") if isinstance(item, dict) else item
+        if not isinstance(text, str) or not text.strip():
+            raise JScopeError(f"Prompt {i + 1} in {p} is not a non-empty text; the file must be "
+                              f"{_SHAPE}.")
+        prompts.append(text)
+    return prompts
+
+
+def text_sha(text: str) -> str:
+    """A short fingerprint of a prompt (checks that a resumed prompt is the same text)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_header(lm: LoadedModel, cfg: FaithfulnessConfig) -> dict:
+    """What a sidecar's first line records: everything that changes the numbers."""
+    return {"kind": "header", "model": lm.info.to_dict(), "dtype": lm.dtype_name,
+            "config": cfg.to_dict()}
+
+
+def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
+    """Prompt results already in the sidecar ``path`` (empty if it does not exist).
+
+    A truncated last line (a run killed mid-write) is ignored; a sidecar written with other
+    settings is an error rather than silently mixed in.
+    """
+    if not path.exists():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        first = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        first = None
+    if first != header:
+        raise JScopeError(f"{path} holds a run with other settings or another model; delete it "
+                          "to start over, or choose another --json file.")
+    done = {}
+    for line in lines[1:]:
+        try:
+            r = PromptResult.from_dict(json.loads(line))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        done[r.index] = r
+    return done
+
+
+def _append_line(path: Path, obj: dict) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_faithfulness(
+    lm: LoadedModel,
+    prompts: list[str],
+    cfg: FaithfulnessConfig,
+    partial: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelCheck | None = None,
+) -> list[PromptResult]:
+    """Measure every prompt (skipping those already in the sidecar ``partial``).
+
+    Returns the results of all prompts in order. Each finished prompt is appended to
+    ``partial`` before the next starts; ``cancel`` is polled between prompts and inside them.
+    """
+    cfg.check()
+    if cfg.explain == "last":
+        for i, text in enumerate(prompts):
+            check_last_word(text, i)
+    header = run_header(lm, cfg)
+    path = Path(partial) if partial else None
+    done = read_partial(path, header) if path else {}
+    if path and not path.exists():
+        _append_line(path, header)
+    results = []
+    for i, text in enumerate(prompts):
+        sha = text_sha(text)
+        r = done.get(i)
+        if r is None or r.text_sha != sha:
+            if progress:
+                progress(len(results), len(prompts), f"prompt {i + 1}")
+            r = evaluate_prompt(lm, text, i, cfg, cancel, sha)
+            if path:
+                _append_line(path, r.to_dict())
+        results.append(r)
+    if progress:
+        progress(len(results), len(prompts), "done")
+    return results
+
+
+def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
+    """``results``: scope → fraction → {"mean", "ci95", "n"} of Δ log p(top-1); ``loo_spearman``:
+    scope → {"kl": {...}, "logp": {...}} (mean ρ over prompts); ``accuracy`` (``last`` only)."""
+    out = {"results": {}, "loo_spearman": {}}
+    for s in cfg.scopes:
+        out["results"][s] = {
+            fraction_key(f): t_interval([r.deltas[s][fraction_key(f)] for r in results]).to_dict()
+            for f in cfg.fractions
+        }
+        if cfg.loo:
+            out["loo_spearman"][s] = {
+                effect: t_interval([r.loo_spearman[s][effect] for r in results
+                                    if r.loo_spearman]).to_dict()
+                for effect in ("kl", "logp")
+            }
+    with_true = [r for r in results if r.true_id is not None]
+    out["accuracy"] = (sum(r.top1_id == r.true_id for r in with_true) / len(with_true)
+                       if with_true else None)
+    return out
+
+
+def build_report(
+    lm: LoadedModel, cfg: FaithfulnessConfig, results: list[PromptResult], prompts_file: str
+) -> dict:
+    """The whole output of ``jscope faithfulness --json``: summary, settings, rules, per prompt."""
+    report = summarize(results, cfg)
+    report.update({
+        "version": 1,
+        "model": lm.info.to_dict(), "device": str(lm.device), "dtype": lm.dtype_name,
+        "prompts_file": prompts_file, "n_prompts": len(results),
+        **cfg.to_dict(),
+        "metric": "change of log p(top-1 token) in nats after zeroing the input embeddings of "
+                  "the top-k tokens by score (negative = the prediction weakened)",
+        "k_rule": K_RULE,
+        "interval": INTERVAL,
+        "random": f"'{RANDOM}' ablates a random subset seeded by [seed, prompt index]",
+        "loo": "Spearman ρ per prompt between a scope's scores and the effect of ablating each "
+               "token alone: KL(p ‖ p_ablated) ('kl') and the drop of log p(top-1) ('logp')",
+        "per_prompt": [r.to_dict() for r in results],
+    })
+    return report
+
+
+def write_json_atomic(path: str | Path, obj: dict) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as exc:
+        raise JScopeError(f"Could not write {p}: {exc.strerror or exc}.") from exc
