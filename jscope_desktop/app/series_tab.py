@@ -1,0 +1,359 @@
+"""The Time-series tab (paper Sec. 3.4): pick a generator or give values, explain the prediction of
+the next value on the background worker, and see the series, each value's score and the model's
+next-value distribution against the truth. A cutoff slider re-runs on release."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.errors import JScopeError
+from ..engine.result import AttributionResult
+from ..engine.series_generators import SYSTEMS
+from ..engine.series_input import parse_values, read_values
+from ..render.series_data import attention_summary, series_csv, series_view
+from .jobs import ModelHolder
+from .series_plots import SeriesPlots
+from .worker import Worker
+
+VALUES = "values"  # the source entry for the user's own values
+SCOPES = (("temperature", "Temperature"), ("fisher", "Fisher"), ("semantic", "Semantic"))
+
+
+def series_job(holder: ModelHolder, request: dict):
+    """A job explaining a series; ``request`` holds SeriesRequest fields."""
+
+    def run(progress, cancel):
+        from ..engine.series import SeriesRequest, explain_series
+
+        return explain_series(holder.require(), SeriesRequest(**request), progress, cancel)
+
+    return run
+
+
+class SeriesTab(QWidget):
+    """Controls, plots, a cutoff slider and exports for time series.
+
+    ``worker`` is the app's :class:`Worker` (or a callable returning it, for a window that makes
+    its worker after its tabs); ``holder`` holds the loaded model.
+
+    Signals:
+        result_shown(object): a series result is on screen.
+        run_failed(str): a run or an input failed; carries the one sentence shown.
+        run_cancelled(float): a run stopped after Cancel; carries the latency in seconds.
+    """
+
+    result_shown = Signal(object)
+    run_failed = Signal(str)
+    run_cancelled = Signal(float)
+
+    def __init__(self, worker: Worker | Callable[[], Worker], holder: ModelHolder,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self._worker_ref = worker
+        self._worker: Worker | None = None
+        self.holder = holder
+        self.result: AttributionResult | None = None
+        self._job: int | None = None
+        self._build()
+        self._source_changed()
+
+    # -- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.source = QComboBox()
+        for name, system in SYSTEMS.items():
+            self.source.addItem(system.label, name)
+        self.source.addItem("My values (paste or load a file)", VALUES)
+        self.n_values = _spin(3, 2000, 60)
+        self.seed = _spin(0, 1_000_000, 0)
+        self.digits = QComboBox()
+        self.digits.addItem("2 (10–99)", 2)
+        self.digits.addItem("3 (100–999)", 3)
+        self.scope = QComboBox()
+        for name, label in SCOPES:
+            self.scope.addItem(label, name)
+        self.values = QPlainTextEdit()
+        self.values.setPlaceholderText("Paste numbers: commas, spaces or one a line")
+        self.load_file = QPushButton("Load values…")
+        self.run_button = QPushButton("Explain next value")
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.summary = QLabel("Choose a series and press “Explain next value”.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plots = SeriesPlots()
+        self.cutoff = QSlider(Qt.Orientation.Horizontal)
+        self.cutoff.setRange(1, 60)
+        self.cutoff_label = QLabel("cutoff: all values")
+        self.export_image_button = QPushButton("Image…")
+        self.export_csv_button = QPushButton("CSV…")
+        self.export_json_button = QPushButton("JSON…")
+        self._layout()
+        self._connect()
+        self._set_running(False)
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Series", self.source)
+        form.addRow("Values", self.n_values)
+        form.addRow("Seed", self.seed)
+        form.addRow("Digits", self.digits)
+        form.addRow("Scope", self.scope)
+        controls = QVBoxLayout()
+        controls.addLayout(form)
+        controls.addWidget(self.values, 1)
+        controls.addWidget(self.load_file)
+        controls.addWidget(self.run_button)
+        controls.addWidget(self.cancel_button)
+        controls.addWidget(self.progress)
+        controls.addWidget(self.message)
+        side = QWidget()
+        side.setLayout(controls)
+        side.setMaximumWidth(300)
+        cut = QHBoxLayout()
+        cut.addWidget(QLabel("Explain after"))
+        cut.addWidget(self.cutoff, 1)
+        cut.addWidget(self.cutoff_label)
+        exports = QHBoxLayout()
+        exports.addWidget(QLabel("Export:"))
+        for b in (self.export_image_button, self.export_csv_button, self.export_json_button):
+            exports.addWidget(b)
+        exports.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.summary)
+        right.addWidget(self.plots, 1)
+        right.addLayout(cut)
+        right.addLayout(exports)
+        top = QHBoxLayout(self)
+        top.addWidget(side)
+        top.addLayout(right, 1)
+
+    def _connect(self) -> None:
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.load_file.clicked.connect(self._choose_file)
+        self.run_button.clicked.connect(lambda: self.run())
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cutoff.sliderReleased.connect(self._cutoff_released)
+        self.cutoff.valueChanged.connect(self._cutoff_moved)
+        self.export_image_button.clicked.connect(lambda: self._export("Image", "PNG image (*.png)"))
+        self.export_csv_button.clicked.connect(lambda: self._export("CSV", "CSV (*.csv)"))
+        self.export_json_button.clicked.connect(lambda: self._export("JSON", "JSON (*.json)"))
+
+    def _source_changed(self) -> None:
+        own = self.source.currentData() == VALUES
+        self.values.setEnabled(own)
+        self.seed.setEnabled(not own)
+        self.n_values.setEnabled(not own)
+
+    # -- running ---------------------------------------------------------------------------
+    @property
+    def worker(self) -> Worker:
+        """The app's worker; its signals are connected the first time it is needed."""
+        if self._worker is None:
+            ref = self._worker_ref
+            self._worker = ref if isinstance(ref, Worker) else ref()
+            w = self._worker
+            w.progress.connect(self._on_progress)
+            w.finished.connect(self._on_finished)
+            w.failed.connect(self._on_failed)
+            w.cancelled.connect(self._on_cancelled)
+        return self._worker
+
+    def request(self, cutoff: int | None = None) -> dict:
+        """The SeriesRequest fields the controls describe (pasted values parsed here)."""
+        req = {"digits": self.digits.currentData(), "scope": self.scope.currentData(),
+               "cutoff": cutoff}
+        if self.source.currentData() == VALUES:
+            req["values"] = parse_values(self.values.toPlainText(), "The pasted text")
+            if not req["values"]:
+                raise JScopeError("Paste some numbers or load a file first.")
+        else:
+            req.update(system=self.source.currentData(), n_values=self.n_values.value(),
+                       seed=self.seed.value())
+        return req
+
+    def run(self, cutoff: int | None = None) -> int | None:
+        """Explain the series after ``cutoff`` values (None: all); returns the job id, or None
+        when the input is wrong (the sentence is shown)."""
+        try:
+            req = self.request(cutoff)
+        except JScopeError as exc:
+            self._fail(str(exc))
+            return None
+        self.message.setText("")
+        self._job = self.worker.submit("series", series_job(self.holder, req), supersede=True)
+        self._set_running(True)
+        return self._job
+
+    def cancel(self) -> None:
+        """Stop the running series job at its next check."""
+        if self._job is not None:
+            self.worker.cancel()
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)
+        self.progress.setValue(0)
+        has = self.result is not None
+        for b in (self.export_image_button, self.export_csv_button, self.export_json_button):
+            b.setEnabled(has)
+        self.cutoff.setEnabled(has and not running)
+
+    def _on_progress(self, job: int, fraction: float, message: str) -> None:
+        if job == self._job:
+            self.progress.setValue(round(fraction * 1000))
+            self.progress.setFormat(f"{message} – %p%")
+
+    def _on_finished(self, job: int, kind: str, value) -> None:
+        if job == self._job:
+            self._job = None
+            self.show_result(value)
+
+    def _on_failed(self, job: int, kind: str, message: str) -> None:
+        if job == self._job:
+            self._job = None
+            self._set_running(False)
+            self._fail(message)
+
+    def _on_cancelled(self, job: int, kind: str, latency: float) -> None:
+        if job == self._job:
+            self._job = None
+            self._set_running(False)
+            self.message.setText(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
+            self.run_cancelled.emit(latency)
+
+    def _fail(self, message: str) -> None:
+        self.message.setText(f"<span style='color:#b00020'>{message}</span>")
+        self.run_failed.emit(message)
+
+    # -- showing ---------------------------------------------------------------------------
+    def show_result(self, result: AttributionResult) -> None:
+        """Draw a series result, set the slider to its cutoff and summarise it in numbers."""
+        self.result = result
+        self.plots.set_result(result)
+        view = series_view(result)
+        self.cutoff.blockSignals(True)
+        self.cutoff.setRange(1, view.n)
+        self.cutoff.setValue(view.cutoff)
+        self.cutoff.blockSignals(False)
+        self._cutoff_moved(view.cutoff)
+        self.summary.setText(summary_html(result))
+        self._set_running(False)
+        self.result_shown.emit(result)
+
+    def _cutoff_moved(self, value: int) -> None:
+        self.cutoff_label.setText(f"{value} of {self.cutoff.maximum()} values")
+        if not self.cutoff.isSliderDown() and self.sender() is self.cutoff:
+            self._cutoff_released()  # keyboard and clicks on the groove: no release follows
+
+    def _cutoff_released(self) -> None:
+        if self.result is not None and self._job is None:
+            self.run(self.cutoff.value())
+
+    # -- files -----------------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load values", "",
+                                              "Values (*.csv *.txt *.tsv);;All files (*)")
+        if path:
+            self.load_values(path)
+
+    def load_values(self, path: str | Path) -> None:
+        """Put the values of a file (one a line, or a CSV's last column) in the text box."""
+        try:
+            values = read_values(path)
+        except JScopeError as exc:
+            self._fail(str(exc))
+            return
+        self.source.setCurrentIndex(self.source.findData(VALUES))
+        self.values.setPlainText("\n".join(repr(v) for v in values))
+        self.message.setText(f"Loaded {len(values)} values from {Path(path).name}.")
+
+    def _export(self, what: str, filters: str) -> None:
+        if self.result is None:
+            return
+        suffix = filters.split("*")[1].rstrip(")")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {what}", f"series{suffix}", filters)
+        if path:
+            self.export(path)
+
+    def export(self, path: str | Path) -> Path | None:
+        """Write the shown result by suffix: .png (the picture), .csv or .json; returns the path,
+        or None when it could not be written (the sentence is shown)."""
+        from ..render.series_plot import save_series_image
+
+        path = Path(path)
+        try:
+            suffix = path.suffix.lower()
+            if suffix == ".png":
+                save_series_image(self.result, path)
+            elif suffix == ".csv":
+                path.write_text(series_csv(self.result), encoding="utf-8")
+            elif suffix == ".json":
+                self.result.save(path)
+            else:
+                raise JScopeError(f"Cannot export {path.name}: use .png, .csv or .json.")
+        except (OSError, ValueError) as exc:
+            self._fail(f"Could not write {path.name}: {getattr(exc, 'strerror', None) or exc}.")
+            return None
+        except JScopeError as exc:
+            self._fail(str(exc))
+            return None
+        self.message.setText(f"Saved {path.name}.")
+        return path
+
+    def copy_image(self) -> None:
+        """Put the series picture on the clipboard."""
+        from ..render.series_plot import render_series_image
+
+        if self.result is not None:
+            QGuiApplication.clipboard().setImage(render_series_image(self.result))
+
+
+def summary_html(result: AttributionResult) -> str:
+    """What the model attended to and predicted, in numbers, for the tab's summary line."""
+    view = series_view(result)
+    summ = attention_summary(view)
+    top = ", ".join(f"#{i} ({e}, {s:.0%})" for i, e, s in summ.top3)
+    text = (f"<b>{view.title}</b>: explaining value {view.cutoff + 1} after {view.cutoff} of "
+            f"{view.n}. Top values by score: {top}; the last 3 values hold "
+            f"{summ.share_last3:.0%} of the score. Most likely next: "
+            f"<b>{str(view.most_likely).zfill(view.digits)}</b> "
+            f"(p = {view.probs[view.most_likely]:.3f}; digit mass {view.mass:.2f})")
+    if view.realised is not None:
+        text += f"; truly next: <b>{view.realised}</b>"
+    if view.tv is not None:
+        text += f"; TV distance to the true transition {view.tv:.3f}"
+    return text + "."
+
+
+def make_tab(window) -> SeriesTab:
+    """The tab for the main window (which makes its worker after its tabs)."""
+    return SeriesTab(lambda: window.worker, window.holder)
+
+
+def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    return box
