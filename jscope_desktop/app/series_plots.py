@@ -38,6 +38,7 @@ class SeriesPlots(QWidget):
         self.scores.setLabel("left", "value score")
         self.scores.setLabel("bottom", "value index")
         self.dist.setLabel("bottom", "probability")
+        self.dist.getAxis("bottom").enableAutoSIPrefix(False)  # "(x0.001)" reads as a unit
         self.dist.addLegend(offset=(-5, 5))
         for p in (self.series, self.dist, self.scores):
             p.setMenuEnabled(False)
@@ -65,7 +66,7 @@ class SeriesPlots(QWidget):
         self._draw_scores(v, colours)
         self._draw_distribution(v)
         top = 10**v.digits
-        self.series.setXRange(0.5, v.n + 1.5, padding=0)
+        self.series.setXRange(0.5, v.n + 2.0, padding=0)  # room for the next value's markers
         self.series.setYRange(-0.5, top - 0.5, padding=0)
 
     def _draw_series(self, v: SeriesView, colours) -> None:
