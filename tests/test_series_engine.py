@@ -207,3 +207,40 @@ def test_bad_requests_give_one_sentence(req, message):
 def test_too_long_for_the_context(tiny_llama):
     with pytest.raises(JScopeError, match="longer than the model's context of 256"):
         explain_series(tiny_llama, SeriesRequest(system="brownian", n_values=100))
+
+
+class _NoOffsets:
+    """The embedded tokenizer without offsets, so value spans come from decoding prefixes."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.all_special_ids = tok.all_special_ids
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": self.tok(text, add_special_tokens=add_special_tokens)["input_ids"]}
+
+    def decode(self, ids, **kwargs):
+        return self.tok.decode(ids, **kwargs)
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize("digits", [2, 3])
+def test_value_spans_on_the_embedded_tokenizer(embedded_model, digits):
+    tok = embedded_model.tokenizer
+    enc = encode_series(list(generate("lorenz", 40, 1)[:-1]), digits)
+    ids = tok(enc.text)["input_ids"]
+    spans = value_spans(tok, enc.text, ids, digits)
+    assert spans == value_spans(_NoOffsets(tok), enc.text, ids, digits)
+    assert [b - a for a, b in spans] == [digits] * 40  # one token per digit
+    assert [tok.decode(ids[a:b]) for a, b in spans] == [str(e) for e in enc.encoded]
+    assert value_paths(tok, digits).mode == "digit"
+
+
+@pytest.mark.embedded
+def test_exact_distribution_on_the_embedded_model(embedded_model):
+    lm = embedded_model
+    ids = lm.tokenizer(encode_series(list(generate("logistic", 15, 0)[:-1]), 2).text)["input_ids"]
+    nxt = next_value_distribution(lm, ids, 2)
+    brute = brute_force_distribution(lm, ids, value_paths(lm.tokenizer, 2).paths)
+    np.testing.assert_allclose(nxt.probs, brute, rtol=1e-3, atol=1e-9)
+    assert 0.5 < nxt.mass <= 1.0 and nxt.rows == [1, 10]
