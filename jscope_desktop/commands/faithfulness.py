@@ -17,6 +17,7 @@ from ..engine.faithfulness import (
     FaithfulnessConfig,
     faithfulness_scopes,
 )
+from ..engine.faithfulness_prompts import check_last_word
 from ..engine.faithfulness_run import build_report, load_prompts, run_faithfulness, write_json_atomic
 from ..engine.fisher import FISHER_METHODS
 from ..engine.models import DEVICES, DTYPES, load_model
@@ -67,6 +68,9 @@ def run(args) -> int:
     if args.n is not None and args.n < 1:
         raise JScopeError("--n must be at least 1.")
     prompts = load_prompts(args.prompts)[: args.n]
+    if cfg.explain == "last":
+        for i, text in enumerate(prompts):
+            check_last_word(text, i)
     out = Path(args.json)
     if not out.parent.is_dir():
         raise JScopeError(f"The folder of {out} does not exist.")
@@ -86,7 +90,7 @@ def _run_with_bar(lm, prompts, cfg, partial):
 
     console = Console(file=sys.stderr)
     columns = (TextColumn("faithfulness"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("prompts", total=len(prompts))
         return run_faithfulness(
             lm, prompts, cfg, partial,
