@@ -150,11 +150,17 @@ def _cache_is_complete(folder: Path, fingerprint: str) -> bool:
         meta = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    files_ok = (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
-    return files_ok and meta.get("fingerprint") == fingerprint and meta.get("format") == CACHE_FORMAT
+    weights = folder / "model.safetensors"
+    files_ok = weights.is_file() and (folder / "config.json").is_file()
+    return (
+        files_ok
+        and meta.get("fingerprint") == fingerprint
+        and meta.get("format") == CACHE_FORMAT
+        and meta.get("weights_bytes") == weights.stat().st_size  # a truncated copy is stale
+    )
 
 
-def convert_gguf(gguf: Path, progress: Progress | None = None) -> Path:
+def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = False) -> Path:
     """Return a cache folder holding ``gguf`` dequantised to float32 safetensors + tokenizer.
 
     The folder is reused while the fingerprint of ``gguf`` matches; a missing, stale or corrupt
@@ -168,7 +174,7 @@ def convert_gguf(gguf: Path, progress: Progress | None = None) -> Path:
 
     fingerprint = file_fingerprint(gguf)
     folder = cache_root() / f"{gguf.stem}-{fingerprint[:16]}"
-    if _cache_is_complete(folder, fingerprint):
+    if not rebuild and _cache_is_complete(folder, fingerprint):
         return folder
     if progress:
         progress(0.05, f"Converting {gguf.name} once into the cache (about half a minute)")
@@ -192,7 +198,10 @@ def convert_gguf(gguf: Path, progress: Progress | None = None) -> Path:
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
         tok.save_pretrained(str(tmp))
         (tmp / "jscope_cache.json").write_text(
-            json.dumps({"fingerprint": fingerprint, "format": CACHE_FORMAT, "source": str(gguf)})
+            json.dumps({
+                "fingerprint": fingerprint, "format": CACHE_FORMAT, "source": str(gguf),
+                "weights_bytes": (tmp / "model.safetensors").stat().st_size,
+            })
         )
         if folder.exists():
             shutil.rmtree(folder)
@@ -238,7 +247,7 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
         )
     except ValueError as exc:
         raise JScopeError(f"This model is not supported: {_first_line(exc)}") from exc
-    except (OSError, RuntimeError, KeyError) as exc:
+    except Exception as exc:  # corrupt files surface as many types (SafetensorError, JSON, ...)
         raise JScopeError(f"Could not load the model in {folder.name}: {_first_line(exc)}") from exc
     if device_map is None:
         model.to(device)
@@ -297,7 +306,13 @@ def load_model(
         device_map = "auto"
     if progress:
         progress(0.7, "Loading weights")
-    model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
+    try:
+        model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
+    except JScopeError:
+        if folder == path:
+            raise
+        folder = convert_gguf(path, progress, rebuild=True)  # the cache was damaged: rebuild once
+        model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
     _check_capabilities(model)
     model.eval()
     model.requires_grad_(False)
