@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check jscope_desktop tests benchmarks
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.run_all
 
 clean:

@@ -1,0 +1,97 @@
+"""The benchmarks run end to end at tiny sizes on the tiny model and write JSON (and PNG)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from benchmarks import bench_cost, bench_faithfulness, bench_fisher, bench_generation, run_all
+from benchmarks.common import PeakMemory, lambada_ids
+
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and on a loaded machine OpenMP's spinning threads
+    make them 100× slower; restore the setting afterwards for other tests."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _quiet(*a, **k):
+    pass
+
+
+def _written(tmp_path, name) -> dict:
+    if HAS_MPL:
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
+    return json.loads((tmp_path / f"{name}.json").read_text())
+
+
+def test_cost_measures_every_method_and_skips_past_the_limit(tiny_llama, tmp_path):
+    bench_cost.run(tiny_llama, tmp_path, lengths=(16, 32), repeats=1, limit_s=60, log=_quiet)
+    d = _written(tmp_path, "cost")
+    assert set(d["methods"]) == set(bench_cost.METHODS)
+    assert d["methods"]["temperature"]["32"]["ratio_to_temperature"] == 1.0
+    assert all(v["seconds"] > 0 for rows in d["methods"].values() for v in rows.values())
+    skipped = bench_cost.measure(tiny_llama, (8, 16, 32), repeats=1, limit_s=1e-9,
+                                 methods=("forward",), log=_quiet)["forward"]
+    assert "seconds" in skipped["8"] and "skipped" in skipped["32"]
+    assert len(lambada_ids(tiny_llama, 300)) == 300
+
+
+def test_fisher_grid_has_the_engine_default_and_a_frontier(tiny_llama, tmp_path):
+    bench_fisher.run(tiny_llama, tmp_path, ranks=(0, 4), probes=(4,), seeds=1,
+                     prompts=bench_fisher.PROMPTS[:2], log=_quiet)
+    d = _written(tmp_path, "fisher_accuracy")
+    default = "{},{}".format(*bench_fisher.default_setting())
+    assert set(d["grid"]) == {"0,4", "4,4", default}
+    assert any(v["frontier"] for v in d["grid"].values())
+    for v in d["grid"].values():
+        assert 0 <= v["median_rel_l2"] < 10 and -1 <= v["median_spearman"] <= 1
+    assert bench_fisher.summary_rows(d)
+
+
+def test_generation_compares_batched_with_separate_runs(tiny_llama, tmp_path):
+    bench_generation.run(tiny_llama, tmp_path, n_tokens=(2, 3), scopes=("temperature",), log=_quiet)
+    d = _written(tmp_path, "generation")
+    rows = d["scopes"]["temperature"]
+    assert [r["n"] for r in rows] == [2, 3]
+    assert all(r["max_rel_diff"] < 1e-4 for r in rows)  # the same scores either way
+
+
+def test_faithfulness_benchmark_on_lambada(tiny_llama, tmp_path, monkeypatch):
+    data = tmp_path / "benchmarks" / "data" / "lambada.json"  # passages within the tiny context
+    data.parent.mkdir(parents=True)
+    data.write_text(json.dumps([{"text": "one two three four five six seven"},
+                                {"text": "the cat sat on the mat and then the cat"}]))
+    monkeypatch.setattr(bench_faithfulness, "LAMBADA", data)
+    bench_faithfulness.run(tiny_llama, tmp_path, passages=2, loo_passages=1,
+                           scopes=["temperature", "random"], log=_quiet)
+    d = _written(tmp_path, "faithfulness")
+    assert d["explain"] == "last" and d["n_prompts"] == 2
+    assert d["results"]["temperature"]["0.1"]["n"] == 2
+    assert d["loo_spearman"]["random"]["kl"]["n"] == 1
+    assert not (tmp_path / "faithfulness.json.partial.jsonl").exists()
+
+
+def test_peak_memory_sees_a_large_allocation(tiny_llama):
+    with PeakMemory(tiny_llama.device) as mem:
+        x = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
+        del x
+    assert mem.peak_mb > 40
+
+
+def test_run_all_sizes_and_options():
+    args = run_all.parse(["--quick", "--only", "cost,fisher"])
+    assert args.out.name == "quick"
+    s = run_all.sizes(run_all.parse(["--max-length", "256", "--passages", "7"]))
+    assert s["lengths"] == (32, 64, 128, 256) and s["passages"] == 7
+    with pytest.raises(SystemExit):
+        run_all.parse(["--only", "nope"])
