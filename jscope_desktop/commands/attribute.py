@@ -2,50 +2,192 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
 
 from ..engine.attribute import AttributionRequest, attribute
 from ..engine.errors import JScopeError
 from ..engine.fisher import FISHER_METHODS
 from ..engine.models import DEVICES, DTYPES, load_model
-from ..engine.scopes import scope_names
+from ..engine.result import AttributionResult
+from ..engine.scopes import SCOPES, scope_names
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
 
 
 def add_parser(sub) -> None:
     """Register ``attribute`` on the subparsers ``sub``."""
-    p = sub.add_parser("attribute", help="explain which input tokens caused a prediction")
-    p.add_argument("prompt", help="the prompt text, or - to read it from stdin")
+    p = sub.add_parser(
+        "attribute", help="explain which input tokens caused a prediction",
+        description="Explain which input tokens caused a model's next-token prediction.",
+    )
+    p.add_argument("prompt", help="the prompt text, or - to read it from stdin "
+                   "(one trailing newline is dropped)")
     p.add_argument("--scope", default="temperature", choices=scope_names())
-    p.add_argument("--target", help="text of one token to explain (Semantic/Contrast/...)")
-    p.add_argument("--foil", help="text of one token to contrast with (Contrast)")
-    p.add_argument("--position", type=int, help="token index whose next-token prediction is explained")
+    p.add_argument("--target", help="text of one token to explain, leading space included "
+                   "(default: the top prediction); for semantic, contrast, grad_input, integrated")
+    p.add_argument("--foil", help="text of one token to contrast with (contrast; default: the "
+                   "second most probable token)")
+    p.add_argument("--position", type=int, help="index into the tokens (special tokens "
+                   "included; negative counts from the end) whose next-token prediction is "
+                   "explained (default: the last)")
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
-    p.add_argument("--fisher", default="fast", choices=FISHER_METHODS)
+    p.add_argument("--fisher", default="fast", choices=FISHER_METHODS,
+                   help="Fisher method (fisher scope; default: fast)")
+    p.add_argument("--fisher-rank", type=_positive, metavar="K",
+                   help="exact eigen-directions of F (fast: 8, lowrank: 1)")
+    p.add_argument("--fisher-probes", type=_positive, default=8, metavar="N",
+                   help="random probes of the rest of F (fast; default: 8)")
+    p.add_argument("--fisher-error", type=float, metavar="E",
+                   help="add probes until the estimated relative error is at most E (fast)")
+    p.add_argument("--steps", type=_positive, default=16, help="integrated: steps along the path")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
+    p.add_argument("--top-k", type=_positive, default=10, help="predictions kept in the result")
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="FILE", help="write the result (JSON contract) here")
-    p.set_defaults(run=run)
+    p.add_argument("--json", metavar="FILE", help="write the result (JSON contract) to FILE "
+                   "(- for stdout) instead of printing the terminal view")
+    images = p.add_mutually_exclusive_group()
+    for fmt in IMAGE_FORMATS:
+        images.add_argument(f"--{fmt}", metavar="FILE", help=f"save an annotated {fmt.upper()}")
+    p.set_defaults(run=run, usage_error=p.error)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def run(args) -> int:
-    """Load the model, run the scope, write/print the result."""
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    """Load the model, run the scope, then write the JSON/image or print the terminal view."""
+    _check_options(args)
     request = AttributionRequest(
-        prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
-        position=args.position, chat=args.chat, fisher_method=args.fisher, seed=args.seed,
+        prompt=read_prompt(args.prompt), scope=args.scope, target=args.target, foil=args.foil,
+        position=args.position, chat=args.chat, fisher_method=args.fisher,
+        fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
+        fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
+        top_k=args.top_k,
     )
-    lm = load_model(args.model, args.device, args.dtype)
-    result = attribute(lm, request)
+    with _status() as progress, out_of_memory_advice(args):
+        lm = load_model(args.model, args.device, args.dtype, progress=progress)
+        result = attribute(lm, request, progress=progress)
+    image = next(((fmt, getattr(args, fmt)) for fmt in IMAGE_FORMATS if getattr(args, fmt)), None)
+    if image:
+        save_image_file(result, Path(image[1]), image[0])
     if args.json:
-        try:
-            result.save(args.json)
-        except OSError as exc:
-            raise JScopeError(f"Could not write {args.json}: {exc.strerror}.") from exc
+        write_json(result, args.json)
     else:
-        for t in result.topk[:5]:
-            print(f"{t.prob:7.4f}  {t.token!r}")
-        for tok, s in zip(result.tokens, result.scores):
-            print(f"{tok!r:>20}  {'' if s is None else f'{s:.4g}'}")
+        from ..render.terminal import print_result
+
+        print_result(result)
     return 0
+
+
+def _check_options(args) -> None:
+    """Refuse options the chosen scope would silently ignore (a usage error, exit 2)."""
+    scope = SCOPES[args.scope]
+    if args.target is not None and not scope.needs_target:
+        users = ", ".join(n for n, s in SCOPES.items() if s.needs_target)
+        args.usage_error(f"--target is not used by the {scope.label} Scope (it explains the "
+                         f"whole prediction); it applies to {users}")
+    if args.foil is not None and not scope.needs_foil:
+        args.usage_error("--foil is used only by --scope contrast")
+    if args.fisher_error is not None and not 0 < args.fisher_error < 1:
+        args.usage_error("--fisher-error must be between 0 and 1 (e.g. 0.05 for 5 %)")
+
+
+def read_prompt(text: str, stdin=None) -> str:
+    """The prompt: ``text`` itself, or stdin's UTF-8 text for ``-`` minus one trailing newline."""
+    if text != "-":
+        return text
+    stream = stdin or sys.stdin
+    try:
+        data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+        prompt = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise JScopeError("The prompt on stdin is not UTF-8 text.") from exc
+    return prompt.removesuffix("\n").removesuffix("\r")
+
+
+@contextmanager
+def _status() -> Iterator[Callable[[float, str], None] | None]:
+    """A spinner with the engine's progress messages on stderr, when stderr is a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status("Starting") as status:
+        yield lambda fraction, message: status.update(f"{message} ({fraction:.0%})")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
+@contextmanager
+def out_of_memory_advice(args) -> Iterator[None]:
+    """Turn running out of memory (GPU or CPU) into one sentence saying what to change."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        raise JScopeError(oom_sentence(args)) from exc
+
+
+def oom_sentence(args) -> str:
+    """What to change after running out of memory, given the options that were used."""
+    tips = ["a shorter prompt"]
+    if args.scope == "fisher" and args.fisher == "exact":
+        tips.append("--fisher fast")
+    if args.scope == "integrated":
+        tips.append("fewer --steps")
+    if args.dtype == "float32":
+        tips.append("--dtype bfloat16")
+    if args.device != "cpu":
+        tips.append("--device cpu")
+    return f"Out of memory; try {', '.join(tips[:-1])} or {tips[-1]}." if len(tips) > 1 else \
+        f"Out of memory; try {tips[0]}."
+
+
+def write_json(result: AttributionResult, path: str) -> None:
+    """Write the JSON contract to ``path`` (``-``: stdout), or raise a one-sentence error."""
+    if path == "-":
+        sys.stdout.write(result.to_json() + "\n")
+        return
+    try:
+        result.save(path)
+    except OSError as exc:
+        raise JScopeError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+
+
+def save_image_file(result: AttributionResult, path: Path, fmt: str) -> None:
+    """Save the annotated picture of ``result`` through the render layer's exporter."""
+    if path.suffix.lower() != f".{fmt}":
+        path = path.with_name(path.name + f".{fmt}")
+    # The exporter paints with Qt; a command line never shows a window.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        export = importlib.import_module("jscope_desktop.render.export")
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("jscope_desktop"):
+            raise JScopeError(f"Image export needs {exc.name}, which is not installed.") from exc
+        raise JScopeError("Image export is not available in this installation.") from exc
+    try:
+        export.save_image(result, path)
+    except OSError as exc:
+        raise JScopeError(f"Could not write {path}: {exc.strerror or exc}.") from exc
