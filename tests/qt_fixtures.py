@@ -4,7 +4,7 @@ import *``): isolated settings, a QThread-leak check, and a window factory."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, QThread
+from PySide6.QtCore import QPoint, QSettings, QThread
 
 __all__ = ["isolated_settings", "no_leaked_qthreads", "make_window"]
 
@@ -56,3 +56,19 @@ def make_window(qtbot):
     yield make
     for w in windows:
         w.close()
+
+
+def box_colors(strip):
+    """The fill colour of every unit's box (sampled inside its left padding)."""
+    image = strip.grab().toImage()
+    dpr = image.devicePixelRatio()
+    out = []
+    for k in range(len(strip.units)):
+        r = strip.unit_rect(k)
+        c = image.pixelColor(QPoint(round((r.left() + 2.5) * dpr), round(r.center().y() * dpr)))
+        out.append((c.red(), c.green(), c.blue()))
+    return out
+
+
+def lut_index(rgb, lut):
+    return min(range(len(lut)), key=lambda i: sum((a - b) ** 2 for a, b in zip(rgb, lut[i])))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
+from qt_fixtures import box_colors, lut_index
 
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.result import AttributionResult
@@ -19,22 +20,6 @@ def run_and_wait(qtbot, window, trigger=None, timeout=60000):
     with qtbot.waitSignal(window.result_shown, timeout=timeout) as blocker:
         (trigger or window.run)()
     return blocker.args[0]
-
-
-def box_colors(strip):
-    """The fill colour of every unit's box (sampled inside its left padding)."""
-    image = strip.grab().toImage()
-    dpr = image.devicePixelRatio()
-    out = []
-    for k in range(len(strip.units)):
-        r = strip.unit_rect(k)
-        c = image.pixelColor(QPoint(round((r.left() + 2.5) * dpr), round(r.center().y() * dpr)))
-        out.append((c.red(), c.green(), c.blue()))
-    return out
-
-
-def lut_index(rgb, lut):
-    return min(range(len(lut)), key=lambda i: sum((a - b) ** 2 for a, b in zip(rgb, lut[i])))
 
 
 def test_typed_prompt_runs_and_the_top_token_is_brightest(qtbot, make_window, tiny_llama):

@@ -244,6 +244,8 @@ class MainWindow(QMainWindow, FileActions):
 
     # -- job results -------------------------------------------------------------------
     def _on_progress(self, job: int, fraction: float, message: str) -> None:
+        if job not in self._kinds:
+            return
         self.progress.setValue(round(fraction * 1000))
         self.progress.setFormat(f"{message} – %p%")
         if self._kinds.get(job) == "load":
@@ -257,6 +259,8 @@ class MainWindow(QMainWindow, FileActions):
         return kind
 
     def _on_finished(self, job: int, kind: str, value) -> None:
+        if job not in self._kinds:
+            return
         current = job == self._run_job
         self._finish(job)
         if kind == "engine":
@@ -277,6 +281,8 @@ class MainWindow(QMainWindow, FileActions):
             self.show_matrix(value)
 
     def _on_failed(self, job: int, kind: str, message: str) -> None:
+        if job not in self._kinds:
+            return  # another tab's job (the time-series tab shares the worker)
         self._finish(job)
         if kind == "load" and self.model_info is not None:
             self.model_panel.show_model(self.model_info)
@@ -286,6 +292,8 @@ class MainWindow(QMainWindow, FileActions):
         self.run_failed.emit(message)
 
     def _on_cancelled(self, job: int, kind: str, latency: float) -> None:
+        if job not in self._kinds:
+            return
         self._finish(job)
         if self._run_job is None:
             self.show_message(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")

@@ -1,0 +1,65 @@
+"""Take the README screenshots: run under ``xvfb-run -a -s "-screen 0 1600x1000x24"``.
+
+Loads the embedded model, drives the real window (a run, a comparison, a generation) and
+captures the X screen with ImageMagick's ``import`` after each step, plus an exported PNG.
+Usage: ``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python
+resources/screenshots/take_screenshots.py resources/screenshots``
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from jscope_desktop.app.main_window import MainWindow
+from jscope_desktop.app.palette import apply_palette
+
+PROMPT = "The Eiffel Tower is in the city of Paris. The Colosseum is in the city of"
+
+
+def main(out: Path) -> int:
+    app = QApplication(sys.argv[:1])
+    apply_palette(app, False)
+    window = MainWindow()
+    window.setGeometry(0, 0, 1560, 960)
+    window.prompt_panel.prompt.setPlainText(PROMPT)
+    steps = []
+
+    def snap(name: str, then) -> None:
+        def go():
+            app.processEvents()
+            subprocess.run(["import", "-window", "root", "-crop", "1560x960+0+0",
+                            str(out / name)], check=True)
+            print("wrote", out / name, flush=True)
+            then()
+        QTimer.singleShot(600, go)
+
+    def after_run(result):
+        window.result_shown.disconnect(after_run)
+        window.save_image(str(out / "exported_annotated.png"))
+        snap("main_window.png", window.compare)
+
+    def after_compare(rho):
+        snap("compare_view.png", lambda: window.generate(8))
+
+    def after_matrix(result):
+        window.matrix_view.select_row(len(result.positions) - 1)
+        snap("matrix_view.png", app.quit)
+
+    window.model_ready.connect(lambda info: window.run())
+    window.result_shown.connect(after_run)
+    window.compare_shown.connect(after_compare)
+    window.matrix_shown.connect(after_matrix)
+    window.run_failed.connect(lambda m: (print("failed:", m), app.exit(1)))
+    window.show()
+    status = app.exec()
+    window.close()
+    return status or (0 if steps == [] else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
