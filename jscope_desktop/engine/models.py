@@ -241,14 +241,27 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
     _check_folder(folder)
     try:
         tok = AutoTokenizer.from_pretrained(str(folder))
+    except Exception as exc:  # missing or corrupt tokenizer files
+        if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").is_file():
+            raise JScopeError(f"{folder.name} holds no tokenizer files (tokenizer.json, ...).") from exc
+        raise JScopeError(f"Could not load the tokenizer in {folder.name}: {_first_line(exc)}") from exc
+    try:
         # .bin checkpoints are read by transformers with torch.load(weights_only=True) only.
-        model = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=dtype, device_map=device_map, trust_remote_code=False
+        model, loading = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=dtype, device_map=device_map, trust_remote_code=False,
+            output_loading_info=True,
         )
     except ValueError as exc:
         raise JScopeError(f"This model is not supported: {_first_line(exc)}") from exc
     except Exception as exc:  # corrupt files surface as many types (SafetensorError, JSON, ...)
         raise JScopeError(f"Could not load the model in {folder.name}: {_first_line(exc)}") from exc
+    # transformers fills missing tensors with random values (and only logs it): refuse instead.
+    missing = sorted(loading.get("missing_keys") or []) + sorted(loading.get("mismatched_keys") or [])
+    if missing:
+        raise JScopeError(
+            f"The weights in {folder.name} do not match its config.json: {len(missing)} tensors "
+            f"are missing or of the wrong shape (e.g. {missing[0]})."
+        )
     if device_map is None:
         model.to(device)
     return model, tok
