@@ -43,15 +43,15 @@ def add_parser(sub) -> None:
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS,
                    help="Fisher method (fisher scope; default: fast)")
-    p.add_argument("--fisher-rank", type=_positive, metavar="K",
+    p.add_argument("--fisher-rank", type=positive_integer, metavar="K",
                    help="exact eigen-directions of F (fast: 8, lowrank: 1)")
-    p.add_argument("--fisher-probes", type=_positive, default=8, metavar="N",
+    p.add_argument("--fisher-probes", type=positive_integer, default=8, metavar="N",
                    help="random probes of the rest of F (fast; default: 8)")
     p.add_argument("--fisher-error", type=float, metavar="E",
                    help="add probes until the estimated relative error is at most E (fast)")
-    p.add_argument("--steps", type=_positive, default=16, help="integrated: steps along the path")
+    p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")
     p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
-    p.add_argument("--top-k", type=_positive, default=10, help="predictions kept in the result")
+    p.add_argument("--top-k", type=positive_integer, default=10, help="predictions kept in the result")
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
     p.add_argument("--json", metavar="FILE", help="write the result (JSON contract) to FILE "
                    "(- for stdout) instead of printing the terminal view")
@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run, usage_error=p.error)
 
 
-def _positive(text: str) -> int:
+def positive_integer(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
@@ -71,8 +71,14 @@ def _positive(text: str) -> int:
 def run(args) -> int:
     """Load the model, run the scope, then write the JSON/image or print the terminal view."""
     _check_options(args)
+    prompt = read_prompt(args.prompt)
+    if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
+        raise JScopeError("The prompt is empty; type some text to explain.")
+    image = next(((fmt, getattr(args, fmt)) for fmt in IMAGE_FORMATS if getattr(args, fmt)), None)
+    check_writable(args.json)
+    check_writable(image and image_path(image[1], image[0]))
     request = AttributionRequest(
-        prompt=read_prompt(args.prompt), scope=args.scope, target=args.target, foil=args.foil,
+        prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
         position=args.position, chat=args.chat, fisher_method=args.fisher,
         fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
         fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
@@ -81,7 +87,6 @@ def run(args) -> int:
     with _status() as progress, out_of_memory_advice(args):
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = attribute(lm, request, progress=progress)
-    image = next(((fmt, getattr(args, fmt)) for fmt in IMAGE_FORMATS if getattr(args, fmt)), None)
     if image:
         save_image_file(result, Path(image[1]), image[0])
     if args.json:
@@ -177,17 +182,31 @@ def write_json(result: AttributionResult, path: str) -> None:
 
 def save_image_file(result: AttributionResult, path: Path, fmt: str) -> None:
     """Save the annotated picture of ``result`` through the render layer's exporter."""
-    if path.suffix.lower() != f".{fmt}":
-        path = path.with_name(path.name + f".{fmt}")
     # The exporter paints with Qt; a command line never shows a window.
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         export = importlib.import_module("jscope_desktop.render.export")
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("jscope_desktop"):
-            raise JScopeError(f"Image export needs {exc.name}, which is not installed.") from exc
-        raise JScopeError("Image export is not available in this installation.") from exc
+    except ImportError as exc:  # a bare machine may lack Qt's system libraries
+        raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:
-        export.save_image(result, path)
+        export.save_image(result, image_path(path, fmt))
     except OSError as exc:
         raise JScopeError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+
+
+def image_path(path: str | Path, fmt: str) -> Path:
+    """``path`` with the suffix of ``fmt`` (added when the name has another one)."""
+    path = Path(path)
+    return path if path.suffix.lower() == f".{fmt}" else path.with_name(path.name + f".{fmt}")
+
+
+def check_writable(path: str | Path | None) -> None:
+    """Fail before the (slow) computation when ``path`` cannot be written: its folder is
+    missing, or it is a folder."""
+    if path is None or str(path) == "-":
+        return
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise JScopeError(f"Cannot write {path}: it is a folder.")
+    if not path.resolve().parent.is_dir():
+        raise JScopeError(f"Cannot write {path}: the folder {path.resolve().parent} does not exist.")
