@@ -93,8 +93,8 @@ def test_click_token_sets_position_and_bar_sets_semantic_target(qtbot, make_wind
     result = run_and_wait(qtbot, window, lambda: window.distribution.choose(1))
     assert result.scope == "semantic" and result.target_id == second.id
     vb = window.distribution.plot.getViewBox()
-    assert window.distribution.bar_index_at(vb.mapViewToScene(QPointF(2.1, 0.001))) == 2
-    assert window.distribution.bar_index_at(vb.mapViewToScene(QPointF(2.5, 0.001))) is None
+    assert window.distribution.bar_index_at(vb.mapViewToScene(QPointF(0.001, 2.1))) == 2
+    assert window.distribution.bar_index_at(vb.mapViewToScene(QPointF(0.001, 2.5))) is None
 
 
 def test_granularity_tooltip_and_zoom(qtbot, make_window, tiny_llama):

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -42,9 +43,10 @@ class CostPanel(QGroupBox):
         self.d_model = 0
         v = QVBoxLayout(self)
         self.table = QTableWidget(4, 3)
-        self.table.setHorizontalHeaderLabels(["time", "× forward", "× Temperature"])
+        self.table.setHorizontalHeaderLabels(["time", "× fwd", "× Temp."])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMaximumHeight(130)
         self.note = QLabel("Run a scope to measure.")

@@ -29,7 +29,8 @@ class DistributionPanel(QGroupBox):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("left", "probability")
+        self.plot.setLabel("bottom", "probability")
+        self.plot.invertY(True)  # top-1 at the top
         self.plot.setMinimumHeight(180)
         self.bars: pg.BarGraphItem | None = None
         self.topk: list = []
@@ -48,16 +49,17 @@ class DistributionPanel(QGroupBox):
         if not self.topk:
             self.stats.setText("No prediction yet.")
             return
-        xs = list(range(len(self.topk)))
+        ys = list(range(len(self.topk)))
         probs = [t.prob for t in self.topk]
         target = result.target_id if result.positions is None else None
         brushes = [pg.mkBrush("#d62728" if t.id == target else "#1f77b4") for t in self.topk]
-        self.bars = pg.BarGraphItem(x=xs, height=probs, width=0.7, brushes=brushes)
+        self.bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=probs, brushes=brushes)
         self.plot.addItem(self.bars)
-        axis = self.plot.getAxis("bottom")
-        axis.setTicks([[(i, visible_text(t.token)[:10]) for i, t in enumerate(self.topk)]])
-        self.plot.setXRange(-0.6, len(xs) - 0.4, padding=0)
-        self.plot.setYRange(0, max(probs) * 1.1, padding=0)
+        axis = self.plot.getAxis("left")
+        axis.setTicks([[(i, f"{visible_text(t.token)[:14]}  {t.prob:.1%}")
+                        for i, t in enumerate(self.topk)]])
+        self.plot.setYRange(-0.6, len(ys) - 0.4, padding=0)
+        self.plot.setXRange(0, max(probs) * 1.05, padding=0)
         parts = [f"top-1 {self.topk[0].token!r} {self.topk[0].prob:.1%}"]
         if result.entropy is not None:
             parts.append(f"entropy {result.entropy:.2f} nats")
@@ -72,8 +74,8 @@ class DistributionPanel(QGroupBox):
         if not self.topk:
             return None
         p = self.plot.getViewBox().mapSceneToView(scene_pos)
-        i = round(p.x())
-        if 0 <= i < len(self.topk) and abs(p.x() - i) <= 0.35 and 0 <= p.y():
+        i = round(p.y())
+        if 0 <= i < len(self.topk) and abs(p.y() - i) <= 0.35 and p.x() >= 0:
             return i
         return None
 

@@ -69,7 +69,9 @@ class MatrixView(QWidget):
         self.summary.setText(f"{n} generated tokens, {t} in all · generated text: "
                              f"<b>{generated!r}</b> · click a row to show it as a strip.")
         self._draw()
-        xt = [(i, visible_text(tok)[:MAX_LABEL]) for i, tok in enumerate(result.tokens)]
+        every = max(1, -(-t // 24))  # at most ~24 labels, so they never overlap
+        xt = [(i, visible_text(tok)[:MAX_LABEL]) for i, tok in enumerate(result.tokens)
+              if i % every == 0]
         yt = [(r, visible_text(result.tokens[p + 1])[:MAX_LABEL])
               for r, p in enumerate(result.positions)]
         self.plot.getAxis("bottom").setTicks([xt])

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from ..engine.result import AttributionResult
 from ..render.colorbar import colorbar_height, paint_colorbar
 from ..render.colormaps import COLORMAPS, Normalizer, format_score
-from ..render.export import Figure, FigureOptions, explained_token
+from ..render.export import Figure, FigureOptions, explained_token, target_index
 from ..render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
 from ..render.units import Unit, make_units, row_scores, unit_of_token
 
@@ -46,6 +46,7 @@ class StripWidget(QWidget):
         self.norm = Normalizer(0.0, 1.0)
         self.layout_: StripLayout = StripLayout()
         self.explained: int | None = None
+        self.target_unit: int | None = None
         self.hover: int | None = None
         self.placeholder = "Run a scope to see which tokens drove the prediction."
         self.setMouseTracking(True)
@@ -106,6 +107,8 @@ class StripWidget(QWidget):
         self.units = make_units(self.result, self.granularity, pos)
         self.norm = Normalizer.from_scores(row_scores(self.result, pos), self.scale)
         self.explained = unit_of_token(self.units, pos)
+        nxt = target_index(self.result, pos)
+        self.target_unit = None if nxt is None else unit_of_token(self.units, nxt)
         width = max(100.0, self.width() - 2 * MARGIN)
         self.layout_ = layout_strip(self.units, self._font(), width,
                                     explained_token(self.result, pos), self.explained)
@@ -134,7 +137,7 @@ class StripWidget(QWidget):
             return
         cmap = COLORMAPS[self.cmap]
         paint_strip(painter, self.layout_, self.units, self.norm, cmap, style, self._font(),
-                    self.explained, QPointF(MARGIN, MARGIN), self.hover)
+                    self.explained, QPointF(MARGIN, MARGIN), self.hover, self.target_unit)
         if self.show_colorbar:
             y = MARGIN + self.layout_.height + 14
             w = min(420.0, self.width() - 2 * MARGIN)

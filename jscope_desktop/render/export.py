@@ -64,6 +64,8 @@ class Figure:
         self.units = make_units(result, self.opt.granularity, position)
         self.norm = Normalizer.from_scores(row_scores(result, position), self.opt.scale)
         self.explained = unit_of_token(self.units, position)
+        nxt = target_index(result, position)
+        self.target_unit = None if nxt is None else unit_of_token(self.units, nxt)
         target = explained_token(result, position)
         inner = self.opt.width - 2 * MARGIN
         self.layout = layout_strip(self.units, self.font, inner, target, self.explained)
@@ -98,7 +100,7 @@ class Figure:
             y += fs.height()
         y += 8
         paint_strip(painter, self.layout, self.units, self.norm, self.cmap, self.style, self.font,
-                    self.explained, QPointF(MARGIN, y))
+                    self.explained, QPointF(MARGIN, y), target_unit=self.target_unit)
         y += self.layout.height + 14
         bar_w = min(inner, 420.0)
         paint_colorbar(painter, QRectF(MARGIN, y, bar_w, colorbar_height(self.small)), self.cmap,
@@ -119,18 +121,27 @@ class Figure:
 
 
 def explained_token(result: AttributionResult, position: int) -> str | None:
-    """Text of the token whose prediction is explained at ``position``.
+    """Text for the extra "→ target" box, or None when the explained token is in the strip.
 
-    Returns the generated token for a matrix row, else the target, else the next fed token,
-    else the top-1 prediction (None if there is nothing to show).
+    The token explained at ``position`` is the next fed token when there is one and no other
+    target was asked for (a generation row, or an earlier position); then :func:`target_index`
+    marks it in place instead. Otherwise it is the target, else the top-1 prediction.
     """
-    if result.positions is not None and position + 1 < len(result.tokens):
-        return result.tokens[position + 1]
+    if target_index(result, position) is not None:
+        return None
     if result.target is not None:
         return result.target
-    if position + 1 < len(result.tokens):
-        return result.tokens[position + 1]
     return result.topk[0].token if result.topk else None
+
+
+def target_index(result: AttributionResult, position: int) -> int | None:
+    """Index of the fed token being explained at ``position`` (None if it is not in the strip)."""
+    nxt = position + 1
+    if nxt >= len(result.token_ids):
+        return None
+    if result.positions is not None or result.target_id in (None, result.token_ids[nxt]):
+        return nxt
+    return None
 
 
 def render_image(result: AttributionResult, options: FigureOptions | None = None,

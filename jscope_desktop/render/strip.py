@@ -115,13 +115,14 @@ def text_color_on(fill: QColor) -> QColor:
 def paint_strip(
     painter: QPainter, layout: StripLayout, units: list[Unit], norm: Normalizer, cmap: ColorMap,
     style: StripStyle, font: QFont, explained: int | None = None, origin: QPointF | None = None,
-    hover: int | None = None,
+    hover: int | None = None, target_unit: int | None = None,
 ) -> None:
     """Draw ``layout`` with ``painter``, offset by ``origin``.
 
     Attributed units are filled with their score colour; unattributed ones get an outline only;
     special tokens have dimmed text; unit ``explained`` gets a thick marker outline and the
-    target box a dashed marker outline. ``hover`` (a unit index) gets a thin highlight.
+    target box (or unit ``target_unit``, when the explained token is in the strip) a dashed
+    marker outline. ``hover`` (a unit index) gets a thin highlight.
     """
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -131,6 +132,10 @@ def paint_strip(
         painter.translate(origin)
     for box in layout.boxes:
         _paint_box(painter, box, units, norm, cmap, style, explained, hover)
+        if box.unit == target_unit and target_unit is not None:
+            painter.setPen(QPen(style.marker, 1.5, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(box.rect.adjusted(-1.5, -1.5, 1.5, 1.5), 4, 4)
     painter.restore()
 
 
