@@ -54,24 +54,35 @@ def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     return EncodedPrompt(ids, texts, [i in special_ids for i in ids], roles)
 
 
+ROLE_NAMES = ("system", "user", "assistant", "model")
+
+
 def _roles_from_template(tokenizer, ids: list[int], special_ids: set[int]) -> list[str | None]:
-    """Mark each token with the role whose turn it is in (after a special token + role name)."""
+    """Mark each token with the role whose turn it is in (after a special token + role name).
+
+    A role name may take several tokens (``ass`` + ``istant`` in SmolLM2); the tokens of the
+    name itself, like the special tokens, get None.
+    """
     roles: list[str | None] = []
     current: str | None = None
-    expect_role = False
-    for i in ids:
-        text = tokenizer.decode([i]).strip()
+    header: list[int] | None = None  # positions read since a special token, maybe a role name
+    for pos, i in enumerate(ids):
         if i in special_ids:
-            expect_role = True
+            header = []
             roles.append(None)
             continue
-        if expect_role and text in ("system", "user", "assistant", "model"):
-            current = text
-            expect_role = False
-            roles.append(None)
-            continue
-        expect_role = False
         roles.append(current)
+        if header is None:
+            continue
+        header.append(pos)
+        name = tokenizer.decode([ids[p] for p in header]).strip()
+        if name in ROLE_NAMES:
+            current = name
+            for p in header:
+                roles[p] = None
+            header = None
+        elif not any(r.startswith(name) for r in ROLE_NAMES):
+            header = None  # not a role name: these tokens belong to the current turn
     return roles
 
 
