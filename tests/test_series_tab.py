@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.jobs import ModelHolder
@@ -138,6 +139,8 @@ def test_exports(qtbot, tab, tmp_path):
     with qtbot.waitSignal(tab.run_failed, timeout=5000):
         assert tab.export(tmp_path / "s.bmp") is None
     assert "use .png, .csv or .json" in tab.message.text()
+    tab.copy_button.click()
+    assert QGuiApplication.clipboard().image().width() > 1000
 
 
 def test_keyboard_on_slider_reruns(qtbot, tab):

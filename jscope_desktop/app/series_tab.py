@@ -108,6 +108,7 @@ class SeriesTab(QWidget):
         self.export_image_button = QPushButton("Image…")
         self.export_csv_button = QPushButton("CSV…")
         self.export_json_button = QPushButton("JSON…")
+        self.copy_button = QPushButton("Copy image")
         self._layout()
         self._connect()
         self._set_running(False)
@@ -136,7 +137,8 @@ class SeriesTab(QWidget):
         cut.addWidget(self.cutoff_label)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export:"))
-        for b in (self.export_image_button, self.export_csv_button, self.export_json_button):
+        for b in (self.export_image_button, self.export_csv_button, self.export_json_button,
+                  self.copy_button):
             exports.addWidget(b)
         exports.addStretch(1)
         right = QVBoxLayout()
@@ -158,6 +160,7 @@ class SeriesTab(QWidget):
         self.export_image_button.clicked.connect(lambda: self._export("Image", "PNG image (*.png)"))
         self.export_csv_button.clicked.connect(lambda: self._export("CSV", "CSV (*.csv)"))
         self.export_json_button.clicked.connect(lambda: self._export("JSON", "JSON (*.json)"))
+        self.copy_button.clicked.connect(self.copy_image)
 
     def _source_changed(self) -> None:
         own = self.source.currentData() == VALUES
@@ -216,7 +219,8 @@ class SeriesTab(QWidget):
         self.progress.setVisible(running)
         self.progress.setValue(0)
         has = self.result is not None
-        for b in (self.export_image_button, self.export_csv_button, self.export_json_button):
+        for b in (self.export_image_button, self.export_csv_button, self.export_json_button,
+                  self.copy_button):
             b.setEnabled(has)
         self.cutoff.setEnabled(has and not running)
 
