@@ -3,6 +3,8 @@ JSON output and the optional matplotlib figure."""
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import os
 import platform
@@ -69,8 +71,10 @@ def sync(lm: LoadedModel) -> None:
 class PeakMemory:
     """Peak memory above the starting level while the ``with`` block runs, in MB.
 
-    CUDA: the allocator's peak. Elsewhere: resident set size sampled every 5 ms from
-    ``/proc/self/statm`` (Linux); without /proc, the growth of ``ru_maxrss`` (a lower bound).
+    CUDA: the allocator's peak. Linux: the resident set size sampled every 5 ms from
+    ``/proc/self/statm``, from a baseline taken after freed memory is returned to the OS
+    (``malloc_trim``). Without /proc, the growth of ``ru_maxrss`` (a lower bound: 0 unless the
+    process's all-time peak rises).
     """
 
     def __init__(self, device: torch.device):
@@ -83,6 +87,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         elif Path("/proc/self/statm").exists():
+            _release_freed_memory()
             self._base = self._peak = _rss()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -105,6 +110,16 @@ class PeakMemory:
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         self.peak_mb = max(0.0, (peak - self._base) / 2**20)
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by earlier work back to the OS (glibc keeps it otherwise, and the
+    resident size would no longer rise when the next method allocates)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _rss() -> int:

@@ -195,6 +195,7 @@ def test_command_writes_the_contract_and_removes_the_sidecar(cli_on_tiny, tmp_pa
     stat = d["results"]["temperature"]["0.1"]
     assert stat["n"] == 3 and stat["ci95"][0] <= stat["mean"] <= stat["ci95"][1]
     assert d["n_prompts"] == 3 and d["explain"] == "last" and d["accuracy"] is not None
+    assert d["multi_token_last_words"] == 3  # one token per character: every word is several
     assert set(d["loo_spearman"]["random"]) == {"kl", "logp"}
     assert not (tmp_path / "out.json.partial.jsonl").exists()
     assert "temperature" in capsys.readouterr().out

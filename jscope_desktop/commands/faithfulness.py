@@ -114,6 +114,9 @@ def _print_table(report: dict, cfg: FaithfulnessConfig) -> None:
             cells.append(_fmt(report["loo_spearman"][s]["kl"]))
         table.add_row(s, *cells)
     Console().print(table)
+    if report["multi_token_last_words"]:
+        print(f"{report['multi_token_last_words']} of {report['n_prompts']} last words are several "
+              "tokens; their first token is the target.")
 
 
 def _fmt(stat: dict) -> str:

@@ -147,7 +147,8 @@ def run_faithfulness(
 
 def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
     """``results``: scope → fraction → {"mean", "ci95", "n"} of Δ log p(top-1); ``loo_spearman``:
-    scope → {"kl": {...}, "logp": {...}} (mean ρ over prompts); ``accuracy`` (``last`` only)."""
+    scope → {"kl": {...}, "logp": {...}} (mean ρ over prompts); ``accuracy`` (top-1 is the
+    last word's first token) and ``multi_token_last_words`` (``last`` only, else None)."""
     out = {"results": {}, "loo_spearman": {}}
     for s in cfg.scopes:
         out["results"][s] = {
@@ -163,6 +164,8 @@ def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
     with_true = [r for r in results if r.true_id is not None]
     out["accuracy"] = (sum(r.top1_id == r.true_id for r in with_true) / len(with_true)
                        if with_true else None)
+    # --explain last: prompts whose last word is several tokens (its first token is the target)
+    out["multi_token_last_words"] = sum(r.note is not None for r in results) if with_true else None
     return out
 
 
