@@ -145,6 +145,20 @@ def _nan_to_none(obj):
     return obj
 
 
+def _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
+    """Yield next-token log-probabilities (B, V) float32 for consecutive chunks of rows."""
+    x = embed(lm, token_ids[: position + 1]).detach()  # (T, d)
+    T = x.shape[0]
+    rows = max(1, max_batch_tokens // T)
+    with torch.inference_mode():
+        for start in range(0, present.shape[0], rows):
+            if cancel and cancel():
+                raise Cancelled()
+            mask = present[start : start + rows, :T].to(x.device, x.dtype)  # (B, T)
+            h = hidden_states(lm, x[None] * mask[:, :, None])[:, position]  # (B, d)
+            yield torch.log_softmax(logits_from_hidden(lm, h).float(), -1).cpu()
+
+
 def ablated_logprobs(
     lm: LoadedModel,
     token_ids: list[int],
@@ -158,18 +172,29 @@ def ablated_logprobs(
     ``present`` (R, T) bool: False zeroes that token's input embedding in that row (positions
     and everything else kept). Rows run as batches of at most ``max_batch_tokens`` tokens.
     """
-    x = embed(lm, token_ids[: position + 1]).detach()  # (T, d)
-    T = x.shape[0]
-    rows = max(1, max_batch_tokens // T)
-    out = []
-    with torch.inference_mode():
-        for start in range(0, present.shape[0], rows):
-            if cancel and cancel():
-                raise Cancelled()
-            mask = present[start : start + rows, :T].to(x.device, x.dtype)  # (B, T)
-            h = hidden_states(lm, x[None] * mask[:, :, None])[:, position]  # (B, d)
-            out.append(torch.log_softmax(logits_from_hidden(lm, h).float(), -1).cpu())
-    return torch.cat(out)
+    return torch.cat(list(_ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel)))
+
+
+def ablation_effects(
+    lm: LoadedModel,
+    token_ids: list[int],
+    position: int,
+    present: torch.Tensor,
+    top1: int,
+    max_batch_tokens: int = 16384,
+    cancel: CancelCheck | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """As :func:`ablated_logprobs` with row 0 the unablated baseline, reduced chunk by chunk
+    (memory stays at one chunk's logits): returns Δ log p(top1) (R,) and KL(p₀ ‖ p_row) (R,) in
+    nats, float64, and the baseline log p(top1)."""
+    drops, kls, base = [], [], None
+    for lp in _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
+        lp = lp.double()
+        if base is None:
+            base = lp[0]
+        drops.append((lp[:, top1] - base[top1]).numpy())
+        kls.append((base.exp() * (base - lp)).sum(-1).numpy())
+    return np.concatenate(drops), np.concatenate(kls), float(base[top1])
 
 
 def scope_scores(
@@ -195,6 +220,9 @@ def evaluate_prompt(
 ) -> PromptResult:
     """Measure one prompt: scores of every scope, the batched deletion and LOO forwards."""
     prep = prepare_prompt(lm, text, cfg.explain, index)
+    if len(prep.token_ids) > lm.info.context_length:
+        raise JScopeError(f"Prompt {index + 1} is {len(prep.token_ids)} tokens, longer than the "
+                          f"model's context of {lm.info.context_length}; shorten or drop it.")
     logits, _ = plain_forward(lm, prep.token_ids)
     top1 = int(logits.argmax())
     n, T = len(prep.attributable), len(prep.token_ids)
@@ -206,18 +234,19 @@ def evaluate_prompt(
     rows = ablation_rows(prep, [scores[s] for s in cfg.scopes], [ks[key] for key in keys],
                          cfg.loo_for(index))
     t0 = time.perf_counter()
-    logp = ablated_logprobs(lm, prep.token_ids, prep.position, rows,
-                            cfg.max_batch_tokens, cancel).double()
+    drop, kl, logp0 = ablation_effects(lm, prep.token_ids, prep.position, rows, top1,
+                                       cfg.max_batch_tokens, cancel)
     seconds["ablation"] = time.perf_counter() - t0
-    drop = logp[:, top1] - logp[0, top1]  # (R,)
     m = len(keys)
     deltas = {s: {key: float(drop[1 + j * m + q]) for q, key in enumerate(keys)}
               for j, s in enumerate(cfg.scopes)}
-    loo = _loo_spearman(scores, logp, drop, 1 + len(cfg.scopes) * m) if cfg.loo_for(index) else {}
+    first = 1 + len(cfg.scopes) * m  # the LOO rows
+    loo = {s: {"kl": spearman(sc, kl[first:]), "logp": spearman(sc, -drop[first:])}
+           for s, sc in scores.items()} if cfg.loo_for(index) else {}
     tok = lm.tokenizer
     return PromptResult(
         index=index, text_sha=text_sha, n_tokens=T, n_attributable=n, top1_id=top1,
-        top1=token_texts(tok, [top1])[0], logp=float(logp[0, top1]), true_id=prep.true_id,
+        top1=token_texts(tok, [top1])[0], logp=logp0, true_id=prep.true_id,
         true=None if prep.true_id is None else token_texts(tok, [prep.true_id])[0], k=ks,
         deltas=deltas, loo_spearman=loo, seconds=seconds, note=prep.note,
     )
@@ -242,12 +271,3 @@ def ablation_rows(
     if loo:
         present[torch.arange(r, n_rows), attr] = False
     return present
-
-
-def _loo_spearman(scores: dict, logp: torch.Tensor, drop: torch.Tensor, first: int) -> dict:
-    """ρ of each scope's scores with the LOO effects in rows ``first:`` of ``logp``/``drop``."""
-    base = logp[0]
-    p0 = base.exp()
-    kl = (p0 * (base - logp[first:])).sum(-1).numpy()  # KL(p ‖ p_ablated), nats
-    logp_drop = (-drop[first:]).numpy()
-    return {s: {"kl": spearman(sc, kl), "logp": spearman(sc, logp_drop)} for s, sc in scores.items()}
