@@ -54,7 +54,8 @@ def normalised(scores: list[float | None]) -> list[float | None]:
 
 def token_strip(result: AttributionResult) -> Text:
     """The prompt as coloured token boxes: background by score, special tokens in italics,
-    role changes labelled (chat), the explained token underlined, unattributed tokens dim."""
+    role changes labelled (chat), the explained token underlined, unattributed tokens dim,
+    and the top prediction after the last token."""
     row = normalised(result.score_row())
     special = result.special or [False] * len(result.tokens)
     roles = result.roles or [None] * len(result.tokens)
@@ -71,6 +72,8 @@ def token_strip(result: AttributionResult) -> Text:
             style += " underline bold"
         strip.append(visible(tok), style=style)
         strip.append(" ")
+    if result.position == len(result.tokens) - 1 and result.topk:
+        strip.append(f"→ {visible(result.topk[0].token)}", style="bold green")
     return strip
 
 
