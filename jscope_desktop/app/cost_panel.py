@@ -23,7 +23,9 @@ from .analysis import CostRow, cost_rows, same_input
 def _fmt_s(s: float | None) -> str:
     if s is None:
         return "–"
-    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
 
 
 class CostPanel(QGroupBox):

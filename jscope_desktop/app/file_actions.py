@@ -152,3 +152,13 @@ class FileActions:
             s.set("dtype", self.model_panel.dtype.currentData() or "float32")
         s.set_geometry(bytes(self.saveGeometry()))
         s.sync()
+
+    def restore_settings(self) -> None:
+        """Put the remembered prompt, choices and recent models on screen."""
+        s = self.settings
+        self.prompt_panel.prompt.setPlainText(s.get("prompt"))
+        self.prompt_panel.chat.setChecked(s.get("chat"))
+        self.prompt_panel.generate_n.setValue(s.get("generate_n"))
+        self.model_panel.set_recent(s.recent_models())
+        self.view_controls.set_view(s.get("cmap"), s.get("scale"), s.get("granularity"),
+                                    s.get("zoom"))

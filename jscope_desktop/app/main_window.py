@@ -31,7 +31,7 @@ from .matrix_view import MatrixView
 from .model_panel import ModelPanel, dropped_model_path
 from .prompt_panel import PromptPanel
 from .settings import AppSettings
-from .strip_widget import StripWidget
+from .strip_widget import StripWidget, ranking_text
 from .view_controls import ViewControls
 from .worker import Worker
 
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow, FileActions):
         self.resize(1440, 900)
         if self.settings.geometry():
             self.restoreGeometry(self.settings.geometry())
-        self._restore_settings()
+        self.restore_settings()
         self._submit("engine", jobs.engine_info, cancellable=False)
         if model is not None:
             self.model_panel.show_model(model.info)
@@ -104,9 +104,16 @@ class MainWindow(QMainWindow, FileActions):
         self.view_controls = ViewControls()
         self.strip = StripWidget()
         self.strip.token_clicked.connect(self._token_clicked)
+        self.ranking = QLabel("")
+        self.ranking.setWordWrap(True)
+        strip_page = QWidget()
+        sv = QVBoxLayout(strip_page)
+        sv.addWidget(self.strip)
+        sv.addWidget(self.ranking)
+        sv.addStretch(1)
         strip_scroll = QScrollArea()
         strip_scroll.setWidgetResizable(True)
-        strip_scroll.setWidget(self.strip)
+        strip_scroll.setWidget(strip_page)
         self.compare_view = CompareView()
         self.matrix_view = MatrixView()
         self.tabs = QTabWidget()
@@ -164,15 +171,6 @@ class MainWindow(QMainWindow, FileActions):
         self.view_controls.changed.connect(self._view_changed)
         self.strip.zoom_changed.connect(self.view_controls.set_zoom)
         self.matrix_view.row_chosen.connect(self._matrix_row)
-
-    def _restore_settings(self) -> None:
-        s = self.settings
-        self.prompt_panel.prompt.setPlainText(s.get("prompt"))
-        self.prompt_panel.chat.setChecked(s.get("chat"))
-        self.prompt_panel.generate_n.setValue(s.get("generate_n"))
-        self.model_panel.set_recent(s.recent_models())
-        self.view_controls.set_view(s.get("cmap"), s.get("scale"), s.get("granularity"),
-                                    s.get("zoom"))
 
     # -- jobs ------------------------------------------------------------------------------
     def _submit(self, kind: str, fn, cancellable: bool = True, supersede: bool = False) -> int:
@@ -338,6 +336,7 @@ class MainWindow(QMainWindow, FileActions):
         """Put a single-position result on the strip, distribution and cost panels."""
         self.result = result
         self.strip.set_result(result)
+        self.ranking.setText(ranking_text(self.strip.units))
         self.distribution.set_result(result)
         self.cost_panel.add_result(result, self._d_model())
         self.show_message("")
@@ -365,6 +364,7 @@ class MainWindow(QMainWindow, FileActions):
     def _view_changed(self, view: dict) -> None:
         for v in (self.strip, self.compare_view, self.matrix_view):
             v.set_view(**view)
+        self.ranking.setText(ranking_text(self.strip.units))
         for key, value in view.items():
             self.settings.set(key, value)
 

@@ -7,6 +7,8 @@ position; Ctrl + wheel zooms.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
@@ -189,3 +191,13 @@ class StripWidget(QWidget):
             event.accept()
         else:
             super().wheelEvent(event)
+
+
+def ranking_text(units: list[Unit], n: int = 10) -> str:
+    """Rich text listing the ``n`` highest-scored units with their raw scores ('' if none)."""
+    ranked = sorted((u for u in units if u.rank is not None), key=lambda u: u.rank)[:n]
+    if not ranked:
+        return ""
+    items = " · ".join(f"{u.rank}. <b>{html.escape(repr(u.text))}</b> {format_score(u.score)}"
+                       for u in ranked)
+    return f"Most attributed: {items}"
