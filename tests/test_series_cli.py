@@ -87,7 +87,8 @@ def test_too_long_for_the_embedded_model(capsys, out):
 
 
 @pytest.mark.embedded
-def test_documented_command_on_the_embedded_model(capsys, tmp_path, monkeypatch):
+def test_documented_command_on_the_embedded_model(qapp, capsys, tmp_path, monkeypatch):
+    # qapp: --png in this process must find pytest-qt's QApplication, not create a QGuiApplication
     monkeypatch.chdir(tmp_path)
     argv = ["series", "--system", "logistic", "--n-values", "30", "--seed", "3",
             "--scope", "temperature", "--json", "s.json", "--png", "s.png"]

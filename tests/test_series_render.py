@@ -14,6 +14,10 @@ from jscope_desktop.render.colormaps import COLORMAPS
 from jscope_desktop.render.series_data import attention_summary, series_csv, series_view
 from jscope_desktop.render.series_plot import SeriesFigure, render_series_image, save_series_image
 
+# A QApplication (pytest-qt's) before any picture: rendering alone would create a plain
+# QGuiApplication, after which no later test in the session could create a widget.
+pytestmark = pytest.mark.usefixtures("qapp")
+
 
 @pytest.fixture(scope="module")
 def result(tiny_llama):
