@@ -24,6 +24,7 @@ from .models import LoadedModel
 FISHER_METHODS = ("fast", "exact", "lowrank")
 DEFAULT_RANK = {"fast": 8, "lowrank": 1}
 DEFAULT_PROBES = 8
+TAIL_MASS = 1e-3  # fast: tokens beyond 99.9 % of the probability are reached by probes only
 
 
 @dataclass
@@ -38,20 +39,63 @@ class FisherScores:
     backward_passes: int
 
 
-def fisher_matrix(lm: LoadedModel, graph: Graph) -> torch.Tensor:
-    """The Fisher information of the next-token distribution w.r.t. ``h``: (d, d), float64.
+@dataclass
+class FisherSplit:
+    """``F = F_head + F_tail`` over the vocabulary's rows ``a_v = √p_v (g_v w_v − μ)``.
+
+    ``head`` (d, d, float64) is formed exactly from the most probable tokens; the tail (the
+    tokens holding the last ``tail_mass`` of probability) is reached only through random
+    probes ``A_tailᵀ ξ``, which keeps the estimate unbiased at a fraction of the V·d² cost.
+    """
+
+    head: torch.Tensor
+    W: torch.Tensor  # (V, d) float32 output matrix
+    mu: torch.Tensor  # (d,) Gᵀp
+    tail_w: torch.Tensor | None  # (V,) √p_v g_v on tail rows, 0 on head rows
+    tail_mu: torch.Tensor | None  # (V,) √p_v on tail rows, 0 on head rows
+
+    def tail_probes(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """n probes ``A_tailᵀ ξ`` (n, d) float64 with ``E[z zᵀ] = F_tail`` (zeros if no tail)."""
+        d = self.head.shape[0]
+        if self.tail_w is None or n == 0:
+            return torch.zeros(n, d, dtype=torch.float64)
+        xi = torch.randn(self.W.shape[0], n, generator=gen).to(self.W.device)
+        z = self.W.T @ (self.tail_w[:, None] * xi) - torch.outer(self.mu, self.tail_mu @ xi)
+        return z.T.double().cpu()
+
+
+def fisher_split(lm: LoadedModel, graph: Graph, tail_mass: float = 0.0) -> FisherSplit:
+    """The Fisher information of the next-token distribution w.r.t. ``h``, split head/tail.
 
     ``F = Gᵀ diag(p) G − μ μᵀ`` with ``μ = Gᵀ p``; ``G = W`` unless the model soft-caps its
-    logits, where ``G = diag(1 − tanh²(z/c)) W``.
+    logits, where ``G = diag(1 − (logits/c)²) W``. With ``tail_mass = 0`` the head is all of F.
     """
     W = lm.model.get_output_embeddings().weight.detach().float()  # (V, d)
     p = graph.probs.to(W.device)
     cap = logit_softcap(lm.model)
-    # logits are c·tanh(z/c): their derivative in z is 1 − (logits/c)²
+    # capped logits are c·tanh(z/c): their derivative in z is 1 − (logits/c)²
     g = 1 - (graph.logits.to(W.device) / cap) ** 2 if cap else torch.ones_like(p)
     mu = W.T @ (p * g)  # (d,)
-    F = (W * (p * g * g)[:, None]).T @ W - torch.outer(mu, mu)
-    return F.double()
+    V = p.shape[0]
+    head_idx = None
+    if tail_mass > 0:
+        order = p.argsort(descending=True)
+        n_head = int(torch.searchsorted(p[order].cumsum(0), 1 - tail_mass)) + 1
+        if n_head < V // 3:  # otherwise forming all of F is as cheap
+            head_idx = order[: max(n_head, 64)]
+    if head_idx is None:
+        rows = p.sqrt()[:, None] * (g[:, None] * W - mu)
+        return FisherSplit((rows.T @ rows).double(), W, mu, None, None)
+    rows = p[head_idx].sqrt()[:, None] * (g[head_idx, None] * W[head_idx] - mu)
+    tail = torch.ones_like(p, dtype=torch.bool)
+    tail[head_idx] = False
+    sqrt_p = p.sqrt() * tail
+    return FisherSplit((rows.T @ rows).double(), W, mu, sqrt_p * g, sqrt_p)
+
+
+def fisher_matrix(lm: LoadedModel, graph: Graph) -> torch.Tensor:
+    """The full Fisher matrix F (d, d) float64 of the explained prediction w.r.t. ``h``."""
+    return fisher_split(lm, graph).head
 
 
 def fisher_eigen(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,43 +128,57 @@ def fisher_scores(
             most this, up to ``max_probes``.
 
     Returns:
-        :class:`FisherScores` with scores (T,) in the units of ``‖J_tᵀ u‖² · s``.
+        :class:`FisherScores` with scores (T,): ``Σ_i s_i ‖J_tᵀ u_i‖²`` (squared hidden-state
+        units times nats).
     """
     d = graph.h.shape[0]
-    s, U = fisher_eigen(fisher_matrix(lm, graph))
+    split = fisher_split(lm, graph, TAIL_MASS if method == "fast" else 0.0)
+    s, U = fisher_eigen(split.head)
     if method == "exact":
         k = int((s > s[0] * 1e-12).sum())
         total, passes = _sum_sq_vjps(graph, (U[:, :k] * s[:k].sqrt()).T, cancel, progress)
         return FisherScores(total, "exact", k, 0, 0.0, passes)
     k = min(d, rank if rank is not None else DEFAULT_RANK[method])
     top = (U[:, :k] * s[:k].sqrt()).T  # (k, d)
-    if method == "lowrank" or k == d:
+    if method == "lowrank" or (k == d and split.tail_w is None):
         total, passes = _sum_sq_vjps(graph, top, cancel, progress)
         return FisherScores(total, method, k, 0, None if k < d else 0.0, passes)
-    return _fast(graph, top, U[:, k:], s[k:], probes, seed, rel_error, max_probes, cancel, progress)
+    probe = _ProbeSource(U[:, k:] * s[k:].sqrt(), split, seed, max_probes if rel_error else probes)
+    return _fast(graph, top, probe, probes, rel_error, cancel, progress)
 
 
-def _fast(graph, top, U_rest, s_rest, probes, seed, rel_error, max_probes, cancel, progress):
-    m = U_rest.shape[1]
-    gen = torch.Generator().manual_seed(seed)
-    # Orthogonal probes, scaled so E[q qᵀ] = I: lower variance than Gaussian ones, still unbiased.
-    n_max = min(max_probes if rel_error else probes, m)
-    Q, _ = torch.linalg.qr(torch.randn(m, n_max, generator=gen, dtype=torch.float64))
-    Q = Q * math.sqrt(m)
-    B = U_rest.to(Q.dtype) * s_rest.sqrt()  # (d, m)
-    n = min(probes, n_max)
-    directions = torch.cat([top, (B @ Q[:, :n]).T])
-    sq, passes = _per_direction_sq(graph, directions, cancel, progress)
+class _ProbeSource:
+    """Unbiased probes of ``F − (top-k part)``: orthogonal in the head's remaining eigenbasis
+    (scaled so ``E[q qᵀ] = I``, lower variance than Gaussian), plus Gaussian tail probes."""
+
+    def __init__(self, B: torch.Tensor, split: FisherSplit, seed: int, n_max: int):
+        m = B.shape[1]
+        self.gen = torch.Generator().manual_seed(seed)
+        self.n_max = max(1, min(n_max, m))
+        Q, _ = torch.linalg.qr(torch.randn(m, self.n_max, generator=self.gen, dtype=B.dtype))
+        self.coef = Q * math.sqrt(m)  # (m, n_max)
+        self.B, self.split = B, split
+
+    def take(self, start: int, n: int) -> torch.Tensor:
+        """Probes start … start+n−1 as rows (n, d)."""
+        z = (self.B @ self.coef[:, start : start + n]).T
+        return z + self.split.tail_probes(n, self.gen).to(z.dtype)
+
+
+def _fast(graph, top, probe: _ProbeSource, probes, rel_error, cancel, progress) -> FisherScores:
     k = top.shape[0]
+    n = min(probes, probe.n_max)
+    directions = torch.cat([top, probe.take(0, n)])
+    # one batched backward pass for all directions (the DESIGN's plan), however many there are
+    sq, passes = _per_direction_sq(graph, directions, cancel, progress, first_batch=len(directions))
     while True:
-        exact_part = sq[:k].sum(0)
         terms = sq[k:]  # (n, T)
-        est = exact_part + terms.mean(0)
+        est = sq[:k].sum(0) + terms.mean(0)
         err = _rel_error(terms, est)
-        if not rel_error or err <= rel_error or n >= n_max:
+        if not rel_error or err <= rel_error or n >= probe.n_max:
             return FisherScores(est, "fast", k, n, err, passes)
-        more = min(n_max - n, max(n, 4))  # double the probes each round
-        extra, p2 = _per_direction_sq(graph, (B @ Q[:, n : n + more]).T, cancel, None)
+        more = min(probe.n_max - n, max(n, 4))  # double the probes each round
+        extra, p2 = _per_direction_sq(graph, probe.take(n, more), cancel, None)
         sq, n, passes = torch.cat([sq, extra]), n + more, passes + p2
 
 
@@ -133,12 +191,12 @@ def _rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
     return float(var.sum().sqrt() / est.norm().clamp_min(1e-300))
 
 
-def _per_direction_sq(graph, directions, cancel, progress) -> tuple[torch.Tensor, int]:
+def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
     """‖J_tᵀ v‖² for every direction and token: (K, T) float64, and the number of passes."""
     K = directions.shape[0]
     out = torch.empty(K, graph.x.shape[0], dtype=torch.float64)
     passes = 0
-    for start, g in vjp_chunks(graph, directions, cancel):
+    for start, g in vjp_chunks(graph, directions, cancel, first_batch=first_batch):
         out[start : start + g.shape[0]] = g.double().pow(2).sum(-1).cpu()
         passes += 1
         if progress:

@@ -104,19 +104,22 @@ def vjp_chunks(
     graph: Graph,
     directions: torch.Tensor,
     cancel: CancelCheck | None = None,
-    target_seconds: float = 0.3,
+    target_seconds: float = 0.5,
     max_batch: int = 128,
+    first_batch: int | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
-    """Yield ``(start, Jᵀv)`` for the rows ``v`` of ``directions`` (K, d), a batch at a time.
+    """Yield ``(start, Jᵀv)`` for the rows ``v`` of ``directions`` (K, …), a batch at a time.
 
-    Each item is (start row, gradients (B, T, d) w.r.t. the input embeddings). Batches are sized
-    so one takes about ``target_seconds`` (so a cancel is noticed quickly) and its activations
-    stay within a few hundred MB; ``cancel`` is checked before every batch.
+    Each item is (start row, gradients (B, T, d) w.r.t. the input embeddings). After the first
+    batch (``first_batch`` rows, default a guess from the prompt length), batches are sized so
+    one takes about ``target_seconds`` (so a cancel is noticed within a second) and a (B, T, d)
+    tensor stays under 128 MB; ``cancel`` is checked before every batch.
     """
     K = directions.shape[0]
     T, d = graph.x.shape
-    memory_cap = max(1, int(2**22 // (T * d // 64 + 1)))  # ~ B·T·d·64 floats at most
-    batch = min(8, K, memory_cap)
+    memory_cap = max(1, 2**25 // (T * d))
+    guess = int(target_seconds / (T * 2e-3))  # ~2 ms per token and direction on a laptop CPU
+    batch = max(1, min(first_batch or guess, K, memory_cap, max(max_batch, first_batch or 0)))
     start = 0
     while start < K:
         if cancel and cancel():
