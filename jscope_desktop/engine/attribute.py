@@ -11,7 +11,7 @@ import torch
 
 from .errors import JScopeError
 from .fisher import FISHER_METHODS
-from .forward import CancelCheck, _sync, build_graph, plain_forward
+from .forward import CancelCheck, _sync, build_graph, plain_forward, warm_up
 from .models import LoadedModel
 from .result import AttributionResult, FisherInfo, Timing, TopToken
 from .scopes import SCOPES, ScopeSettings
@@ -89,6 +89,7 @@ def attribute(
     scope = SCOPES[req.scope]
     if progress:
         progress(0.0, "Forward pass")
+    warm_up(lm, ids)
     logits, forward_s = plain_forward(lm, ids[: position + 1])
     probs = torch.softmax(logits, -1)
     top = probs.topk(min(req.top_k, probs.numel()))

@@ -24,6 +24,7 @@ from .forward import (
     logits_from_hidden,
     plain_forward,
     vjp_chunks,
+    warm_up,
 )
 from .models import LoadedModel
 from .result import AttributionResult, Timing, TopToken
@@ -90,6 +91,7 @@ def generate_attribution(
         raise JScopeError("Prompt plus generation is longer than the model's context; generate fewer.")
     P, T = len(enc.token_ids), len(ids)
     positions = list(range(P - 1, T - 1))
+    warm_up(lm, ids)
     _, forward_s = plain_forward(lm, ids[:-1])
     t0 = time.perf_counter()
     x = embed(lm, ids[:-1]).detach().requires_grad_(True)  # (T-1, d): the last id is never input

@@ -65,6 +65,7 @@ class LoadedModel:
     info: ModelInfo
     device: torch.device  # where the input embeddings live (the first shard)
     dtype: torch.dtype
+    warmed: bool = False  # set after the first forward+backward (lazy init is not timed)
 
     @property
     def dtype_name(self) -> str:

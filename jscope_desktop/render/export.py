@@ -44,7 +44,11 @@ def ensure_gui_app() -> QGuiApplication:
     app = QGuiApplication.instance()
     if app is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication(["jscope"])
+        # A QApplication (not a bare QGuiApplication), so widgets created later in the same
+        # process (tests, the app) do not abort Qt.
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication(["jscope"])
     return app  # type: ignore[return-value]
 
 
