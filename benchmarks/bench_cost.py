@@ -118,7 +118,7 @@ def plot(result: dict, out_dir):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(result["lengths"], [str(L) for L in result["lengths"]])
-        ax.minorticks_off()
+        ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
         ax.set_xlabel("prompt length (tokens)")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)

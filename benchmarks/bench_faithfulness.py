@@ -46,7 +46,7 @@ def plot(result: dict, out_dir):
             px = [x for x, s in zip(xs, scopes) if s in PAPER_TOP10]
             ax.scatter(px, [PAPER_TOP10[s] for s in scopes if s in PAPER_TOP10], marker="x",
                        color="k", zorder=5, label="paper, LLaMA-3.2-1B, top 10 %")
-    ax.set_xticks(range(len(scopes)), scopes, rotation=20)
+    ax.set_xticks(range(len(scopes)), scopes, rotation=25, ha="right")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("Δ log p(top-1) after deletion (nats)")
     ax.legend(fontsize=8)
@@ -59,7 +59,7 @@ def plot(result: dict, out_dir):
         hi = [(x["ci95"][1] if x["ci95"][1] is not None else a) - a for a, x in zip(m, st)]
         ax_loo.bar(range(len(scopes)), m, yerr=[lo, hi], capsize=2, color="C4")
         ax_loo.set_title(f"LOO agreement, n = {st[0]['n']}", fontsize=9)
-    ax_loo.set_xticks(range(len(scopes)), scopes, rotation=20)
+    ax_loo.set_xticks(range(len(scopes)), scopes, rotation=25, ha="right")
     ax_loo.set_ylabel("mean Spearman ρ with LOO KL")
     ax_loo.axhline(0, color="k", lw=0.6)
     ax_loo.grid(True, axis="y", alpha=0.3)
