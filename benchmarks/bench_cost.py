@@ -104,11 +104,11 @@ def plot(result: dict, out_dir):
     if plt is None:
         return None
     fig, (ax_t, ax_r, ax_m) = plt.subplots(1, 3, figsize=(15, 4.4))
-    for i, (m, rows) in enumerate(result["methods"].items()):
+    for m, rows in result["methods"].items():
         pts = [(int(L), v) for L, v in rows.items() if "seconds" in v]
         if not pts:
             continue
-        xs, style = [p[0] for p in pts], {"marker": "o", "color": f"C{i}", "label": m}
+        xs, style = [p[0] for p in pts], {"marker": "o", "color": f"C{list(METHODS).index(m)}", "label": m}
         ax_t.plot(xs, [p[1]["seconds"] for p in pts], **style)
         ax_r.plot(xs, [p[1].get("ratio_to_temperature", float("nan")) for p in pts], **style)
         ax_m.plot(xs, [max(p[1]["peak_mb"], 0.1) for p in pts], **style)

@@ -5,7 +5,7 @@ Same engine as ``jscope faithfulness`` and resumable the same way: finished pass
 ``faithfulness.json.partial.jsonl`` until ``faithfulness.json`` is written, so a stopped long
 run continues where it stopped.
 
-    python -m benchmarks.bench_faithfulness [--passages 100] [--loo-passages 20]
+    python -m benchmarks.bench_faithfulness [--passages 200] [--loo-passages 20]
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from jscope_desktop.engine.errors import Cancelled
 from jscope_desktop.engine.faithfulness import FaithfulnessConfig, faithfulness_scopes
-from jscope_desktop.engine.faithfulness_run import build_report, load_prompts, run_faithfulness
+from jscope_desktop.engine.faithfulness_run import (
+    build_report,
+    load_prompts,
+    read_partial,
+    run_faithfulness,
+    run_header,
+)
 
 from .common import LAMBADA, add_model_args, load, pyplot, save_figure, write_result
 
@@ -68,9 +75,14 @@ def plot(result: dict, out_dir):
     return save_figure(plt, fig, out_dir, NAME)
 
 
-def run(lm, out_dir, passages=100, loo_passages=20, scopes=None, fractions=FRACTIONS,
-        log=print) -> dict:
-    """Measure the first ``passages`` LAMBADA passages, write JSON and PNG; return the report."""
+def run(lm, out_dir, passages=200, loo_passages=20, scopes=None, fractions=FRACTIONS,
+        deadline: float | None = None, log=print) -> dict:
+    """Measure the first ``passages`` LAMBADA passages, write JSON and PNG; return the report.
+
+    ``deadline`` (a ``time.monotonic()`` value): stop there and report the passages finished so
+    far (the first k, in order); the sidecar stays, so running again with the same settings
+    continues the run instead of starting over.
+    """
     t0 = time.perf_counter()
     cfg = FaithfulnessConfig(scopes=list(scopes or faithfulness_scopes()), fractions=list(fractions),
                              explain="last", loo=loo_passages > 0, loo_prompts=loo_passages)
@@ -82,12 +94,26 @@ def run(lm, out_dir, passages=100, loo_passages=20, scopes=None, fractions=FRACT
         if message != "done" and (done % 10 == 0 or done == total - 1):
             log(f"  faithfulness {done}/{total} passages, {time.perf_counter() - t0:.0f} s")
 
-    results = run_faithfulness(lm, texts, cfg, partial, progress=progress)
+    stopped = None
+    try:
+        results = run_faithfulness(lm, texts, cfg, partial, progress,
+                                   cancel=lambda: deadline is not None and time.monotonic() > deadline)
+    except Cancelled:
+        done = read_partial(partial, run_header(lm, cfg))
+        results = [done[i] for i in range(len(texts)) if i in done and all(j in done for j in range(i))]
+        stopped = (f"stopped by the time budget after {len(results)} of {len(texts)} passages; "
+                   "run again with the same settings to continue")
+        log(f"  faithfulness {stopped}")
+        if not results:
+            raise
     report = build_report(lm, cfg, results, str(LAMBADA.relative_to(LAMBADA.parents[2])))
     report["paper_llama_3_2_1b_top10"] = PAPER_TOP10
+    report["passages_requested"] = len(texts)
+    report["stopped"] = stopped
     report["wall_s"] = time.perf_counter() - t0
     write_result(out_dir, NAME, report)
-    partial.unlink(missing_ok=True)
+    if stopped is None:
+        partial.unlink(missing_ok=True)
     plot(report, out_dir)
     return report
 
@@ -113,7 +139,7 @@ def main(argv=None) -> int:
     """Command line of this benchmark alone."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_model_args(p)
-    p.add_argument("--passages", type=int, default=100)
+    p.add_argument("--passages", type=int, default=200)
     p.add_argument("--loo-passages", type=int, default=20)
     p.add_argument("--scopes", default=",".join(faithfulness_scopes()))
     args = p.parse_args(argv)

@@ -26,7 +26,7 @@ SIZES = {
               "fisher_prompts": 2, "gen_n": (2, 4), "passages": 3, "loo_passages": 2},
     "default": {"lengths": bench_cost.LENGTHS, "repeats": 3, "ranks": bench_fisher.RANKS,
                 "probes": bench_fisher.PROBES, "seeds": 2, "fisher_prompts": 6,
-                "gen_n": bench_generation.N_TOKENS, "passages": 100, "loo_passages": 20},
+                "gen_n": bench_generation.N_TOKENS, "passages": 200, "loo_passages": 20},
     "full": {"lengths": bench_cost.LENGTHS, "repeats": 5, "ranks": bench_fisher.RANKS,
              "probes": bench_fisher.PROBES, "seeds": 5, "fisher_prompts": 6,
              "gen_n": bench_generation.N_TOKENS + (64,), "passages": 1000, "loo_passages": 1000},
@@ -45,6 +45,10 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--passages", type=int, help="LAMBADA passages for faithfulness")
     p.add_argument("--loo-passages", type=int, help="passages that also get leave-one-out")
     p.add_argument("--max-length", type=int, help="longest prompt of the cost benchmark")
+    p.add_argument("--budget-min", type=float, default=30.0,
+                   help="faithfulness (run last) stops taking passages when the whole run reaches "
+                        "this many minutes; it reports the passages done and can be continued "
+                        "(0: no limit; --quick and --full have none)")
     args = p.parse_args(argv)
     unknown = set(args.only.split(",")) - set(BENCHMARKS)
     if unknown:
@@ -66,17 +70,19 @@ def sizes(args) -> dict:
     return s
 
 
-def run_benchmarks(lm, out: Path, only: list[str], s: dict) -> dict:
-    """Run the chosen benchmarks; returns {name: (result, seconds)}."""
+def run_benchmarks(lm, out: Path, only: list[str], s: dict, deadline: float | None = None) -> dict:
+    """Run the chosen benchmarks (faithfulness last, bounded by ``deadline``, a
+    ``time.monotonic()`` value); returns {name: (result, seconds)}."""
     jobs = {
         "cost": lambda: bench_cost.run(lm, out, s["lengths"], s["repeats"]),
         "fisher": lambda: bench_fisher.run(lm, out, s["ranks"], s["probes"], s["seeds"],
                                            bench_fisher.PROMPTS[: s["fisher_prompts"]]),
         "generation": lambda: bench_generation.run(lm, out, s["gen_n"]),
-        "faithfulness": lambda: bench_faithfulness.run(lm, out, s["passages"], s["loo_passages"]),
+        "faithfulness": lambda: bench_faithfulness.run(lm, out, s["passages"], s["loo_passages"],
+                                                       deadline=deadline),
     }
     done = {}
-    for name in only:
+    for name in sorted(only, key=BENCHMARKS.index):
         print(f"== {name}")
         t0 = time.perf_counter()
         done[name] = (jobs[name](), time.perf_counter() - t0)
@@ -105,14 +111,19 @@ def print_summary(done: dict, out: Path) -> None:
         for row in modules[name].summary_rows(result):
             table.add_row(*row)
         console.print(table)
+        if name == "faithfulness":
+            console.print(f"{result['n_prompts']} passages"
+                          + (f"; {result['stopped']}" if result.get("stopped") else ""))
 
 
 def main(argv=None) -> int:
     """Load the model once, run the benchmarks, print the summary."""
     args = parse(argv)
     t0 = time.perf_counter()
+    budget = 0 if args.quick or args.full else args.budget_min
+    deadline = time.monotonic() + 60 * budget if budget > 0 else None
     lm = load(args)
-    done = run_benchmarks(lm, args.out, args.only.split(","), sizes(args))
+    done = run_benchmarks(lm, args.out, args.only.split(","), sizes(args), deadline)
     print_summary(done, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s; results in {args.out}")
     return 0

@@ -81,6 +81,26 @@ def test_faithfulness_benchmark_on_lambada(tiny_llama, tmp_path, monkeypatch):
     assert not (tmp_path / "faithfulness.json.partial.jsonl").exists()
 
 
+def test_faithfulness_benchmark_stops_at_the_deadline_and_continues(tiny_llama, tmp_path, monkeypatch):
+    data = tmp_path / "benchmarks" / "data" / "lambada.json"
+    data.parent.mkdir(parents=True)
+    data.write_text(json.dumps([f"passage number {i} ends with word{i}" for i in range(4)]))
+    monkeypatch.setattr(bench_faithfulness, "LAMBADA", data)
+    partial = tmp_path / "faithfulness.json.partial.jsonl"
+
+    def clock():  # the budget runs out once two passages are in the sidecar
+        lines = partial.read_text().splitlines() if partial.exists() else []
+        return 0.0 if len(lines) < 3 else 10.0
+
+    monkeypatch.setattr(bench_faithfulness.time, "monotonic", clock)
+    kw = {"passages": 4, "loo_passages": 0, "scopes": ["temperature", "random"], "log": _quiet}
+    first = bench_faithfulness.run(tiny_llama, tmp_path, deadline=1.0, **kw)
+    assert first["n_prompts"] == 2 and "after 2 of 4" in first["stopped"] and partial.exists()
+    second = bench_faithfulness.run(tiny_llama, tmp_path, deadline=None, **kw)
+    assert second["n_prompts"] == 4 and second["stopped"] is None and not partial.exists()
+    assert second["per_prompt"][:2] == first["per_prompt"]
+
+
 def test_peak_memory_sees_a_large_allocation(tiny_llama):
     with PeakMemory(tiny_llama.device) as mem:
         x = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
