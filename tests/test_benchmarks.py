@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -101,6 +102,7 @@ def test_faithfulness_benchmark_stops_at_the_deadline_and_continues(tiny_llama, 
     assert second["per_prompt"][:2] == first["per_prompt"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RSS sampling needs Linux /proc")
 def test_peak_memory_sees_a_large_allocation(tiny_llama):
     with PeakMemory(tiny_llama.device) as mem:
         x = torch.ones(64 * 2**20 // 4)  # 64 MB, touched
