@@ -89,8 +89,19 @@ class Script:
         self.app.exit(status)
 
 
+def _guard_streams() -> None:
+    # A windowed Windows/macOS bundle starts with sys.stdout/stderr = None; progress and
+    # warnings written there must not raise.
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    _guard_streams()
     args = parse_args(argv)
     if args.self_test:
         from .selftest import run_self_test
