@@ -99,6 +99,14 @@ def _guard_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
 
 
+def _window_icon():
+    from importlib.resources import files
+
+    from PySide6.QtGui import QIcon
+
+    return QIcon(str(files("jscope_desktop") / "resources" / "jscope-desktop.png"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the exit status (0 ok, 1 error, 2 usage error)."""
     _guard_streams()
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setDesktopFileName("jscope-desktop")
+    app.setWindowIcon(_window_icon())
     settings = AppSettings()
     apply_palette(app, settings.get("dark"))
     window = MainWindow(settings=settings, source=args.model, device=args.device)
