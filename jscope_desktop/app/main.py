@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the exit status (0 ok, 1 error, 2 usage error)."""
     _guard_streams()
     args = parse_args(argv)
+    from .syslibs import check_or_explain
+
+    if not check_or_explain():  # Qt would abort or raise without them; say what is missing
+        return 1
     if args.self_test:
         from .selftest import run_self_test
 
