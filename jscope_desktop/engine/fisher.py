@@ -22,7 +22,10 @@ from .forward import CancelCheck, Graph, logit_softcap, vjp_chunks
 from .models import LoadedModel
 
 FISHER_METHODS = ("fast", "exact", "lowrank")
-DEFAULT_RANK = {"fast": 8, "lowrank": 1}
+# fast: 16 exact eigen-directions + 8 probes. On 8 prompts of 5–32 tokens of the embedded model
+# (offline simulation over 8 seeds from exact per-direction data) this gave 3.7 % median relative
+# L2 error (max 9 %) and Spearman ≥ 0.991; 8 + 8 gave 6.3 % and 24 + 8 gave 3.1 %.
+DEFAULT_RANK = {"fast": 16, "lowrank": 1}
 DEFAULT_PROBES = 8
 TAIL_MASS = 1e-3  # fast: tokens beyond 99.9 % of the probability are reached by probes only
 
@@ -98,9 +101,13 @@ def fisher_matrix(lm: LoadedModel, graph: Graph) -> torch.Tensor:
     return fisher_split(lm, graph).head
 
 
-def fisher_eigen(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenpairs of F, largest first: (s (d,), U (d, d) with eigenvectors as columns), s ≥ 0."""
-    s, U = torch.linalg.eigh(F)
+def fisher_eigen(F: torch.Tensor, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenpairs of F, largest first: (s (d,), U (d, d) with eigenvectors as columns), s ≥ 0.
+
+    ``dtype`` float32 halves the cost where the directions only steer an estimate (fast).
+    """
+    s, U = torch.linalg.eigh(F.to(dtype))
+    s, U = s.double(), U.double()
     s, U = s.flip(0).clamp_min(0), U.flip(1)
     return s, U
 
@@ -121,7 +128,7 @@ def fisher_scores(
 
     Args:
         method: ``fast`` (default), ``exact`` or ``lowrank``.
-        rank: eigen-directions taken exactly (fast: 8, lowrank: 1 by default).
+        rank: eigen-directions taken exactly (fast: 16, lowrank: 1 by default).
         probes: probes of the remaining spectrum (fast only).
         seed: seeds the probes; the same seed gives the same scores.
         rel_error: if set (fast only), add probes until the estimated relative L2 error is at
@@ -132,17 +139,18 @@ def fisher_scores(
         units times nats).
     """
     d = graph.h.shape[0]
-    split = fisher_split(lm, graph, TAIL_MASS if method == "fast" else 0.0)
-    s, U = fisher_eigen(split.head)
-    if method == "exact":
+    k = min(d, rank if rank is not None else DEFAULT_RANK.get(method, d))
+    estimate = method == "fast" and k < d  # only then is a probed tail and a float32 basis fine
+    split = fisher_split(lm, graph, TAIL_MASS if estimate else 0.0)
+    s, U = fisher_eigen(split.head, torch.float32 if estimate else torch.float64)
+    if method == "exact" or k == d:
         k = int((s > s[0] * 1e-12).sum())
         total, passes = _sum_sq_vjps(graph, (U[:, :k] * s[:k].sqrt()).T, cancel, progress)
-        return FisherScores(total, "exact", k, 0, 0.0, passes)
-    k = min(d, rank if rank is not None else DEFAULT_RANK[method])
+        return FisherScores(total, method, k, 0, 0.0, passes)
     top = (U[:, :k] * s[:k].sqrt()).T  # (k, d)
-    if method == "lowrank" or (k == d and split.tail_w is None):
+    if method == "lowrank":
         total, passes = _sum_sq_vjps(graph, top, cancel, progress)
-        return FisherScores(total, method, k, 0, None if k < d else 0.0, passes)
+        return FisherScores(total, method, k, 0, None, passes)
     probe = _ProbeSource(U[:, k:] * s[k:].sqrt(), split, seed, max_probes if rel_error else probes)
     return _fast(graph, top, probe, probes, rel_error, cancel, progress)
 
