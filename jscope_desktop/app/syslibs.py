@@ -78,9 +78,8 @@ def missing_message(missing: list[tuple[str, str]]) -> str:
     """The message shown when libraries are missing: what, and the command that installs them."""
     libs = ", ".join(lib for lib, _ in missing)
     packages = " ".join(pkg for _, pkg in missing)
-    return (f"Jacobian Scopes Desktop cannot start: the system libraries {libs} are "
-            f"missing. Install them and start it again; on Debian or Ubuntu: "
-            f"sudo apt install {packages}")
+    return (f"Jacobian Scopes Desktop cannot start because system libraries are missing: {libs}. "
+            f"Install them and start it again; on Debian or Ubuntu: sudo apt install {packages}")
 
 
 def _show_dialog(message: str) -> None:
