@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .syslibs import check_or_explain
 
-    if not check_or_explain():  # Qt would abort or raise without them; say what is missing
+    if not check_or_explain(window=not args.self_test):  # Qt would abort or raise without them
         return 1
     if args.self_test:
         from .selftest import run_self_test

@@ -92,16 +92,17 @@ def _show_dialog(message: str) -> None:
             return
 
 
-def check_or_explain() -> bool:
+def check_or_explain(window: bool = True) -> bool:
     """Check the system libraries Qt will load; when some are missing, say so (stderr, and a
-    dialog when a dialog tool is installed).
+    dialog when a dialog tool is installed). ``window=False``: only offscreen rendering is needed
+    (``--self-test``), so the xcb libraries are not required.
 
     Returns:
         True when Qt can start (always on other systems than Linux), False otherwise.
     """
     if not sys.platform.startswith("linux"):
         return True
-    missing = missing_libraries(xcb=uses_xcb())
+    missing = missing_libraries(xcb=window and uses_xcb())
     if not missing:
         return True
     message = missing_message(missing)
