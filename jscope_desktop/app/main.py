@@ -85,6 +85,10 @@ class Script:
 
     def _finish(self, status: int) -> None:
         self.status = status
+        # Closing the last window would also post a Quit event; Qt 6 handles it in the next
+        # event loop by closing every window, so a later window in the same process (tests,
+        # an embedding notebook) would be shut. Exit directly instead.
+        self.app.setQuitOnLastWindowClosed(False)
         self.window.close()
         self.app.exit(status)
 
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: print(f"window up after {time.perf_counter() - _T0:.2f} s",
                                            file=sys.stderr))
     status = app.exec()
+    app.setQuitOnLastWindowClosed(True)
     return script.status or status
 
 
