@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..engine.errors import Cancelled, JScopeError
+from ..engine.errors import Cancelled, JScopeError, is_out_of_memory
 
 JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], object]
 
@@ -110,9 +110,14 @@ class Worker(QObject):
         except JScopeError as exc:
             self._done(job)
             self.failed.emit(job, kind, str(exc))
-        except Exception as exc:  # a bug: keep the app alive, say what happened, log the trace
-            traceback.print_exc(file=sys.stderr)
+        except Exception as exc:
             self._done(job)
+            if is_out_of_memory(exc):
+                self.failed.emit(job, kind, "Out of memory; try a shorter prompt, the fast Fisher "
+                                 "method, bfloat16, or the CPU.")
+                return
+            # a bug: keep the app alive, say what happened, log the trace
+            traceback.print_exc(file=sys.stderr)
             self.failed.emit(job, kind, f"Unexpected error ({type(exc).__name__}): {exc}")
         else:
             self._done(job)

@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from ..engine.attribute import AttributionRequest, attribute
-from ..engine.errors import JScopeError
+from ..engine.errors import JScopeError, is_out_of_memory
 from ..engine.fisher import FISHER_METHODS
 from ..engine.models import DEVICES, DTYPES, load_model
 from ..engine.result import AttributionResult
@@ -137,19 +135,13 @@ def _status() -> Iterator[Callable[[float, str], None] | None]:
         yield lambda fraction, message: status.update(f"{message} ({fraction:.0%})")
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
-
-
 @contextmanager
 def out_of_memory_advice(args) -> Iterator[None]:
     """Turn running out of memory (GPU or CPU) into one sentence saying what to change."""
     try:
         yield
     except (RuntimeError, MemoryError) as exc:
-        if not _is_out_of_memory(exc):
+        if not is_out_of_memory(exc):
             raise
         raise JScopeError(oom_sentence(args)) from exc
 

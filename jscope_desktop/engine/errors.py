@@ -13,3 +13,12 @@ class JScopeError(Exception):
 
 class Cancelled(Exception):
     """Raised inside a computation when its cancel flag was set; the caller discards the run."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for running out of GPU or CPU memory, whichever type the backend raised it as."""
+    import torch
+
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
