@@ -47,6 +47,16 @@ class DigitTokenizer:
         return "".join("<s>" if i == 1 else "" if i < 3 else chr(i - 3) for i in ids)
 
 
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: tiny models gain nothing from threads, and on a loaded
+    machine OpenMP's spinning threads make them 100× slower. Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_llama():
     """A 2-layer random Llama (d=32, V=128): eager attention so every op is differentiable twice."""

@@ -15,14 +15,7 @@ from benchmarks.common import PeakMemory, lambada_ids
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a loaded machine OpenMP's spinning threads
-    make them 100× slower; restore the setting afterwards for other tests."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _quiet(*a, **k):

@@ -26,14 +26,7 @@ from jscope_desktop.engine.faithfulness_stats import spearman, student_t_ppf, t_
 PROMPTS = ["12, 34, 56, 78,", "the cat sat on the mat", "abc abd abe ab", "9, 8, 7, 6, 5, 4,"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a loaded machine OpenMP's spinning threads
-    make them 100× slower; restore the setting afterwards for other tests."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def manual_logprobs(lm, ids: list[int], zeroed: list[int]) -> torch.Tensor:

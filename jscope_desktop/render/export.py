@@ -152,7 +152,12 @@ def render_image(result: AttributionResult, options: FigureOptions | None = None
                  scale: float = PNG_SCALE) -> QImage:
     """The figure as a QImage at ``scale`` × its logical size (device pixel ratio set)."""
     ensure_gui_app()
-    fig = Figure(result, options)
+    return paint_to_image(Figure(result, options), scale)
+
+
+def paint_to_image(fig, scale: float) -> QImage:
+    """Paint a figure (anything with ``size()``, ``style.background`` and ``paint(painter)``)
+    into a QImage of ``scale`` × its logical size, device pixel ratio set."""
     size = fig.size()
     image = QImage(QSize(round(size.width() * scale), round(size.height() * scale)),
                    QImage.Format.Format_ARGB32_Premultiplied)

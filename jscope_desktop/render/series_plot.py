@@ -18,7 +18,7 @@ from ..engine.result import AttributionResult
 from .caption import scope_label
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
-from .export import ensure_gui_app
+from .export import ensure_gui_app, paint_to_image
 from .series_data import attention_summary, series_view
 from .strip import LIGHT, StripStyle, strip_font
 
@@ -226,16 +226,7 @@ def render_series_image(result: AttributionResult, width: float = 1000.0, scale:
                         cmap: str = "viridis") -> QImage:
     """The series figure as a QImage of ``scale`` × its logical size (device pixel ratio set)."""
     ensure_gui_app()
-    fig = SeriesFigure(result, width, cmap)
-    size = fig.size()
-    image = QImage(QSize(round(size.width() * scale), round(size.height() * scale)),
-                   QImage.Format.Format_ARGB32_Premultiplied)
-    image.setDevicePixelRatio(scale)
-    image.fill(fig.style.background)
-    painter = QPainter(image)
-    fig.paint(painter)
-    painter.end()
-    return image
+    return paint_to_image(SeriesFigure(result, width, cmap), scale)
 
 
 def save_series_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
