@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 # (shared library, Debian/Ubuntu package). QtGui links the OpenGL dispatch libraries on every
@@ -84,6 +85,8 @@ def missing_message(missing: list[tuple[str, str]]) -> str:
 
 def _show_dialog(message: str) -> None:
     # Started from a menu, stderr is invisible: use a desktop dialog tool when there is one.
+    # xmessage does not wrap lines; the others wrap anyway.
+    message = textwrap.fill(message, 72)
     for tool, args in (("zenity", ["--error", "--no-markup", "--text"]),
                        ("kdialog", ["--error"]), ("xmessage", ["-center"])):
         path = shutil.which(tool)
