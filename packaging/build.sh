@@ -45,6 +45,12 @@ sed "s|@LIBS@|$LIB_PAIRS|" packaging/install.sh > "$STAGE/tar/jscope-desktop/ins
 chmod 755 "$STAGE/tar/jscope-desktop/install.sh"
 tar -C "$STAGE/tar" -czf "dist/$TAR_NAME.tar.gz" jscope-desktop
 
+if ! command -v dpkg-deb >/dev/null; then
+    echo "== no dpkg-deb (Debian package dpkg): skipping the .deb"
+    rm -rf "$STAGE"
+    du -sh "$BUNDLE" "dist/$TAR_NAME.tar.gz"
+    exit 0
+fi
 echo "== .deb"
 DEB="$STAGE/deb"
 mkdir -p "$DEB/DEBIAN" "$DEB/opt" "$DEB/usr/bin" "$DEB/usr/share/applications" \
