@@ -76,8 +76,11 @@ cp build/licenses/* "$DEB/usr/share/doc/jscope-desktop/"
     echo " See /usr/share/common-licenses/Apache-2.0 or LICENSE in this folder."
 } > "$DEB/usr/share/doc/jscope-desktop/copyright"
 SIZE_KB=$(du -sk --exclude=DEBIAN "$DEB" | cut -f1)
+# The bundle carries libraries from this machine (libstdc++, libexpat, ... and Python itself), so
+# it needs at least this machine's glibc: build on the oldest distribution you want to support.
+GLIBC=$(getconf GNU_LIBC_VERSION | cut -d' ' -f2)
 MAINTAINER=${DEB_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || echo "jscope-desktop developers <root@localhost>")}
-sed -e "s|@VERSION@|$VERSION|" -e "s|@MAINTAINER@|$MAINTAINER|" -e "s|@SIZE@|$SIZE_KB|" -e "s|@SYS_DEPENDS@|$SYS_DEPENDS|" \
+sed -e "s|@VERSION@|$VERSION|" -e "s|@GLIBC@|$GLIBC|" -e "s|@MAINTAINER@|$MAINTAINER|" -e "s|@SIZE@|$SIZE_KB|" -e "s|@SYS_DEPENDS@|$SYS_DEPENDS|" \
     packaging/deb-control > "$DEB/DEBIAN/control"
 dpkg-deb --root-owner-group -Zgzip --build "$DEB" "dist/jscope-desktop_${VERSION}_amd64.deb" >/dev/null
 rm -rf "$STAGE"
