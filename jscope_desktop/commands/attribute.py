@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..engine.attribute import AttributionRequest, attribute
 from ..engine.errors import JScopeError, is_out_of_memory
-from ..engine.fisher import FISHER_METHODS
+from ..engine.fisher import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS
 from ..engine.models import DEVICES, DTYPES, load_model
 from ..engine.result import AttributionResult
 from ..engine.scopes import SCOPES, scope_names
@@ -42,9 +42,10 @@ def add_parser(sub) -> None:
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS,
                    help="Fisher method (fisher scope; default: fast)")
     p.add_argument("--fisher-rank", type=positive_integer, metavar="K",
-                   help="exact eigen-directions of F (fast: 8, lowrank: 1)")
-    p.add_argument("--fisher-probes", type=positive_integer, default=8, metavar="N",
-                   help="random probes of the rest of F (fast; default: 8)")
+                   help=f"exact eigen-directions of F (fast: {DEFAULT_RANK['fast']}, "
+                        f"lowrank: {DEFAULT_RANK['lowrank']})")
+    p.add_argument("--fisher-probes", type=positive_integer, default=DEFAULT_PROBES, metavar="N",
+                   help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES})")
     p.add_argument("--fisher-error", type=float, metavar="E",
                    help="add probes until the estimated relative error is at most E (fast)")
     p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")

@@ -96,7 +96,7 @@ def attribute(
     if scope.needs_target and target_id is None:
         target_id = int(top.indices[0])
     if scope.needs_foil and foil_id is None:
-        foil_id = next(int(i) for i in top.indices if int(i) != target_id)
+        foil_id = next(int(i) for i in probs.topk(2).indices if int(i) != target_id)
     if scope.needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
     settings = ScopeSettings(
@@ -114,7 +114,7 @@ def attribute(
     _sync(lm)
     scope_s = time.perf_counter() - t0
     scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
-    p = probs.double()
+    p = probs.cpu().double()
     fisher = out.fisher
     result = AttributionResult(
         model=lm.info.to_dict(),

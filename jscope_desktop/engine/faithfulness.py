@@ -189,7 +189,7 @@ def ablation_effects(
     nats, float64, and the baseline log p(top1)."""
     drops, kls, base = [], [], None
     for lp in _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
-        lp = lp.double()
+        lp = lp.cpu().double()
         if base is None:
             base = lp[0]
         drops.append((lp[:, top1] - base[top1]).numpy())

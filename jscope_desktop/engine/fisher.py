@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .forward import CancelCheck, Graph, logit_softcap, vjp_chunks
+from .forward import CancelCheck, Graph, logit_softcap, row_norms, vjp_chunks
 from .models import LoadedModel
 
 FISHER_METHODS = ("fast", "exact", "lowrank")
@@ -64,7 +64,7 @@ class FisherSplit:
             return torch.zeros(n, d, dtype=torch.float64)
         xi = torch.randn(self.W.shape[0], n, generator=gen).to(self.W.device)
         z = self.W.T @ (self.tail_w[:, None] * xi) - torch.outer(self.mu, self.tail_mu @ xi)
-        return z.T.double().cpu()
+        return z.T.cpu().double()
 
 
 def fisher_split(lm: LoadedModel, graph: Graph, tail_mass: float = 0.0) -> FisherSplit:
@@ -88,12 +88,12 @@ def fisher_split(lm: LoadedModel, graph: Graph, tail_mass: float = 0.0) -> Fishe
             head_idx = order[: max(n_head, 64)]
     if head_idx is None:
         rows = p.sqrt()[:, None] * (g[:, None] * W - mu)
-        return FisherSplit((rows.T @ rows).double(), W, mu, None, None)
+        return FisherSplit((rows.T @ rows).cpu().double(), W, mu, None, None)
     rows = p[head_idx].sqrt()[:, None] * (g[head_idx, None] * W[head_idx] - mu)
     tail = torch.ones_like(p, dtype=torch.bool)
     tail[head_idx] = False
     sqrt_p = p.sqrt() * tail
-    return FisherSplit((rows.T @ rows).double(), W, mu, sqrt_p * g, sqrt_p)
+    return FisherSplit((rows.T @ rows).cpu().double(), W, mu, sqrt_p * g, sqrt_p)
 
 
 def fisher_matrix(lm: LoadedModel, graph: Graph) -> torch.Tensor:
@@ -205,7 +205,7 @@ def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
     out = torch.empty(K, graph.x.shape[0], dtype=torch.float64)
     passes = 0
     for start, g in vjp_chunks(graph, directions, cancel, first_batch=first_batch):
-        out[start : start + g.shape[0]] = g.double().pow(2).sum(-1).cpu()
+        out[start : start + g.shape[0]] = row_norms(g, squared=True)
         passes += 1
         if progress:
             progress((start + g.shape[0]) / K)

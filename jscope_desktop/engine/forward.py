@@ -160,6 +160,18 @@ def _batched_vjp(graph: Graph, v: torch.Tensor) -> torch.Tensor:
         return torch.stack(rows)
 
 
+def row_norms(g: torch.Tensor, squared: bool = False) -> torch.Tensor:
+    """L2 norm (or its square) over the last axis, on the CPU in float64: (…,) .
+
+    Half-precision gradients are widened to float32 on their device first (MPS has no float64,
+    so widening to float64 happens only after the move to the CPU).
+    """
+    if g.dtype in (torch.float16, torch.bfloat16):
+        g = g.float()
+    out = g.pow(2).sum(-1) if squared else g.norm(dim=-1)
+    return out.cpu().double()
+
+
 def vjp(graph: Graph, direction: torch.Tensor) -> torch.Tensor:
     """Jᵀu for one direction u (d,): gradients (T, d) w.r.t. the input embeddings."""
     (g,) = torch.autograd.grad(

@@ -23,6 +23,7 @@ from .forward import (
     hidden_states,
     logits_from_hidden,
     plain_forward,
+    row_norms,
     vjp_chunks,
     warm_up,
 )
@@ -83,12 +84,16 @@ def generate_attribution(
     if n_tokens < 1 and not generated:
         raise JScopeError("Generate at least one token.")
     enc = encode_prompt(lm.tokenizer, prompt, chat)
+    planned = len(enc.token_ids) + (len(generated) if generated else n_tokens)
+    if planned > lm.info.context_length:  # checked before spending time on the generation
+        raise JScopeError(
+            f"Prompt plus generation ({planned} tokens) is longer than the model's context of "
+            f"{lm.info.context_length}; generate fewer tokens."
+        )
     if progress:
         progress(0.0, "Generating")
     new = list(generated) if generated else generate_tokens(lm, enc.token_ids, n_tokens, cancel)
     ids = enc.token_ids + new
-    if len(ids) > lm.info.context_length:
-        raise JScopeError("Prompt plus generation is longer than the model's context; generate fewer.")
     P, T = len(enc.token_ids), len(ids)
     positions = list(range(P - 1, T - 1))
     warm_up(lm, ids)
@@ -104,7 +109,7 @@ def generate_attribution(
     for start, g in vjp_chunks(graph, directions, cancel):
         if scope == "grad_input":
             g = g * x.detach()
-        rows[start : start + g.shape[0]] = g.double().norm(dim=-1).cpu()
+        rows[start : start + g.shape[0]] = row_norms(g)
         passes += 1
         if progress:
             progress((start + g.shape[0]) / len(positions), "Attributing the generation")

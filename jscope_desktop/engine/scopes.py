@@ -12,7 +12,7 @@ import torch
 
 from .errors import Cancelled
 from .fisher import FisherScores, fisher_scores
-from .forward import CancelCheck, Graph, hidden_states, vjp
+from .forward import CancelCheck, Graph, hidden_states, row_norms, vjp
 from .models import LoadedModel
 
 
@@ -77,7 +77,7 @@ def output_row(lm: LoadedModel, token_id: int) -> torch.Tensor:
 
 def _norm_scope(graph: Graph, u: torch.Tensor) -> ScopeOutput:
     g = vjp(graph, u)  # (T, d)
-    return ScopeOutput(g.double().norm(dim=-1).cpu(), 1)
+    return ScopeOutput(row_norms(g), 1)
 
 
 @register("semantic", "Semantic", "How much each token moves the hidden state toward the "
@@ -119,7 +119,7 @@ def fisher(lm, graph, settings, cancel=None, progress=None) -> ScopeOutput:
 def grad_input(lm, graph, settings, cancel=None, progress=None) -> ScopeOutput:
     """‖(J_tᵀ w_target) ⊙ x_t‖₂ per token."""
     g = vjp(graph, output_row(lm, settings.target_id))
-    return ScopeOutput((g * graph.x.detach()).double().norm(dim=-1).cpu(), 1)
+    return ScopeOutput(row_norms(g * graph.x.detach()), 1)
 
 
 @register("integrated", "Integrated", "Integrated gradients of the target's logit along the "
@@ -136,7 +136,7 @@ def integrated(lm, graph, settings, cancel=None, progress=None) -> ScopeOutput:
     m = max(1, settings.ig_steps)
     alphas = torch.arange(1, m + 1, device=x.device, dtype=x.dtype) / m
     per_batch = max(1, min(m, 4096 // T))
-    total = torch.zeros_like(x)
+    total = torch.zeros_like(x, dtype=torch.float32)  # the Riemann sum in float32 at least
     passes = 0
     for start in range(0, m, per_batch):
         if cancel and cancel():
@@ -146,11 +146,11 @@ def integrated(lm, graph, settings, cancel=None, progress=None) -> ScopeOutput:
         with torch.enable_grad():
             h = hidden_states(lm, xs)[:, T - 1]  # (b, d)
             (g,) = torch.autograd.grad((h @ u.to(h.device, h.dtype)).sum(), xs)
-        total += g.sum(0)
+        total += g.sum(0).float()
         passes += 1
         if progress:
             progress(min(1.0, (start + len(a)) / m))
-    return ScopeOutput(((total / m) * x).double().norm(dim=-1).cpu(), passes)
+    return ScopeOutput(row_norms((total / m) * x.float()), passes)
 
 
 def scope_names() -> list[str]:

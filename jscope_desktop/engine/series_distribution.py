@@ -128,7 +128,7 @@ def _cache_of(out):
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
     """(N, 1, V) logits of the last position -> (N, V) float64 log-probabilities on the CPU."""
-    return torch.log_softmax(logits[:, -1].double(), -1).cpu()
+    return torch.log_softmax(logits[:, -1].float(), -1).cpu().double()
 
 
 def true_probs(law: Transition, offset: float, step: float, digits: int) -> list[float]:
