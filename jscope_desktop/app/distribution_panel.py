@@ -30,6 +30,7 @@ class DistributionPanel(QGroupBox):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "probability")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # never "probability (x0.001)"
         self.plot.invertY(True)  # top-1 at the top
         self.plot.setMinimumHeight(180)
         self.bars: pg.BarGraphItem | None = None
