@@ -62,8 +62,12 @@ def test_gui_never_stalls_during_exact_fisher(qtbot, make_window, embedded_model
     window.run_exact()
     timer.start()
     t0 = time.perf_counter()
-    qtbot.waitUntil(lambda: done or time.perf_counter() - t0 > 20, timeout=60000)
-    timer.stop()
+    try:
+        qtbot.waitUntil(lambda: bool(done) or time.perf_counter() - t0 > 20, timeout=60000)
+    finally:
+        # A timer left running after a failure fires into a frame the garbage collector may free
+        # in its own slot (a crash in a later test), so it always stops here.
+        timer.stop()
     backward = window.progress.value() > 55 or bool(done)
     if not done:
         with qtbot.waitSignal(window.run_cancelled, timeout=10000):
