@@ -3,7 +3,8 @@ peak memory, on real text (LAMBADA passages) of 32 to 2,048 tokens.
 
 Times are each method's own (``timing.scope_s`` of the result; a plain no-grad forward for
 ``forward``): the median of ``repeats`` runs after one warm-up at lengths up to ``repeat_upto``,
-a single run above (each run is then seconds long and its noise small). A method whose next
+a single run above (each run is then seconds long and its noise small), and a single run too
+where the warm-up took 10 s or more (Fisher exact). A method whose next
 run is predicted (from its growth so far) to exceed ``limit_s`` is skipped from there on, so
 Fisher exact stops where it would take minutes.
 
@@ -32,6 +33,7 @@ from .common import (
 )
 
 NAME = "cost"
+SINGLE_ABOVE_S = 10.0  # a warm-up this long is the measurement (Fisher exact: no repeats)
 LENGTHS = (32, 64, 128, 256, 512, 1024, 2048)
 # name -> (scope, fisher method); None = a plain forward
 METHODS = {
@@ -69,7 +71,8 @@ def measure(lm, lengths, repeats=3, repeat_upto=512, limit_s=180.0, methods=tupl
                 continue
             many = L <= repeat_upto
             with PeakMemory(lm.device) as mem:
-                sec, runs = median_seconds(_runner(lm, ids, m), repeats if many else 1, warmup=many)
+                sec, runs = median_seconds(_runner(lm, ids, m), repeats if many else 1, warmup=many,
+                                           single_above=SINGLE_ABOVE_S)
             table[m][str(L)] = {"seconds": sec, "runs": runs, "peak_mb": mem.peak_mb}
             log(f"  cost {m:13s} {L:5d} tokens  {sec:9.3f} s  peak +{mem.peak_mb:7.1f} MB")
     return table

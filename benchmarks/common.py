@@ -127,11 +127,18 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def median_seconds(fn: Callable[[], float], repeats: int, warmup: bool = True) -> tuple[float, list]:
+def median_seconds(fn: Callable[[], float], repeats: int, warmup: bool = True,
+                   single_above: float | None = None) -> tuple[float, list]:
     """Median of ``repeats`` calls of ``fn`` (each returns its own seconds), after one
-    uncounted warm-up call when ``warmup``; returns (median, all times)."""
+    uncounted warm-up call when ``warmup``; returns (median, all times).
+
+    A warm-up that takes at least ``single_above`` seconds is the measurement itself (a run that
+    long has little noise, and repeating it would spend minutes).
+    """
     if warmup:
-        fn()
+        first = fn()
+        if single_above is not None and first >= single_above:
+            return first, [first]
     times = [fn() for _ in range(max(1, repeats))]
     return statistics.median(times), times
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks import bench_cost, bench_faithfulness, bench_fisher, bench_generation, run_all
-from benchmarks.common import PeakMemory, lambada_ids
+from benchmarks.common import PeakMemory, lambada_ids, median_seconds
 
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
@@ -110,3 +110,19 @@ def test_run_all_sizes_and_options():
     assert s["lengths"] == (32, 64, 128, 256) and s["passages"] == 7
     with pytest.raises(SystemExit):
         run_all.parse(["--only", "nope"])
+
+
+def test_median_seconds_repeats_short_runs_and_takes_a_long_warm_up_as_it_is():
+    calls: list[float] = []
+
+    def run(seconds):
+        def fn():
+            calls.append(seconds.pop(0))
+            return calls[-1]
+        return fn
+
+    assert median_seconds(run([9.0, 1.0, 3.0, 2.0]), 3) == (2.0, [1.0, 3.0, 2.0])
+    calls.clear()
+    assert median_seconds(run([12.0, 1.0]), 3, single_above=10.0) == (12.0, [12.0])
+    assert calls == [12.0]  # no repeats after a long warm-up
+    assert median_seconds(run([4.0, 5.0, 6.0, 7.0]), 3, single_above=10.0) == (6.0, [5.0, 6.0, 7.0])
