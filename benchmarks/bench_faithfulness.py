@@ -56,7 +56,8 @@ def plot(result: dict, out_dir):
     ax.set_xticks(range(len(scopes)), scopes, rotation=25, ha="right")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("Δ log p(top-1) after deletion (nats)")
-    ax.legend(fontsize=8)
+    # above the bars: inside, it would cover the deepest ones
+    ax.legend(fontsize=8, ncol=4, loc="lower left", bbox_to_anchor=(0, 1.01), frameon=False)
     ax.grid(True, axis="y", alpha=0.3)
     loo = result.get("loo_spearman") or {}
     if loo:

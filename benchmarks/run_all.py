@@ -25,7 +25,7 @@ SIZES = {
     "quick": {"lengths": (32, 64, 128), "repeats": 1, "ranks": (0, 8), "probes": (4, 8), "seeds": 1,
               "fisher_prompts": 2, "gen_n": (2, 4), "passages": 3, "loo_passages": 2},
     "default": {"lengths": bench_cost.LENGTHS, "repeats": 3, "ranks": bench_fisher.RANKS,
-                "probes": bench_fisher.PROBES, "seeds": 2, "fisher_prompts": 6,
+                "probes": bench_fisher.PROBES, "seeds": 4, "fisher_prompts": 6,
                 "gen_n": bench_generation.N_TOKENS, "passages": 200, "loo_passages": 20},
     "full": {"lengths": bench_cost.LENGTHS, "repeats": 5, "ranks": bench_fisher.RANKS,
              "probes": bench_fisher.PROBES, "seeds": 5, "fisher_prompts": 6,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import JScopeError
-from .fisher import FISHER_METHODS
+from .fisher import DEFAULT_PROBES, FISHER_METHODS
 from .forward import CancelCheck, _sync, build_graph, plain_forward, warm_up
 from .models import LoadedModel
 from .result import AttributionResult, FisherInfo, Timing, TopToken
@@ -37,7 +37,7 @@ class AttributionRequest:
     chat: bool = False
     fisher_method: str = "fast"
     fisher_rank: int | None = None
-    fisher_probes: int = 8
+    fisher_probes: int = DEFAULT_PROBES
     fisher_rel_error: float | None = None
     ig_steps: int = 16
     seed: int = 0

@@ -27,6 +27,7 @@ from .faithfulness_prompts import check_last_word
 from .faithfulness_stats import t_interval
 from .forward import CancelCheck
 from .models import LoadedModel
+from .userfiles import read_user_text
 
 ProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
@@ -40,12 +41,7 @@ def load_prompts(path: str | Path) -> list[str]:
     and for an entry that is not a non-empty text.
     """
     p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise JScopeError(f"The prompts file {p} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JScopeError(f"Could not read the prompts file {p}: {exc}.") from None
+    raw = read_user_text(p, "prompts file")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:

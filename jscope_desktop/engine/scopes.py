@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import Cancelled
-from .fisher import FisherScores, fisher_scores
+from .fisher import DEFAULT_PROBES, FisherScores, fisher_scores
 from .forward import CancelCheck, Graph, hidden_states, row_norms, vjp
 from .models import LoadedModel
 
@@ -24,7 +24,7 @@ class ScopeSettings:
     foil_id: int | None = None
     fisher_method: str = "fast"
     fisher_rank: int | None = None
-    fisher_probes: int = 8
+    fisher_probes: int = DEFAULT_PROBES
     fisher_rel_error: float | None = None
     ig_steps: int = 16
     seed: int = 0

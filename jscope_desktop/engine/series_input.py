@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from .errors import JScopeError
+from .userfiles import read_user_text
 
 
 def check_values(values: list[float]) -> None:
@@ -37,12 +38,7 @@ def read_values(path: str | Path, column: str | None = None) -> list[float]:
     """Values from a file: one value a line, or a CSV column (``column``: header name or 1-based
     number; default the last column). A first row that is not numeric is taken as a header."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise JScopeError(f"The file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JScopeError(f"Could not read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    text = read_user_text(path, "file", encoding="utf-8-sig")
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     if not rows:
         raise JScopeError(f"The file {path} holds no values.")
