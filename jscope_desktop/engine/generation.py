@@ -101,9 +101,10 @@ def generate_attribution(
     t0 = time.perf_counter()
     x = embed(lm, ids[:-1]).detach().requires_grad_(True)  # (T-1, d): the last id is never input
     with torch.enable_grad():
-        H = hidden_states(lm, x[None])[0]  # (T-1, d)
+        final, between = hidden_states(lm, x[None], layers=True)
+    H = final[0]  # (T-1, d)
     directions = _row_directions(lm, H.detach(), positions, ids, scope)  # (N, T-1, d)
-    graph = Graph(x, H, torch.empty(0), torch.empty(0))
+    graph = Graph(x, H, torch.empty(0), torch.empty(0), between)  # cancel checked inside passes
     rows = torch.zeros(len(positions), T - 1, dtype=torch.float64)
     passes = 0
     for start, g in vjp_chunks(graph, directions, cancel):
