@@ -14,8 +14,8 @@ import argparse
 import time
 
 from jscope_desktop.engine.errors import Cancelled
-from jscope_desktop.engine.faithfulness import FaithfulnessConfig, faithfulness_scopes
-from jscope_desktop.engine.faithfulness_run import (
+from jscope_desktop.engine.faithfulness.measure import FaithfulnessConfig, faithfulness_scopes
+from jscope_desktop.engine.faithfulness.run import (
     build_report,
     load_prompts,
     read_partial,

@@ -19,7 +19,7 @@ import numpy as np
 
 from jscope_desktop.engine import fisher as fisher_mod
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.faithfulness_stats import spearman
+from jscope_desktop.engine.faithfulness.stats import spearman
 from jscope_desktop.engine.tokens import encode_prompt
 
 from .common import add_model_args, environment, load, median_seconds, pyplot, save_figure, write_result

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from jscope_desktop.engine.faithfulness_run import load_prompts, write_json_atomic
+from jscope_desktop.engine.faithfulness.run import load_prompts, write_json_atomic
 from jscope_desktop.engine.models import LoadedModel, load_model
 from jscope_desktop.engine.tokens import encode_prompt
 

@@ -13,15 +13,15 @@ import torch
 
 from jscope_desktop.cli import main
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.faithfulness import (
+from jscope_desktop.engine.faithfulness.measure import (
     FaithfulnessConfig,
     ablated_logprobs,
     evaluate_prompt,
     top_k_count,
 )
-from jscope_desktop.engine.faithfulness_prompts import prepare_prompt
-from jscope_desktop.engine.faithfulness_run import run_faithfulness, summarize
-from jscope_desktop.engine.faithfulness_stats import spearman, student_t_ppf, t_interval
+from jscope_desktop.engine.faithfulness.prompts import prepare_prompt
+from jscope_desktop.engine.faithfulness.run import run_faithfulness, summarize
+from jscope_desktop.engine.faithfulness.stats import spearman, student_t_ppf, t_interval
 
 PROMPTS = ["12, 34, 56, 78,", "the cat sat on the mat", "abc abd abe ab", "9, 8, 7, 6, 5, 4,"]
 
@@ -225,7 +225,7 @@ def test_bad_input_is_one_line_and_non_zero(cli_on_tiny, tmp_path, capsys, conte
 
 @pytest.mark.embedded
 def test_lambada_passage_on_the_embedded_model(embedded_model):
-    from jscope_desktop.engine.faithfulness_run import load_prompts
+    from jscope_desktop.engine.faithfulness.run import load_prompts
 
     root = Path(__file__).resolve().parents[1]
     text = load_prompts(root / "benchmarks" / "data" / "lambada_prompts_1000.json")[0]

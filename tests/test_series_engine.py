@@ -11,7 +11,13 @@ from series_helpers import NumberTokenizer, brute_force_distribution, with_token
 
 from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.result import AttributionResult
-from jscope_desktop.engine.series import (
+from jscope_desktop.engine.series.distribution import (
+    next_value_distribution,
+    total_variation,
+    true_probs,
+    value_paths,
+)
+from jscope_desktop.engine.series.explain import (
     SeriesRequest,
     encode_series,
     explain_series,
@@ -19,13 +25,7 @@ from jscope_desktop.engine.series import (
     prepare_series,
     value_spans,
 )
-from jscope_desktop.engine.series_distribution import (
-    next_value_distribution,
-    total_variation,
-    true_probs,
-    value_paths,
-)
-from jscope_desktop.engine.series_generators import (
+from jscope_desktop.engine.series.generators import (
     GBM_DT,
     GBM_MU,
     GBM_SIGMA,

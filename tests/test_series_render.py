@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from jscope_desktop.engine.series import SeriesRequest, explain_series
+from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
 from jscope_desktop.render.colormaps import COLORMAPS
 from jscope_desktop.render.series_data import attention_summary, series_csv, series_view
 from jscope_desktop.render.series_plot import SeriesFigure, render_series_image, save_series_image

@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.jobs import ModelHolder
-from jscope_desktop.app.series_tab import VALUES, SeriesTab
+from jscope_desktop.app.series.tab import VALUES, SeriesTab
 from jscope_desktop.app.worker import Worker
 from jscope_desktop.render.colormaps import COLORMAPS
 

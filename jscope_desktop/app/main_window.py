@@ -7,8 +7,6 @@ in (tests use a tiny random model); otherwise the embedded model loads in the ba
 
 from __future__ import annotations
 
-import importlib.util
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QLabel,
@@ -23,16 +21,16 @@ from PySide6.QtWidgets import (
 
 from ..engine.result import AttributionResult
 from . import jobs
-from .compare_view import CompareView
-from .cost_panel import CostPanel
-from .distribution_panel import DistributionPanel
 from .file_actions import FileActions
-from .matrix_view import MatrixView
-from .model_panel import ModelPanel, dropped_model_path
-from .prompt_panel import PromptPanel
 from .settings import AppSettings
-from .strip_widget import StripWidget, ranking_text
-from .view_controls import ViewControls
+from .widgets.compare_view import CompareView
+from .widgets.cost_panel import CostPanel
+from .widgets.distribution_panel import DistributionPanel
+from .widgets.matrix_view import MatrixView
+from .widgets.model_panel import ModelPanel, dropped_model_path
+from .widgets.prompt_panel import PromptPanel
+from .widgets.strip_widget import StripWidget, ranking_text
+from .widgets.view_controls import ViewControls
 from .worker import Worker
 
 MATRIX_SCOPES = ("temperature", "semantic", "grad_input")
@@ -145,12 +143,10 @@ class MainWindow(QMainWindow, FileActions):
         self.statusBar().showMessage("Starting…")
 
     def _add_series_tab(self) -> None:
-        """Add the time-series tab when its module is installed (``series_tab.make_tab``)."""
-        if importlib.util.find_spec(f"{__package__}.series_tab") is None:
-            return
-        from . import series_tab
+        """Add the time-series tab (``series.tab.make_tab``)."""
+        from .series.tab import make_tab
 
-        self.tabs.addTab(series_tab.make_tab(self), "Time series")
+        self.tabs.addTab(make_tab(self), "Time series")
 
     def _connect(self) -> None:
         w = self.worker

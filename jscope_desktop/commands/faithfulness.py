@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.faithfulness import (
+from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
     EXPLAIN_MODES,
     FaithfulnessConfig,
     faithfulness_scopes,
 )
-from ..engine.faithfulness_prompts import check_last_word
-from ..engine.faithfulness_run import build_report, load_prompts, run_faithfulness, write_json_atomic
+from ..engine.faithfulness.prompts import check_last_word
+from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness, write_json_atomic
 from ..engine.fisher import FISHER_METHODS
 from ..engine.models import DEVICES, DTYPES, load_model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..engine.errors import JScopeError
 from ..engine.models import DEVICES, DTYPES, load_model
 from ..engine.result import AttributionResult
-from ..engine.series import (
+from ..engine.series.explain import (
     DEFAULT_N_VALUES,
     SERIES_SCOPES,
     SeriesRequest,
@@ -16,7 +16,7 @@ from ..engine.series import (
     prepare_series,
     read_values,
 )
-from ..engine.series_generators import system_names
+from ..engine.series.generators import system_names
 
 
 def add_parser(sub) -> None:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from ..engine.result import AttributionResult
-from ..engine.series_generators import SYSTEMS
+from ..engine.series.generators import SYSTEMS
 
 
 @dataclass

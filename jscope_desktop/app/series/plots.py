@@ -7,10 +7,10 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ..engine.result import AttributionResult
-from ..render.colormaps import COLORMAPS, Normalizer
-from ..render.series_data import SeriesView, series_view
-from .plotting import pg
+from ...engine.result import AttributionResult
+from ...render.colormaps import COLORMAPS, Normalizer
+from ...render.series_data import SeriesView, series_view
+from ..widgets.plotting import pg
 
 MODEL_COLOUR, TRUTH_COLOUR, LINE_COLOUR, CUTOFF_COLOUR = "#3b6fb6", "#e6550d", "#9a9a9a", "#d62728"
 

@@ -13,12 +13,12 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from ..engine.result import AttributionResult
-from ..render.colorbar import colorbar_height, paint_colorbar
-from ..render.colormaps import COLORMAPS, Normalizer, format_score
-from ..render.export import Figure, FigureOptions, explained_token, target_index
-from ..render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
-from ..render.units import Unit, make_units, row_scores, unit_of_token
+from ...engine.result import AttributionResult
+from ...render.colorbar import colorbar_height, paint_colorbar
+from ...render.colormaps import COLORMAPS, Normalizer, format_score
+from ...render.export import Figure, FigureOptions, explained_token, target_index
+from ...render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
+from ...render.units import Unit, make_units, row_scores, unit_of_token
 
 MARGIN = 10.0
 BASE_FONT_PX = 15.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import JScopeError
-from .models import LoadedModel
-from .tokens import encode_prompt, token_texts
+from ..errors import JScopeError
+from ..models import LoadedModel
+from ..tokens import encode_prompt, token_texts
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
-from ..render.colormaps import COLORMAPS, SCALES
-from ..render.units import GRANULARITIES
+from ...render.colormaps import COLORMAPS, SCALES
+from ...render.units import GRANULARITIES
 
 
 class ViewControls(QWidget):

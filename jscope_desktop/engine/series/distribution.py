@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import Cancelled, JScopeError
-from .forward import CancelCheck, _sync
-from .models import LoadedModel
-from .series_generators import Transition
+from ..errors import Cancelled, JScopeError
+from ..forward import CancelCheck, _sync
+from ..models import LoadedModel
+from .generators import Transition
 
 
 @dataclass

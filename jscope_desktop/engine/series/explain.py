@@ -10,19 +10,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import AttributionRequest, attribute
-from .errors import JScopeError
-from .forward import CancelCheck
-from .models import LoadedModel
-from .result import AttributionResult, SeriesInfo
-from .series_distribution import next_value_distribution, total_variation, true_probs
-from .series_generators import generate, get_system
-from .series_input import check_values, parse_values, read_values
+from ..attribute import AttributionRequest, attribute
+from ..errors import JScopeError
+from ..forward import CancelCheck
+from ..models import LoadedModel
+from ..result import AttributionResult, SeriesInfo
+from .distribution import next_value_distribution, total_variation, true_probs
+from .generators import generate, get_system
+from .values import check_values, parse_values, read_values
 
 __all__ = ["SERIES_SCOPES", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_series",
            "check_values", "parse_values", "read_values", "value_spans", "SeriesRequest",
            "PreparedSeries", "prepare_series", "explain_series"]
-from .tokens import Span, aggregate, token_texts
+from ..tokens import Span, aggregate, token_texts
 
 SERIES_SCOPES = ("temperature", "fisher", "semantic")
 DIGITS = (2, 3)

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.result import AttributionResult
-from .analysis import CostRow, cost_rows, same_input
+from ...engine.result import AttributionResult
+from ..analysis import CostRow, cost_rows, same_input
 
 
 def _fmt_s(s: float | None) -> str:

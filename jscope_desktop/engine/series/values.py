@@ -8,8 +8,8 @@ import io
 import math
 from pathlib import Path
 
-from .errors import JScopeError
-from .userfiles import read_user_text
+from ..errors import JScopeError
+from ..io import read_user_text
 
 
 def check_values(values: list[float]) -> None:

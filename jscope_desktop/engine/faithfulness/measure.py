@@ -27,15 +27,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .attribute import AttributionRequest, attribute
-from .errors import Cancelled, JScopeError
-from .faithfulness_prompts import PreparedPrompt, prepare_prompt
-from .faithfulness_stats import spearman
-from .fisher import FISHER_METHODS
-from .forward import CancelCheck, embed, hidden_states, logits_from_hidden, plain_forward
-from .models import LoadedModel
-from .scopes import SCOPES, scope_names
-from .tokens import token_texts
+from ..attribute import AttributionRequest, attribute
+from ..errors import Cancelled, JScopeError
+from ..fisher import FISHER_METHODS
+from ..forward import CancelCheck, embed, hidden_states, logits_from_hidden, plain_forward
+from ..models import LoadedModel
+from ..scopes import SCOPES, scope_names
+from ..tokens import token_texts
+from .prompts import PreparedPrompt, prepare_prompt
+from .stats import spearman
 
 RANDOM = "random"
 EXPLAIN_MODES = ("next", "last")

@@ -14,8 +14,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import JScopeError
-from .faithfulness import (
+from ..errors import JScopeError
+from ..forward import CancelCheck
+from ..io import read_user_text
+from ..models import LoadedModel
+from .measure import (
     K_RULE,
     RANDOM,
     FaithfulnessConfig,
@@ -23,11 +26,8 @@ from .faithfulness import (
     evaluate_prompt,
     fraction_key,
 )
-from .faithfulness_prompts import check_last_word
-from .faithfulness_stats import t_interval
-from .forward import CancelCheck
-from .models import LoadedModel
-from .userfiles import read_user_text
+from .prompts import check_last_word
+from .stats import t_interval
 
 ProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"

@@ -8,9 +8,9 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ..engine.result import AttributionResult
-from ..render.colormaps import COLORMAPS, Normalizer
-from ..render.units import visible_text
+from ...engine.result import AttributionResult
+from ...render.colormaps import COLORMAPS, Normalizer
+from ...render.units import visible_text
 from .plotting import pg
 from .strip_widget import StripWidget
 

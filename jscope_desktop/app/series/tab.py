@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.errors import JScopeError
-from ..engine.result import AttributionResult
-from ..engine.series_generators import SYSTEMS
-from ..engine.series_input import parse_values, read_values
-from ..render.series_data import attention_summary, series_csv, series_view
-from .jobs import ModelHolder
-from .series_plots import SeriesPlots
-from .worker import Worker
+from ...engine.errors import JScopeError
+from ...engine.result import AttributionResult
+from ...engine.series.generators import SYSTEMS
+from ...engine.series.values import parse_values, read_values
+from ...render.series_data import attention_summary, series_csv, series_view
+from ..jobs import ModelHolder
+from ..worker import Worker
+from .plots import SeriesPlots
 
 VALUES = "values"  # the source entry for the user's own values
 SCOPES = (("temperature", "Temperature"), ("fisher", "Fisher"), ("semantic", "Semantic"))
@@ -41,7 +41,7 @@ def series_job(holder: ModelHolder, request: dict):
     """A job explaining a series; ``request`` holds SeriesRequest fields."""
 
     def run(progress, cancel):
-        from ..engine.series import SeriesRequest, explain_series
+        from ...engine.series.explain import SeriesRequest, explain_series
 
         return explain_series(holder.require(), SeriesRequest(**request), progress, cancel)
 
@@ -304,7 +304,7 @@ class SeriesTab(QWidget):
     def export(self, path: str | Path) -> Path | None:
         """Write the shown result by suffix: .png (the picture), .csv or .json; returns the path,
         or None when it could not be written (the sentence is shown)."""
-        from ..render.series_plot import save_series_image
+        from ...render.series_plot import save_series_image
 
         path = Path(path)
         try:
@@ -328,7 +328,7 @@ class SeriesTab(QWidget):
 
     def copy_image(self) -> None:
         """Put the series picture on the clipboard."""
-        from ..render.series_plot import render_series_image
+        from ...render.series_plot import render_series_image
 
         if self.result is not None:
             QGuiApplication.clipboard().setImage(render_series_image(self.result))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import JScopeError
+from ..errors import JScopeError
 
 LOGISTIC_R = 3.9  # deep in the chaotic regime (paper App. A.2)
 LORENZ_SIGMA, LORENZ_RHO, LORENZ_BETA = 10.0, 28.0, 8.0 / 3.0  # the classic chaotic parameters

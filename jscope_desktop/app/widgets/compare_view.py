@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from ..engine.result import AttributionResult
-from ..render.caption import scope_label
-from .analysis import spearman
+from ...engine.result import AttributionResult
+from ...render.caption import scope_label
+from ..analysis import spearman
 from .strip_widget import StripWidget
 
 
