@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from jscope_desktop.engine.faithfulness.run import load_prompts, write_json_atomic
+from jscope_desktop.engine.faithfulness.run import load_prompts
+from jscope_desktop.engine.io import write_json
 from jscope_desktop.engine.models import LoadedModel, load_model
 from jscope_desktop.engine.tokens import encode_prompt
 
@@ -147,7 +148,7 @@ def write_result(out_dir: Path, name: str, result: dict) -> Path:
     """Write ``<out_dir>/<name>.json`` atomically and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    write_json_atomic(path, result)
+    write_json(path, result)
     return path
 
 

@@ -7,11 +7,15 @@ stderr (never a traceback) for anything the user can cause.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from .engine.errors import Cancelled, JScopeError
+from .engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
 
-SUBCOMMANDS = ("attribute", "series", "faithfulness")
+SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness")
+# the out-of-memory advice in the words of this command line
+OOM_WORDS = {"fisher_fast": "--fisher fast", "fewer_steps": "fewer --steps",
+             "bfloat16": "--dtype bfloat16", "cpu": "--device cpu"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,24 +24,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
-    import importlib
-
+    """The argument parser with every subcommand registered."""
     parser = _Parser(prog="jscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+        importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``jscope``; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    from .engine.scopes import plugin_problems
+
+    for problem in plugin_problems():  # a broken plugin never stops the command
+        print(f"jscope: warning: {problem}", file=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
@@ -50,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jscope: interrupted.", file=sys.stderr)
         return 130
+    except (RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        print(f"jscope: {oom_sentence(args)}", file=sys.stderr)
+        return 1
+
+
+def oom_sentence(args: argparse.Namespace) -> str:
+    """What to change after running out of memory, given the options that were used."""
+    return out_of_memory_sentence(
+        scope=getattr(args, "scope", ""), fisher_method=getattr(args, "fisher", None),
+        dtype=getattr(args, "dtype", None), device=getattr(args, "device", None), words=OOM_WORDS)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_shortcut_runs_and_a_new_run_supersedes(qtbot, make_window, tiny_llama):
     window.result_shown.connect(shown.append)
     window.run({"prompt": PROMPT, "scope": "semantic"})
     window.run({"prompt": PROMPT, "scope": "fisher", "fisher_method": "exact"})
-    qtbot.waitUntil(lambda: not window._kinds, timeout=60000)
+    qtbot.waitUntil(lambda: not window._jobs, timeout=60000)
     assert [r.scope for r in shown] == ["fisher"]
 
 
@@ -188,3 +188,15 @@ def test_the_thread_leak_fixture_sees_the_worker_thread(make_window, tiny_llama,
     assert window.settings.store.fileName().startswith(str(isolated_settings))
     window.close()
     assert not window.worker._thread.isRunning()
+
+
+def test_a_failed_build_leaves_no_worker_thread(qtbot, monkeypatch, no_leaked_qthreads):
+    from jscope_desktop.app.main_window import MainWindow
+
+    def broken(self):
+        raise RuntimeError("no widgets today")
+
+    monkeypatch.setattr(MainWindow, "_build", broken)
+    with pytest.raises(RuntimeError, match="no widgets today"):
+        MainWindow(autoload=False)
+    assert no_leaked_qthreads and not any(t.isRunning() for t in no_leaked_qthreads)

@@ -1,4 +1,5 @@
-"""Cancelling a computation: checked between batches and inside a backward pass (tiny model)."""
+"""Cancelling a computation: checked between batches, inside a backward pass (tiny model) and
+between the steps of a model load."""
 
 from __future__ import annotations
 
@@ -45,3 +46,46 @@ def test_a_cancelled_exact_fisher_raises_cancelled(tiny_llama):
     with pytest.raises(Cancelled):
         attribute(tiny_llama, request, cancel=cancel)
     assert cancel.calls == 2
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    """A real Hugging Face folder: a 1-layer random Llama (safetensors) and a word tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    words = ["<unk>", "<s>", "</s>", "the", "cat", "sat"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
+                            eos_token="</s>").save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=64, bos_token_id=1, eos_token_id=2)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_model_load_checks_cancel_between_its_steps(model_folder):
+    from jscope_desktop.engine.models import load_model
+
+    never = CancelAfter(10**9)
+    lm = load_model(model_folder, "cpu", progress=lambda f, m: None, cancel=never)
+    assert lm.info.name == "tiny" and never.calls == 2  # before reading, after the weights
+    for n in (1, 2):
+        with pytest.raises(Cancelled):
+            load_model(model_folder, "cpu", cancel=CancelAfter(n))
+
+
+def test_a_cancelled_load_job_keeps_the_old_model(model_folder, tiny_llama, tmp_path):
+    from jscope_desktop.app.jobs import ModelHolder, load_job
+
+    holder = ModelHolder(tiny_llama)
+    with pytest.raises(Cancelled):  # stops before it reads anything: no error for a bad folder
+        load_job(holder, str(tmp_path), "cpu", "float32")(lambda f, m: None, lambda: True)
+    with pytest.raises(Cancelled):  # stops after reading the weights, before keeping them
+        load_job(holder, str(model_folder), "cpu", "float32")(lambda f, m: None,
+                                                               CancelAfter(2))
+    assert holder.lm is tiny_llama

@@ -19,7 +19,7 @@ from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop import cli
 from jscope_desktop.commands import attribute as command
-from jscope_desktop.engine import forward, scopes
+from jscope_desktop.engine import fisher, forward
 from jscope_desktop.engine.result import AttributionResult
 
 PROMPT = "12,34,56,"
@@ -194,9 +194,9 @@ def test_out_of_memory_in_the_forward_pass(capsys, tiny, monkeypatch):
     (["--dtype", "bfloat16", "--device", "cpu"], ["a shorter prompt."]),
 ])
 def test_out_of_memory_in_a_backward_pass(capsys, tiny, monkeypatch, argv, tips):
-    monkeypatch.setattr(scopes, "vjp", _raise(torch.OutOfMemoryError("CUDA out of memory")))
-    monkeypatch.setattr(scopes, "fisher_scores", _raise(torch.OutOfMemoryError("x")))
-    monkeypatch.setattr(scopes, "hidden_states", _raise(torch.OutOfMemoryError("x")))
+    monkeypatch.setattr(forward, "vjp", _raise(torch.OutOfMemoryError("CUDA out of memory")))
+    monkeypatch.setattr(fisher, "fisher_scores", _raise(torch.OutOfMemoryError("x")))
+    monkeypatch.setattr(forward, "hidden_states", _raise(torch.OutOfMemoryError("x")))
     err = assert_one_line_error(run_cli(capsys, "attribute", PROMPT, *argv), "Out of memory")
     for tip in tips:
         assert tip in err

@@ -67,12 +67,15 @@ def engine_info(progress, cancel) -> EngineInfo:
 
 
 def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
-    """A job loading ``source`` (None: the embedded model) into ``holder``; returns the model."""
+    """A job loading ``source`` (None: the embedded model) into ``holder``; returns the model.
+
+    The load stops between its steps once ``cancel()`` is True (``holder`` keeps its model).
+    """
 
     def run(progress, cancel):
         from ..engine.models import load_model
 
-        lm = load_model(source, device, dtype, progress=progress)
+        lm = load_model(source, device, dtype, progress=progress, cancel=cancel)
         holder.lm = lm
         return lm
 

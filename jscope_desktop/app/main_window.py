@@ -31,7 +31,7 @@ from .widgets.model_panel import ModelPanel, dropped_model_path
 from .widgets.prompt_panel import PromptPanel
 from .widgets.strip_widget import StripWidget, ranking_text
 from .widgets.view_controls import ViewControls
-from .worker import Worker
+from .worker import Job, Worker
 
 MATRIX_SCOPES = ("temperature", "semantic", "grad_input")
 
@@ -67,17 +67,21 @@ class MainWindow(QMainWindow, FileActions):
         self.engine: jobs.EngineInfo | None = None
         self.result: AttributionResult | None = None
         self.model_info = model.info if model is not None else None
-        self._kinds: dict[int, str] = {}
-        self._run_job: int | None = None
-        self._load_job: int | None = None
-        self._build()
-        self.worker = Worker()  # after the widgets: a failed build leaves no thread behind
-        self._connect()
+        self._jobs: set[Job] = set()  # this window's jobs, not yet done
+        self._run_job: Job | None = None  # the run, compare, measure or generation on screen next
+        self._load_job: Job | None = None  # the latest model load
+        self.worker = Worker()  # before the widgets: the time-series tab shares it
+        try:
+            self._build()
+            self._connect()
+        except BaseException:
+            self.worker.shutdown()  # a failed build leaves no thread behind
+            raise
         self.resize(1440, 900)
         if self.settings.geometry():
             self.restoreGeometry(self.settings.geometry())
         self.restore_settings()
-        self._submit("engine", jobs.engine_info, cancellable=False)
+        self._submit("engine", jobs.engine_info)
         if model is not None:
             self.model_panel.show_model(model.info)
         elif autoload:
@@ -149,11 +153,6 @@ class MainWindow(QMainWindow, FileActions):
         self.tabs.addTab(make_tab(self), "Time series")
 
     def _connect(self) -> None:
-        w = self.worker
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-        w.progress.connect(self._on_progress)
         p = self.prompt_panel
         p.run_requested.connect(self.run)
         p.cancel_requested.connect(self.cancel)
@@ -169,94 +168,104 @@ class MainWindow(QMainWindow, FileActions):
         self.matrix_view.row_chosen.connect(self._matrix_row)
 
     # -- jobs ------------------------------------------------------------------------------
-    def _submit(self, kind: str, fn, cancellable: bool = True, supersede: bool = False) -> int:
-        job = self.worker.submit(kind, fn, cancellable, supersede)
-        self._kinds[job] = kind
+    def _submit(self, kind: str, fn, replaces: Job | None = None) -> Job:
+        """Queue ``fn`` as this window's job of ``kind``, cancelling ``replaces`` first (this
+        window's previous job of that role: a new run supersedes the old one, never another
+        tab's job); returns the job's handle, whose signals reach the ``_on_*`` handlers."""
+        if replaces is not None:
+            replaces.cancel()
+        job = self.worker.submit(fn, kind)
+        self._jobs.add(job)
+        job.progress.connect(lambda fraction, message: self._on_progress(job, fraction, message))
+        job.finished.connect(lambda value: self._on_finished(job, value))
+        job.failed.connect(lambda message: self._on_failed(job, message))
+        job.cancelled.connect(lambda latency: self._on_cancelled(job, latency))
         self._set_busy()
         return job
 
     def _set_busy(self) -> None:
-        busy = bool(self._kinds)
+        busy = bool(self._jobs)
         self.progress.setVisible(busy)
         self.prompt_panel.set_busy(self._run_job is not None)
         if not busy:
             self.progress.setValue(0)
 
     def load_model(self, source: str | None, device: str = "auto", dtype: str = "float32"):
-        """Load ``source`` (None: the embedded model) in the background; returns the job id."""
+        """Load ``source`` (None: the embedded model) in the background; returns its job.
+
+        A load still under way is cancelled (it stops between its steps): the newest one wins.
+        """
         self.model_panel.show_status(f"Loading {source or 'the embedded model'}…")
         self._load_job = self._submit("load", jobs.load_job(self.holder, source, device, dtype),
-                                      cancellable=False)
+                                      replaces=self._load_job)
         self._pending_source = source
         return self._load_job
 
-    def run(self, request: dict | None = None) -> int:
+    def run(self, request: dict | None = None) -> Job:
         """Explain the current prompt (or ``request``); a new run supersedes a running one."""
         req = request or self.prompt_panel.request()
-        self._run_job = self._submit("run", jobs.attribute_job(self.holder, req), supersede=True)
+        self._run_job = self._submit("run", jobs.attribute_job(self.holder, req), self._run_job)
         self.statusBar().showMessage(f"Running {req['scope']}…")
         return self._run_job
 
-    def run_exact(self) -> int:
+    def run_exact(self) -> Job:
         """Run Fisher exact on the current prompt (the cost panel's button)."""
         return self.run({**self.prompt_panel.request(), "scope": "fisher",
                          "fisher_method": "exact"})
 
-    def compare(self) -> int:
+    def compare(self) -> Job:
         """Run Fisher (the selected method) and Temperature and show both strips."""
         req = self.prompt_panel.request()
         base = {k: v for k, v in req.items() if k not in ("target", "target_id", "foil")}
         first = {**base, "scope": "fisher"}
         second = {**base, "scope": "temperature"}
         self._run_job = self._submit("compare", jobs.pair_job(self.holder, first, second),
-                                     supersede=True)
+                                     self._run_job)
         return self._run_job
 
-    def measure(self) -> int:
+    def measure(self) -> Job:
         """Time Temperature and Fisher fast on the current prompt for the cost panel."""
         req = {**self.prompt_panel.request(), "target": None, "foil": None}
         req.pop("target_id", None)
         self._run_job = self._submit("measure", jobs.pair_job(
             self.holder, {**req, "scope": "temperature"},
-            {**req, "scope": "fisher", "fisher_method": "fast"}), supersede=True)
+            {**req, "scope": "fisher", "fisher_method": "fast"}), self._run_job)
         return self._run_job
 
-    def generate(self, n_tokens: int | None = None) -> int:
+    def generate(self, n_tokens: int | None = None) -> Job:
         """Generate N tokens and show the attribution matrix."""
         p = self.prompt_panel
         n = n_tokens or p.generate_n.value()
         scope = p.scope_name() if p.scope_name() in MATRIX_SCOPES else "temperature"
         fn = jobs.generate_job(self.holder, p.prompt.toPlainText(), n, scope, p.chat.isChecked())
-        self._run_job = self._submit("generate", fn, supersede=True)
+        self._run_job = self._submit("generate", fn, self._run_job)
         return self._run_job
 
     def cancel(self) -> None:
-        """Stop the running scope computation (Esc)."""
+        """Stop this window's running scope computation (Esc); other tabs' jobs go on."""
         if self._run_job is not None:
-            self.worker.cancel()
+            self._run_job.cancel()
             self.statusBar().showMessage("Cancelling…")
 
     # -- job results -------------------------------------------------------------------
-    def _on_progress(self, job: int, fraction: float, message: str) -> None:
-        if job not in self._kinds:
-            return
+    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job.is_cancelled:
+            return  # superseded, or stopping after Cancel
         self.progress.setValue(round(fraction * 1000))
         self.progress.setFormat(f"{message} – %p%")
-        if self._kinds.get(job) == "load":
+        if job.kind == "load":
             self.model_panel.show_status(f"{message}… {fraction:.0%}")
 
-    def _finish(self, job: int) -> str:
-        kind = self._kinds.pop(job, "")
-        if job == self._run_job:
+    def _finish(self, job: Job) -> str:
+        self._jobs.discard(job)
+        if job is self._run_job:
             self._run_job = None
         self._set_busy()
-        return kind
+        return job.kind
 
-    def _on_finished(self, job: int, kind: str, value) -> None:
-        if job not in self._kinds:
-            return
-        current = job == self._run_job
-        self._finish(job)
+    def _on_finished(self, job: Job, value) -> None:
+        current = job is self._run_job
+        kind = self._finish(job)
         if kind == "engine":
             self._engine_ready(value)
         elif kind == "load":
@@ -274,24 +283,27 @@ class MainWindow(QMainWindow, FileActions):
         elif kind == "generate":
             self.show_matrix(value)
 
-    def _on_failed(self, job: int, kind: str, message: str) -> None:
-        if job not in self._kinds:
-            return  # another tab's job (the time-series tab shares the worker)
-        self._finish(job)
-        if kind == "load" and self.model_info is not None:
-            self.model_panel.show_model(self.model_info)
-        elif kind == "load":
-            self.model_panel.show_status("No model loaded.")
+    def _on_failed(self, job: Job, message: str) -> None:
+        if self._finish(job) == "load":
+            self._restore_model_status()
         self.show_message(message, error=True)
         self.run_failed.emit(message)
 
-    def _on_cancelled(self, job: int, kind: str, latency: float) -> None:
-        if job not in self._kinds:
-            return
-        self._finish(job)
+    def _on_cancelled(self, job: Job, latency: float) -> None:
+        kind = self._finish(job)
+        if kind == "load" and job is self._load_job:
+            self._restore_model_status()  # cancelled at shutdown: the old model stays
+        if kind in ("load", "engine"):
+            return  # not a run: superseded by a newer load, or the window is closing
         if self._run_job is None:
             self.show_message(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
         self.run_cancelled.emit(latency)
+
+    def _restore_model_status(self) -> None:
+        if self.model_info is not None:
+            self.model_panel.show_model(self.model_info)
+        else:
+            self.model_panel.show_status("No model loaded.")
 
     def _engine_ready(self, info: jobs.EngineInfo) -> None:
         self.engine = info
@@ -304,8 +316,8 @@ class MainWindow(QMainWindow, FileActions):
         self.statusBar().showMessage("Engine ready.", 3000)
         self.engine_ready.emit(info)
 
-    def _model_loaded(self, job: int, lm) -> None:
-        if job != self._load_job:
+    def _model_loaded(self, job: Job, lm) -> None:
+        if job is not self._load_job:
             return
         self.model_info = lm.info
         self.model_panel.show_model(lm.info)

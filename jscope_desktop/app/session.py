@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.errors import JScopeError
-from ..engine.result import AttributionResult, _finite
+from ..engine.errors import JScopeError, finite_or_none
+from ..engine.result import AttributionResult
 
 SESSION_KIND = "jscope-session"
 SESSION_VERSION = 1
@@ -44,7 +44,7 @@ class Session:
 def save_session(session: Session, path: str | Path) -> Path:
     """Write ``session`` to ``path`` as JSON; returns the path."""
     path = Path(path)
-    text = json.dumps(_finite(session.to_dict()), indent=1, ensure_ascii=False)
+    text = json.dumps(finite_or_none(session.to_dict()), indent=1, ensure_ascii=False)
     try:
         path.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:

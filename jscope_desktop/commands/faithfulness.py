@@ -18,8 +18,9 @@ from ..engine.faithfulness.measure import (
     faithfulness_scopes,
 )
 from ..engine.faithfulness.prompts import check_last_word
-from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness, write_json_atomic
+from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
 from ..engine.fisher import FISHER_METHODS
+from ..engine.io import write_json
 from ..engine.models import DEVICES, DTYPES, load_model
 
 
@@ -78,7 +79,7 @@ def run(args) -> int:
     lm = load_model(args.model, args.device, args.dtype)
     results = _run_with_bar(lm, prompts, cfg, partial)
     report = build_report(lm, cfg, results, str(args.prompts))
-    write_json_atomic(out, report)
+    write_json(out, report)
     partial.unlink(missing_ok=True)
     _print_table(report, cfg)
     return 0

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..engine.errors import JScopeError
+from ..engine.io import check_distinct, check_writable
 from ..engine.models import DEVICES, DTYPES, load_model
 from ..engine.result import AttributionResult
 from ..engine.series.explain import (
     DEFAULT_N_VALUES,
-    SERIES_SCOPES,
     SeriesRequest,
     explain_series,
     prepare_series,
     read_values,
+    series_scopes,
 )
 from ..engine.series.generators import system_names
+from ..render.formats import image_formats, with_suffix_of
 
 
 def add_parser(sub) -> None:
@@ -36,12 +39,15 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generator")
     p.add_argument("--digits", type=int, default=2, help="digits per value, 2 or 3")
     p.add_argument("--cutoff", type=int, help="explain the prediction after the first K values")
-    p.add_argument("--scope", default="temperature", choices=SERIES_SCOPES)
+    p.add_argument("--scope", default="temperature", choices=series_scopes())
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
     p.add_argument("--json", metavar="FILE", required=True, help="write the result here")
-    p.add_argument("--png", metavar="FILE", help="also draw the series and the distribution here")
+    images = p.add_mutually_exclusive_group()
+    for fmt in image_formats():
+        images.add_argument(f"--{fmt}", metavar="FILE",
+                            help=f"also draw the series and the distribution here as {fmt.upper()}")
     p.set_defaults(run=run)
 
 
@@ -55,33 +61,35 @@ def request_from_args(args: argparse.Namespace) -> SeriesRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the input, load the model, explain the series, write JSON (and PNG)."""
+    """Check the input, load the model, explain the series, write JSON (and the image)."""
     req = request_from_args(args)
     prepare_series(req)  # bad input fails here, before the model is loaded
-    _check_writable(args.json)
-    if args.png:
-        _check_writable(args.png)
+    image = image_path(args)
+    check_distinct([args.json, image], [args.values])
+    check_writable(args.json)
+    check_writable(image)
     lm = load_model(args.model, args.device, args.dtype)
     result = explain_series(lm, req)
-    try:
-        result.save(args.json)
-    except OSError as exc:
-        raise JScopeError(f"Could not write {args.json}: {exc.strerror}.") from exc
-    if args.png:
-        _save_png(result, args.png)
+    result.save(args.json)
+    if image:
+        _save_image(result, image)
     _print_summary(result)
     return 0
 
 
-def _check_writable(path: str) -> None:
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        raise JScopeError(f"Cannot write {path}: the folder {folder} does not exist.")
+def image_path(args: argparse.Namespace) -> Path | None:
+    """The image file asked for with ``--png/--svg/--pdf``, ending in that format's suffix
+    (appended when the name has another one); None when no image was asked for."""
+    fmt = next((f for f in image_formats() if getattr(args, f, None)), None)
+    return with_suffix_of(getattr(args, fmt), fmt) if fmt else None
 
 
-def _save_png(result: AttributionResult, path: str) -> None:
-    from ..render.series_plot import save_series_image
-
+def _save_image(result: AttributionResult, path: Path) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
+    try:
+        from ..render.series_plot import save_series_image
+    except ImportError as exc:  # a bare machine may lack Qt's system libraries
+        raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:
         save_series_image(result, path)
     except (OSError, ValueError) as exc:

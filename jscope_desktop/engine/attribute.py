@@ -2,59 +2,20 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-from .errors import JScopeError
-from .fisher import DEFAULT_PROBES, FISHER_METHODS
-from .forward import CancelCheck, _sync, build_graph, plain_forward, warm_up
+from .errors import JScopeError, finite_or_none
+from .forward import CancelCheck, ProgressFn, build_graph, plain_forward, sync, warm_up
+from .head import output_matrix
 from .models import LoadedModel
+from .request import AttributionRequest, check_request
 from .result import AttributionResult, FisherInfo, Timing, TopToken
-from .scopes import SCOPES, ScopeSettings
-from .tokens import encode_prompt, single_token_id, token_texts
+from .scopes import Prediction, ScopeCall, get_scope
+from .tokens import encode_prompt, single_token_id, special_ids, token_texts
 
-ProgressFn = Callable[[float, str], None]
-
-
-@dataclass
-class AttributionRequest:
-    """What to explain and how. ``position`` None means the last token (the next prediction);
-    a target/foil may be given as text (exactly one token) or as an id; a scope that needs a
-    target and has none explains the model's top-1 prediction (Contrast: against its top-2)."""
-
-    prompt: str | None = None
-    token_ids: list[int] | None = None  # instead of prompt: ids exactly as fed
-    scope: str = "temperature"
-    target: str | None = None
-    target_id: int | None = None
-    foil: str | None = None
-    foil_id: int | None = None
-    position: int | None = None
-    chat: bool = False
-    fisher_method: str = "fast"
-    fisher_rank: int | None = None
-    fisher_probes: int = DEFAULT_PROBES
-    fisher_rel_error: float | None = None
-    ig_steps: int = 16
-    seed: int = 0
-    top_k: int = 10
-
-
-def check_request(req: AttributionRequest) -> None:
-    """Raise a one-sentence :class:`JScopeError` for a request that cannot be run."""
-    if req.scope not in SCOPES:
-        raise JScopeError(f"Unknown scope '{req.scope}'; choose one of {', '.join(SCOPES)}.")
-    if req.fisher_method not in FISHER_METHODS:
-        raise JScopeError(
-            f"Unknown Fisher method '{req.fisher_method}'; choose one of {', '.join(FISHER_METHODS)}."
-        )
-    if req.ig_steps < 1:
-        raise JScopeError("Integrated needs at least one step.")
-
+__all__ = ["AttributionRequest", "attribute", "check_request"]
 
 def attribute(
     lm: LoadedModel,
@@ -73,8 +34,8 @@ def attribute(
         ids = list(req.token_ids)
         if not ids:
             raise JScopeError("The prompt is empty; type some text to explain.")
-        special_ids = set(getattr(tok, "all_special_ids", []) or [])
-        tokens, special, roles = token_texts(tok, ids), [i in special_ids for i in ids], None
+        specials = special_ids(tok)
+        tokens, special, roles = token_texts(tok, ids), [i in specials for i in ids], None
     else:
         enc = encode_prompt(tok, req.prompt or "", req.chat)
         ids, tokens, special, roles = enc.token_ids, enc.tokens, enc.special, enc.roles
@@ -86,7 +47,7 @@ def attribute(
         )
     target_id = _token_id(tok, req.target, req.target_id, "target", lm.info.vocab_size)
     foil_id = _token_id(tok, req.foil, req.foil_id, "foil", lm.info.vocab_size)
-    scope = SCOPES[req.scope]
+    scope = get_scope(req.scope)
     if progress:
         progress(0.0, "Forward pass")
     warm_up(lm, ids)
@@ -99,19 +60,18 @@ def attribute(
         foil_id = next(int(i) for i in probs.topk(2).indices if int(i) != target_id)
     if scope.needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
-    settings = ScopeSettings(
-        target_id, foil_id, req.fisher_method, req.fisher_rank, req.fisher_probes,
-        req.fisher_rel_error, req.ig_steps, req.seed,
-    )
     if progress:
         progress(0.05, f"{scope.label} Scope")
     t0 = time.perf_counter()
     graph = build_graph(lm, ids, position)
-    out = scope.compute(
-        lm, graph, settings, cancel,
+    pred = Prediction(graph.h.detach(), output_matrix(lm), graph.logits, graph.probs,
+                      target_id if scope.needs_target else None,
+                      foil_id if scope.needs_foil else None)
+    out = scope.compute(ScopeCall(
+        lm, graph, pred, req, cancel,
         (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
-    )
-    _sync(lm)
+    ))
+    sync(lm)
     scope_s = time.perf_counter() - t0
     scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
     p = probs.cpu().double()
@@ -131,7 +91,7 @@ def attribute(
         scores=scores,
         topk=[TopToken(int(i), _text(tok, int(i)), float(v)) for v, i in zip(top.values, top.indices)],
         timing=Timing(forward_s=forward_s, scope_s=scope_s, backward_passes=out.backward_passes),
-        fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, _finite_or_none(
+        fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, finite_or_none(
             fisher.rel_error_estimate)) if fisher else None,
         special=special,
         roles=roles,
@@ -141,10 +101,6 @@ def attribute(
     if progress:
         progress(1.0, "Done")
     return result
-
-
-def _finite_or_none(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
 
 
 def _text(tok, token_id: int | None) -> str | None:

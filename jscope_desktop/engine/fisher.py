@@ -18,23 +18,19 @@ from dataclasses import dataclass
 
 import torch
 
-from .forward import CancelCheck, Graph, logit_softcap, row_norms, vjp_chunks
+from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES
+from .forward import CancelCheck, Graph, row_norms, vjp_chunks
+from .head import logit_slopes, output_matrix
 from .models import LoadedModel
 
-FISHER_METHODS = ("fast", "exact", "lowrank")
-# fast: 12 exact eigen-directions + 8 probes (20 VJPs). On 9 prompts of 5–40 tokens of the embedded
-# model (offline simulation over 10 seeds from exact per-direction data) the per-prompt median
-# relative L2 error had a median of 2.9 % (worst prompt 9.6 %, one whose top directions hold 71 %
-# of tr F) and Spearman ≥ 0.99 on 8 of 9 prompts (0.978). 16 + 8 gave 3.2 % at 20 % more cost,
-# 8 + 8 gave 3.3 % (worst 13.8 %), 12 + 6 gave 4.3 %; splitting the probes between eigenvalue
-# bands (stratification) did not help.
-DEFAULT_RANK = {"fast": 12, "lowrank": 1}
-DEFAULT_PROBES = 8
 TAIL_MASS = 1e-3  # fast: tokens beyond 99.9 % of the probability are reached by probes only
 # fast: at most this many tokens are formed exactly. Forming all of F is V·d² work (0.29 s for the
 # embedded model, more than a Temperature Scope at 32 tokens); beyond the 4,096 most probable
 # tokens of 40 LAMBADA prompts lay 0.01–5 % of the probability (median 0.1 %), left to the probes.
 HEAD_MAX = 4096
+
+__all__ = ["DEFAULT_PROBES", "DEFAULT_RANK", "FISHER_METHODS", "FisherScores", "fisher_matrix",
+           "fisher_scores"]
 
 
 @dataclass
@@ -80,11 +76,9 @@ def fisher_split(lm: LoadedModel, graph: Graph, tail_mass: float = 0.0) -> Fishe
     ``F = Gᵀ diag(p) G − μ μᵀ`` with ``μ = Gᵀ p``; ``G = W`` unless the model soft-caps its
     logits, where ``G = diag(1 − (logits/c)²) W``. With ``tail_mass = 0`` the head is all of F.
     """
-    W = lm.model.get_output_embeddings().weight.detach().float()  # (V, d)
+    W = output_matrix(lm).float()  # (V, d)
     p = graph.probs.to(W.device)
-    cap = logit_softcap(lm.model)
-    # capped logits are c·tanh(z/c): their derivative in z is 1 − (logits/c)²
-    g = 1 - (graph.logits.to(W.device) / cap) ** 2 if cap else torch.ones_like(p)
+    g = logit_slopes(lm, graph.logits.to(W.device))  # (V,): G = diag(g) W
     mu = W.T @ (p * g)  # (d,)
     V = p.shape[0]
     head_idx = None
@@ -126,7 +120,7 @@ def fisher_scores(
     probes: int = DEFAULT_PROBES,
     seed: int = 0,
     rel_error: float | None = None,
-    max_probes: int = 256,
+    max_probes: int = MAX_PROBES,
     cancel: CancelCheck | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> FisherScores:

@@ -8,15 +8,17 @@ the output matrix ``W`` and ``p = softmax(logits)``, and ``Jᵀv`` for many dire
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
-from .errors import Cancelled, JScopeError
+from .head import logits_from_hidden
 from .models import LoadedModel
+from .progress import CancelCheck, ProgressFn, check_cancel
 
-CancelCheck = Callable[[], bool]
+__all__ = ["CancelCheck", "Graph", "ProgressFn", "build_graph", "embed", "hidden_states",
+           "plain_forward", "row_norms", "sync", "vjp", "vjp_chunks", "warm_up"]
 
 
 def decoder_of(model: torch.nn.Module) -> torch.nn.Module:
@@ -25,26 +27,14 @@ def decoder_of(model: torch.nn.Module) -> torch.nn.Module:
     return dec if dec is not None else model.base_model
 
 
-def logit_softcap(model: torch.nn.Module) -> float | None:
-    """The final-logit soft-capping constant (Gemma 2 style) or None when logits are plain W h."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    return getattr(config, "final_logit_softcapping", None) or None
-
-
-def logits_from_hidden(lm: LoadedModel, h: torch.Tensor) -> torch.Tensor:
-    """Next-token logits (…, V) from final hidden states (…, d), as the model computes them."""
-    head = lm.model.get_output_embeddings()
-    z = head(h.to(head.weight.device))
-    cap = logit_softcap(lm.model)
-    return cap * torch.tanh(z / cap) if cap else z
-
-
 @dataclass
 class Graph:
     """A forward pass kept for backward passes.
 
-    x: (T, d) input embeddings, requires grad. h: (d,) final hidden state at the explained
-    position, connected to x. logits/probs: (V,) at that position, float32, detached.
+    x: (T, d) input embeddings, requires grad. h: the final hidden state(s) to explain,
+    connected to x: (d,) at one explained position, or (T, d) at every position for the
+    generation matrix (then directions are (K, T, d)). logits/probs: (V,) at the explained
+    position, float32, detached (empty for the matrix).
     """
 
     x: torch.Tensor
@@ -67,14 +57,8 @@ def hidden_states(lm: LoadedModel, x: torch.Tensor, layers: bool = False):
     With ``layers``, returns ``(final, between)`` where ``between`` holds the hidden states
     after each decoder layer but the last (each (B, T, d)).
     """
-    try:
-        out = decoder_of(lm.model)(inputs_embeds=x, use_cache=False, output_hidden_states=layers)
-        return (out.last_hidden_state, tuple(out.hidden_states[1:-1])) if layers else out.last_hidden_state
-    except torch.OutOfMemoryError as exc:
-        raise JScopeError(
-            "Out of memory on the device; use a shorter prompt, --dtype bfloat16, "
-            "fewer Fisher directions, or --device cpu."
-        ) from exc
+    out = decoder_of(lm.model)(inputs_embeds=x, use_cache=False, output_hidden_states=layers)
+    return (out.last_hidden_state, tuple(out.hidden_states[1:-1])) if layers else out.last_hidden_state
 
 
 def build_graph(lm: LoadedModel, token_ids: list[int], position: int) -> Graph:
@@ -110,11 +94,12 @@ def plain_forward(lm: LoadedModel, token_ids: list[int]) -> tuple[torch.Tensor, 
         x = embed(lm, token_ids)
         h = hidden_states(lm, x[None])[0, -1]
         logits = logits_from_hidden(lm, h).float()
-    _sync(lm)
+    sync(lm)
     return logits, time.perf_counter() - t0
 
 
-def _sync(lm: LoadedModel) -> None:
+def sync(lm: LoadedModel) -> None:
+    """Wait for the device to finish queued work (so a timing covers it)."""
     if lm.device.type == "cuda":
         torch.cuda.synchronize(lm.device)
 
@@ -143,8 +128,7 @@ def vjp_chunks(
     batch = max(1, min(first_batch or guess, K, memory_cap, max(max_batch, first_batch or 0)))
     start = 0
     while start < K:
-        if cancel and cancel():
-            raise Cancelled()
+        check_cancel(cancel)
         v = directions[start : start + batch].to(graph.h.device, graph.h.dtype)
         t0 = time.perf_counter()
         grads = _batched_vjp(graph, v, cancel)
@@ -165,8 +149,7 @@ def _batched_vjp(graph: Graph, v: torch.Tensor, cancel: CancelCheck | None = Non
         return _plain_batched_vjp(graph, v)
 
     def check(_grad):
-        if cancel():
-            raise Cancelled()
+        check_cancel(cancel)
 
     handles = [t.register_hook(check) for t in graph.layers if t.requires_grad]
     try:

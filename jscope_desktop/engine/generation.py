@@ -9,30 +9,24 @@ token at ``positions[n] + 1``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import torch
 
-from .attribute import AttributionRequest, check_request
 from .errors import Cancelled, JScopeError
-from .forward import (
-    CancelCheck,
-    Graph,
-    _sync,
-    embed,
-    hidden_states,
-    logits_from_hidden,
-    plain_forward,
-    row_norms,
-    vjp_chunks,
-    warm_up,
-)
+from .forward import Graph, embed, hidden_states, plain_forward, row_norms, sync, vjp_chunks, warm_up
+from .head import logits_from_hidden, output_matrix
 from .models import LoadedModel
+from .progress import CancelCheck, ProgressFn
 from .result import AttributionResult, Timing, TopToken
-from .scopes import SCOPES
-from .tokens import encode_prompt, token_texts
+from .scopes import DirectionScope, Prediction, get_scope, scope_names
+from .tokens import encode_prompt, special_ids, token_texts
 
-MATRIX_SCOPES = ("temperature", "semantic", "grad_input")
+MAX_NEW_TOKENS = 512  # one matrix row per token; beyond this the picture is unreadable anyway
+
+
+def matrix_scopes() -> list[str]:
+    """Names of the scopes the generation matrix supports (every direction scope)."""
+    return scope_names("matrix")
 
 
 def generate_tokens(
@@ -64,25 +58,27 @@ def generate_attribution(
     n_tokens: int,
     scope: str = "temperature",
     chat: bool = False,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
     generated: list[int] | None = None,
 ) -> AttributionResult:
     """Generate ``n_tokens`` greedily (or take ``generated``) and attribute each to its past.
 
+    Every direction scope works here: row n uses the scope's direction for the prediction at
+    ``positions[n]``, whose target is the generated token (Contrast: against the runner-up).
+
     Returns:
         A multi-position :class:`AttributionResult`: ``positions`` (N,) are the explained
         positions, ``scores`` is an (N, T) list of rows (None after each row's position), and
-        ``extra["targets"]`` the explained token ids. Scope is ``temperature``, ``semantic``
-        (target: the generated token) or ``grad_input``.
+        ``extra["targets"]`` the explained token ids.
     """
-    if scope not in MATRIX_SCOPES:
-        raise JScopeError(
-            f"The attribution matrix supports {', '.join(MATRIX_SCOPES)}, not '{scope}'."
-        )
-    check_request(AttributionRequest(prompt=prompt, scope=scope))
-    if n_tokens < 1 and not generated:
-        raise JScopeError("Generate at least one token.")
+    s = get_scope(scope)
+    if not s.supports("matrix") or not isinstance(s, DirectionScope):
+        raise JScopeError(f"The attribution matrix supports {', '.join(matrix_scopes())}, "
+                          f"not '{scope}'.")
+    if not generated and not 1 <= n_tokens <= MAX_NEW_TOKENS:
+        raise JScopeError(f"Generate from 1 to {MAX_NEW_TOKENS} tokens, not {n_tokens}."
+                          if n_tokens >= 1 else "Generate at least one token.")
     enc = encode_prompt(lm.tokenizer, prompt, chat)
     planned = len(enc.token_ids) + (len(generated) if generated else n_tokens)
     if planned > lm.info.context_length:  # checked before spending time on the generation
@@ -93,6 +89,8 @@ def generate_attribution(
     if progress:
         progress(0.0, "Generating")
     new = list(generated) if generated else generate_tokens(lm, enc.token_ids, n_tokens, cancel)
+    if not new:
+        raise JScopeError("The model ended the text at once; there is nothing to attribute.")
     ids = enc.token_ids + new
     P, T = len(enc.token_ids), len(ids)
     positions = list(range(P - 1, T - 1))
@@ -102,33 +100,39 @@ def generate_attribution(
     x = embed(lm, ids[:-1]).detach().requires_grad_(True)  # (T-1, d): the last id is never input
     with torch.enable_grad():
         final, between = hidden_states(lm, x[None], layers=True)
-    H = final[0]  # (T-1, d)
-    directions = _row_directions(lm, H.detach(), positions, ids, scope)  # (N, T-1, d)
+    H = final[0]  # (T-1, d): every position's hidden state, one graph for all rows
+    directions = _row_directions(lm, s, H.detach(), positions, ids)  # (N, T-1, d)
     graph = Graph(x, H, torch.empty(0), torch.empty(0), between)  # cancel checked inside passes
     rows = torch.zeros(len(positions), T - 1, dtype=torch.float64)
     passes = 0
     for start, g in vjp_chunks(graph, directions, cancel):
-        if scope == "grad_input":
+        if s.times_input:
             g = g * x.detach()
         rows[start : start + g.shape[0]] = row_norms(g)
         passes += 1
         if progress:
             progress((start + g.shape[0]) / len(positions), "Attributing the generation")
-    _sync(lm)
+    sync(lm)
     scope_s = time.perf_counter() - t0
     return _matrix_result(lm, ids, positions, rows, scope, forward_s, scope_s, passes, enc, H)
 
 
-def _row_directions(lm, H, positions, ids, scope) -> torch.Tensor:
-    """(N, T-1, d) directions: row n is zero except at positions[n]."""
+def _row_directions(lm, scope: DirectionScope, H, positions, ids) -> torch.Tensor:
+    """(N, T-1, d) directions: row n is zero except at positions[n], where it is the scope's
+    direction for the prediction made there (target: the token generated next)."""
     N, (Tm1, d) = len(positions), H.shape
     dirs = torch.zeros(N, Tm1, d, dtype=H.dtype, device=H.device)
-    W = lm.model.get_output_embeddings().weight.detach()
+    W = output_matrix(lm)
+    with torch.no_grad():
+        logits = logits_from_hidden(lm, H[positions]).float()  # (N, V)
     for n, p in enumerate(positions):
-        if scope == "temperature":
-            dirs[n, p] = H[p] / H[p].norm()
-        else:
-            dirs[n, p] = W[ids[p + 1]].to(H.device, H.dtype)
+        probs = torch.softmax(logits[n], -1)
+        target = ids[p + 1]
+        foil = None
+        if scope.needs_foil:
+            foil = next(int(i) for i in probs.topk(2).indices if int(i) != target)
+        pred = Prediction(H[p], W, logits[n], probs, target if scope.needs_target else None, foil)
+        dirs[n, p] = scope.direction_for(pred).to(H.device, H.dtype)
     return dirs
 
 
@@ -141,21 +145,16 @@ def _matrix_result(lm, ids, positions, rows, scope, forward_s, scope_s, passes, 
     with torch.no_grad():
         probs = torch.softmax(logits_from_hidden(lm, H[positions[-1]].detach()).float(), -1)
     top = probs.topk(min(10, probs.numel()))
-    special_ids = set(getattr(lm.tokenizer, "all_special_ids", []) or [])
+    specials = special_ids(lm.tokenizer)
     texts = token_texts(lm.tokenizer, ids)
     return AttributionResult(
         model=lm.info.to_dict(), device=str(lm.device), dtype=lm.dtype_name,
         token_ids=ids, tokens=texts, position=positions[-1], scope=scope,
         target_id=None, target=None, foil_id=None, foil=None, scores=scores,
-        topk=[TopToken(int(i), texts_of(lm, int(i)), float(v)) for v, i in zip(top.values, top.indices)],
+        topk=[TopToken(int(i), token_texts(lm.tokenizer, [int(i)])[0], float(v))
+              for v, i in zip(top.values, top.indices)],
         timing=Timing(forward_s, scope_s, passes), positions=positions,
-        special=[i in special_ids for i in ids],
+        special=[i in specials for i in ids],
         roles=(enc.roles + ["assistant"] * (T - len(enc.token_ids))) if enc.roles else None,
-        extra={"targets": [ids[p + 1] for p in positions], "prompt_tokens": len(enc.token_ids),
-               "scope_label": SCOPES[scope].label},
+        extra={"targets": [ids[p + 1] for p in positions], "prompt_tokens": len(enc.token_ids)},
     )
-
-
-def texts_of(lm: LoadedModel, token_id: int) -> str:
-    """Display text of one token id."""
-    return token_texts(lm.tokenizer, [token_id])[0]

@@ -1,10 +1,22 @@
-"""Reading a text file the user named, with one-sentence errors."""
+"""Files the user names: reading them with one-sentence errors, and the one way every output
+is written (atomically: a temporary file in the same folder, fsync, then a rename, so a crash or
+a full disk mid-write never truncates the file that was there)."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import JScopeError
+
+
+def user_path(path: str | Path) -> Path:
+    """``path`` as the user meant it: ``~`` expanded (the same way for checks and writes)."""
+    return Path(os.path.expanduser(str(path)))
 
 
 def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8") -> str:
@@ -13,11 +25,120 @@ def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8"
     Raises a one-sentence :class:`JScopeError` naming ``what`` (e.g. "prompts file") for a
     missing, unreadable or undecodable file.
     """
-    p = Path(path)
+    p = user_path(path)
     try:
         return p.read_text(encoding=encoding)
     except FileNotFoundError:
         raise JScopeError(f"The {what} {p} does not exist.") from None
+    except IsADirectoryError:
+        raise JScopeError(f"The {what} {p} is a folder, not a file.") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise JScopeError(f"Could not read the {what} {p}: {reason}.") from None
+
+
+def could_not_write(path: str | Path, exc: BaseException | None = None) -> JScopeError:
+    """The one sentence for a failed write (to raise): names the file and, if known, why."""
+    reason = (getattr(exc, "strerror", None) or str(exc)) if exc is not None else ""
+    reason = reason.rstrip(".")
+    return JScopeError(f"Could not write {path}: {reason}." if reason else f"Could not write {path}.")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a writer to fill; on success it is synced to
+    disk and renamed over ``path`` in one step. On any error the temporary file is removed, the
+    old ``path`` is left as it was, and a :class:`JScopeError` (for an ``OSError``) is raised."""
+    target = user_path(path)
+    if target.is_dir():
+        raise JScopeError(f"Cannot write {target}: it is a folder.")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise could_not_write(target, exc) from exc
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if not tmp.exists() or (tmp.stat().st_size == 0 and not _may_be_empty(target)):
+            raise OSError("the writer produced nothing")
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        _keep_mode(target, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise could_not_write(target, exc) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _may_be_empty(target: Path) -> bool:
+    return target.suffix.lower() in (".txt", ".csv", ".jsonl")
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """New files get the usual permissions (mkstemp makes them private); replaced ones keep
+    theirs."""
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path written."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return user_path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path written."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return user_path(path)
+
+
+def write_json(path: str | Path, obj) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON (NaN written as null) to ``path`` atomically."""
+    from .errors import finite_or_none
+
+    return write_text(path, json.dumps(finite_or_none(obj), indent=1, ensure_ascii=False) + "\n")
+
+
+def check_writable(path: str | Path | None) -> None:
+    """Fail before slow work when ``path`` cannot be written: it is a folder, or its folder is
+    missing (``None`` and ``-``, standard output, always pass)."""
+    if path is None or str(path) == "-":
+        return
+    p = user_path(path)
+    if p.is_dir():
+        raise JScopeError(f"Cannot write {p}: it is a folder.")
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise JScopeError(f"Cannot write {p}: the folder {parent} does not exist.")
+
+
+def check_distinct(outputs: Iterable[str | Path | None], inputs: Iterable[str | Path | None] = ()
+                   ) -> None:
+    """Refuse, before any work, an output that would land on an input of the same command or
+    on another of its outputs; the sentence names both paths."""
+    seen: dict[Path, tuple[str, str]] = {}
+    for role, items in (("input", inputs), ("output", outputs)):
+        for item in items:
+            if item is None or str(item) == "-":
+                continue
+            key = user_path(item).resolve()
+            if key in seen:
+                first_role, first = seen[key]
+                what = "is also an input" if first_role == "input" else "is written twice"
+                raise JScopeError(f"The output {item} {what} ({first}); choose another file name.")
+            seen[key] = (role, str(item))

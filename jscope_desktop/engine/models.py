@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from .errors import JScopeError  # noqa: E402
+from .errors import Cancelled, JScopeError  # noqa: E402
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -285,11 +285,17 @@ def _fits_on_gpu(folder: Path, dtype: torch.dtype) -> bool:
     return weight_bytes * max(scale, 0.5) * 1.3 < free
 
 
+def _check_cancel(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled
+
+
 def load_model(
     source: str | os.PathLike | None = None,
     device: str = "auto",
     dtype: str = "float32",
     progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> LoadedModel:
     """Load a model for the scopes.
 
@@ -298,10 +304,16 @@ def load_model(
         device: ``auto|cpu|cuda|mps``; ``auto`` picks CUDA, then MPS, then the CPU.
         dtype: ``float32`` (default), ``bfloat16`` or ``float16``.
         progress: called with (fraction, message) while loading.
+        cancel: called between the loading steps (before and after converting a ``.gguf``,
+            after reading the weights); once it returns True the load stops.
 
     Returns:
         A :class:`LoadedModel` in eval mode with frozen weights. A model too large for one GPU is
         spread over the GPUs present with accelerate's ``device_map="auto"``.
+
+    Raises:
+        JScopeError: the source cannot be loaded (the message says why, in one sentence).
+        Cancelled: ``cancel()`` returned True between two steps; nothing was kept.
     """
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype)
@@ -310,11 +322,13 @@ def load_model(
         raise JScopeError(f"No model at {path}: the file or folder does not exist.")
     if progress:
         progress(0.0, f"Loading {path.name}")
+    _check_cancel(cancel)
     folder = path
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise JScopeError(f"{path.name} is not a .gguf file or a model folder.")
         folder = convert_gguf(path, progress)
+        _check_cancel(cancel)
     device_map = None
     if torch_device.type == "cuda" and not _fits_on_gpu(folder, torch_dtype):
         device_map = "auto"
@@ -325,8 +339,11 @@ def load_model(
     except JScopeError:
         if folder == path:
             raise
+        _check_cancel(cancel)
         folder = convert_gguf(path, progress, rebuild=True)  # the cache was damaged: rebuild once
+        _check_cancel(cancel)
         model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
+    _check_cancel(cancel)
     _check_capabilities(model)
     model.eval()
     model.requires_grad_(False)

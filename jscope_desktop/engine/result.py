@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from .errors import finite_or_none
+from .io import read_user_text, write_text
 
 CONTRACT_VERSION = 1
 
@@ -103,11 +105,11 @@ class AttributionResult:
 
     def to_json(self) -> str:
         """The contract as JSON text (NaN and infinities are written as null)."""
-        return json.dumps(_finite(self.to_dict()), indent=1, ensure_ascii=False)
+        return json.dumps(finite_or_none(self.to_dict()), indent=1, ensure_ascii=False)
 
     def save(self, path: str | Path) -> None:
         """Write the JSON contract to ``path`` (UTF-8)."""
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        write_text(path, self.to_json() + "\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> AttributionResult:
@@ -123,7 +125,7 @@ class AttributionResult:
     @classmethod
     def load(cls, path: str | Path) -> AttributionResult:
         """Read a result written by :meth:`save` or by ``jscope attribute --json``."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return cls.from_dict(json.loads(read_user_text(path, "result file")))
 
     def score_row(self, position: int | None = None) -> list[float | None]:
         """The scores explaining ``position`` (default: the result's own position)."""
@@ -132,11 +134,3 @@ class AttributionResult:
         return self.scores[self.positions.index(self.position if position is None else position)]
 
 
-def _finite(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj

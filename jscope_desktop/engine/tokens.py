@@ -27,6 +27,11 @@ def token_texts(tokenizer, ids: list[int]) -> list[str]:
     return [tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
 
 
+def special_ids(tokenizer) -> set[int]:
+    """The ids of the tokenizer's special tokens (BOS, EOS, chat-template markers, …)."""
+    return set(getattr(tokenizer, "all_special_ids", []) or [])
+
+
 def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     """Tokenize ``prompt`` as raw text, or as a user turn through the chat template.
 
@@ -36,7 +41,7 @@ def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     """
     if not prompt or not prompt.strip():
         raise JScopeError("The prompt is empty; type some text to explain.")
-    special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    specials = special_ids(tokenizer)
     roles = None
     if chat:
         if not getattr(tokenizer, "chat_template", None):
@@ -47,11 +52,11 @@ def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
         ))
         if isinstance(ids[0], list):
             ids = ids[0]
-        roles = _roles_from_template(tokenizer, ids, special_ids)
+        roles = _roles_from_template(tokenizer, ids, specials)
     else:
         ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
     texts = token_texts(tokenizer, ids)
-    return EncodedPrompt(ids, texts, [i in special_ids for i in ids], roles)
+    return EncodedPrompt(ids, texts, [i in specials for i in ids], roles)
 
 
 ROLE_NAMES = ("system", "user", "assistant", "model")

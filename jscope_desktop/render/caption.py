@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from ..engine.fisher_config import describe_fisher
 from ..engine.result import AttributionResult
+from ..engine.scopes import scope_label
 
-
-def scope_label(name: str) -> str:
-    """Display label of a scope name (e.g. ``grad_input`` → ``Grad × input``)."""
-    return {"grad_input": "Grad × input"}.get(name, name.replace("_", " ").capitalize())
+__all__ = ["caption_lines", "scope_label"]
 
 
 def caption_lines(
@@ -35,11 +34,7 @@ def caption_lines(
             f"{'es' if t.backward_passes != 1 else ''}")
     if result.fisher is not None:
         f = result.fisher
-        cost += f" · Fisher {f.method}, {f.rank} directions"
-        if f.probes:
-            cost += f" + {f.probes} probes"
-        if f.rel_error_estimate:
-            cost += f", est. error {f.rel_error_estimate:.1%}"
+        cost += " · " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate)
     footer = [cost]
     if result.positions is None and result.topk:
         top = ", ".join(f"{k.token!r} {k.prob:.1%}" for k in result.topk[:4])

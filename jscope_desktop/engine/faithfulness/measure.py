@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from ..attribute import AttributionRequest, attribute
-from ..errors import Cancelled, JScopeError
+from ..errors import Cancelled, JScopeError, finite_or_none
 from ..fisher import FISHER_METHODS
-from ..forward import CancelCheck, embed, hidden_states, logits_from_hidden, plain_forward
+from ..forward import CancelCheck, embed, hidden_states, plain_forward
+from ..head import logits_from_hidden
 from ..models import LoadedModel
-from ..scopes import SCOPES, scope_names
+from ..scopes import get_scope, scope_names
 from ..tokens import token_texts
 from .prompts import PreparedPrompt, prepare_prompt
 from .stats import spearman
@@ -46,7 +47,7 @@ K_RULE = "k = max(1, floor(fraction * n_attributable)); n_attributable = non-spe
 
 def faithfulness_scopes() -> list[str]:
     """Every registered scope name plus ``random`` (the floor)."""
-    return scope_names() + [RANDOM]
+    return scope_names("faithfulness") + [RANDOM]
 
 
 def fraction_key(fraction: float) -> str:
@@ -129,20 +130,12 @@ class PromptResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN as None)."""
-        return _nan_to_none(asdict(self))
+        return finite_or_none(asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> PromptResult:
         """Inverse of :meth:`to_dict`."""
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
-
-
-def _nan_to_none(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    return obj
 
 
 def _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
@@ -208,7 +201,7 @@ def scope_scores(
     req = AttributionRequest(
         token_ids=prep.token_ids, scope=scope, position=prep.position, seed=cfg.seed,
         fisher_method=cfg.fisher_method, top_k=2,
-        target_id=top1 if SCOPES[scope].needs_target else None,
+        target_id=top1 if get_scope(scope).needs_target else None,
     )
     r = attribute(lm, req, cancel=cancel)
     return np.array([r.scores[i] for i in prep.attributable], dtype=np.float64), r.timing.scope_s

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import JScopeError
 from ..models import LoadedModel
-from ..tokens import encode_prompt, token_texts
+from ..tokens import encode_prompt, special_ids, token_texts
 
 
 @dataclass
@@ -63,5 +63,5 @@ def prepare_prompt(lm: LoadedModel, text: str, explain: str = "next", index: int
 
 
 def _attributable(tok, ids: list[int], position: int) -> list[int]:
-    special = set(getattr(tok, "all_special_ids", []) or [])
+    special = special_ids(tok)
     return [i for i in range(position + 1) if ids[i] not in special]

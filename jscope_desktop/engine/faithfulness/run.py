@@ -185,14 +185,3 @@ def build_report(
         "per_prompt": [r.to_dict() for r in results],
     })
     return report
-
-
-def write_json_atomic(path: str | Path, obj: dict) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise JScopeError(f"Could not write {p}: {exc.strerror or exc}.") from exc

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import finite_or_none
+
 
 @dataclass
 class MeanInterval:
@@ -25,12 +27,8 @@ class MeanInterval:
 
     def to_dict(self) -> dict:
         """``{"mean": float|None, "ci95": [lo, hi], "n": int}`` with NaN written as None."""
-        return {"mean": _none_if_nan(self.mean), "ci95": [_none_if_nan(self.lo), _none_if_nan(self.hi)],
-                "n": self.n}
-
-
-def _none_if_nan(v: float) -> float | None:
-    return None if not math.isfinite(v) else float(v)
+        return finite_or_none({"mean": float(self.mean), "ci95": [float(self.lo), float(self.hi)],
+                               "n": self.n})
 
 
 def student_t_cdf(t: float, df: float) -> float:

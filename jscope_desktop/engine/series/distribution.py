@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import Cancelled, JScopeError
-from ..forward import CancelCheck, _sync
+from ..forward import CancelCheck, sync
 from ..models import LoadedModel
 from .generators import Transition
 
@@ -108,7 +108,7 @@ def next_value_distribution(
             cache, level_logp = _cache_of(out), _log_softmax(out.logits)  # (N, V)
             rows_index = {n: i for i, n in enumerate(nodes)}
             rows.append(len(nodes))
-    _sync(lm)
+    sync(lm)
     seconds = time.perf_counter() - t0
     probs = torch.tensor([logp[tuple(p)] for p in vp.paths], dtype=torch.float64).exp().tolist()
     return NextValue(list(range(10**digits)), probs, float(sum(probs)), vp.mode, vp.paths, rows,

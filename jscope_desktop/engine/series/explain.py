@@ -15,16 +15,20 @@ from ..errors import JScopeError
 from ..forward import CancelCheck
 from ..models import LoadedModel
 from ..result import AttributionResult, SeriesInfo
+from ..scopes import get_scope, scope_names
 from .distribution import next_value_distribution, total_variation, true_probs
 from .generators import generate, get_system
 from .values import check_values, parse_values, read_values
 
-__all__ = ["SERIES_SCOPES", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_series",
+__all__ = ["series_scopes", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_series",
            "check_values", "parse_values", "read_values", "value_spans", "SeriesRequest",
            "PreparedSeries", "prepare_series", "explain_series"]
-from ..tokens import Span, aggregate, token_texts
+from ..tokens import Span, aggregate, special_ids, token_texts
 
-SERIES_SCOPES = ("temperature", "fisher", "semantic")
+
+def series_scopes() -> list[str]:
+    """Names of the scopes a series can be explained with (from the registry)."""
+    return scope_names("series")
 DIGITS = (2, 3)
 DEFAULT_N_VALUES = 60
 MARGIN = 0.1  # headroom (fraction of the code range) left on each side for the next value
@@ -76,7 +80,7 @@ def value_spans(tokenizer, text: str, token_ids: list[int], digits: int) -> list
 
 
 def _token_char_ranges(tokenizer, text: str, token_ids: list[int]) -> list[tuple[int, int]]:
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    special = special_ids(tokenizer)
     try:
         enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)
         if list(enc["input_ids"]) == list(token_ids):
@@ -129,8 +133,8 @@ def prepare_series(req: SeriesRequest) -> PreparedSeries:
     Everything a user can get wrong except the model's context length is caught here, before
     any model is needed.
     """
-    if req.scope not in SERIES_SCOPES:
-        raise JScopeError(f"Series support the scopes {', '.join(SERIES_SCOPES)}, not '{req.scope}'.")
+    if req.scope not in series_scopes():
+        raise JScopeError(f"Series support the scopes {', '.join(series_scopes())}, not '{req.scope}'.")
     if req.digits not in DIGITS:
         raise JScopeError(f"Digits must be 2 or 3, not {req.digits}.")
     if req.n_values is not None and req.n_values < 3:
@@ -186,7 +190,8 @@ def explain_series(
     if progress:
         progress(0.0, "Next-value distribution")
     nxt = next_value_distribution(lm, ids[: position + 1], req.digits, cancel)
-    target = nxt.most_likely_first_token() if req.scope == "semantic" else None
+    # a scope that explains one token explains the first digit of the most likely next value
+    target = nxt.most_likely_first_token() if get_scope(req.scope).needs_target else None
     sub = (lambda f, m: progress(0.15 + 0.85 * f, m)) if progress else None
     result = attribute(
         lm, AttributionRequest(token_ids=ids, scope=req.scope, position=position, target_id=target),

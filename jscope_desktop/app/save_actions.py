@@ -1,0 +1,127 @@
+"""What the app's Save/Export/Copy actions write: a result as CSV, JSON (the contract) or its
+picture, to a file or the clipboard. Used by the window's file actions and the series tab.
+
+Every failure is one :class:`JScopeError` sentence naming the file. Pictures are written by the
+render layer (``render.formats.write_figure``); text files through :func:`_open` here.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+
+from ..engine.errors import JScopeError
+from ..engine.result import AttributionResult
+from ..render.export import FigureOptions, render_image, save_image
+from ..render.formats import IMAGE_FORMATS
+from ..render.series_data import series_csv
+from ..render.units import make_units
+
+CSV_FILTER, JSON_FILTER = "CSV (*.csv)", "JSON (*.json)"  # the save dialogs' filters
+
+
+def write_csv(result: AttributionResult, path: str | Path) -> Path:
+    """Write one line per token: index, token id, text, special flag, score(s), rank.
+
+    A multi-position result gets one score column per explained position (``score@P``).
+    Returns the path written.
+    """
+    path = Path(path)
+    special = result.special or [False] * len(result.tokens)
+    rows = result.scores if result.positions is not None else [result.scores]
+    names = ([f"score@{p}" for p in result.positions] if result.positions is not None
+             else ["score"])
+    ranks = {u.start: u.rank for u in make_units(result, "token")}
+    with _open(path) as f:
+        w = csv.writer(f)
+        w.writerow(["index", "token_id", "token", "special", *names, "rank"])
+        for i, (tid, tok) in enumerate(zip(result.token_ids, result.tokens)):
+            scores = ["" if row[i] is None else repr(float(row[i])) for row in rows]
+            w.writerow([i, tid, tok, int(bool(special[i])), *scores, ranks.get(i) or ""])
+    return path
+
+
+def write_series_csv(result: AttributionResult, path: str | Path) -> Path:
+    """Write a series result as CSV (one row per value, then one per next-value string; see
+    ``render.series_data.series_csv``). Returns the path written."""
+    path = Path(path)
+    with _open(path) as f:
+        f.write(series_csv(result))
+    return path
+
+
+def write_json(result: AttributionResult, path: str | Path) -> Path:
+    """Write the result's JSON contract (``AttributionResult.load`` reads it back equal)."""
+    path = Path(path)
+    try:
+        result.save(path)
+    except OSError as exc:
+        raise JScopeError(f"Could not write {path.name}: {exc.strerror or exc}.") from exc
+    return path
+
+
+def write_image(result: AttributionResult, path: str | Path, options: FigureOptions) -> Path:
+    """Write the annotated strip image (PNG 2×, SVG or PDF by suffix) through the render layer."""
+    return _image(lambda: save_image(result, path, **vars(options)), path)
+
+
+def write_series_image(result: AttributionResult, path: str | Path, **options) -> Path:
+    """Write the series figure (PNG 2×, SVG or PDF by suffix); ``options`` as
+    ``render.series_plot.save_series_image`` takes them (cmap, dark, width). Returns the path."""
+    from ..render.series_plot import save_series_image
+
+    return _image(lambda: save_series_image(result, path, **options), path)
+
+
+def copy_image(result: AttributionResult, options: FigureOptions) -> None:
+    """Put the annotated strip image (2× scale) on the clipboard."""
+    QGuiApplication.clipboard().setImage(render_image(result, options))
+
+
+def copy_series_image(result: AttributionResult, **options) -> None:
+    """Put the series figure (2× scale, header and footer included) on the clipboard."""
+    from ..render.series_plot import render_series_image
+
+    QGuiApplication.clipboard().setImage(render_series_image(result, **options))
+
+
+def write_series(result: AttributionResult, path: str | Path, **image_options) -> Path:
+    """Write a series result by the suffix of ``path``: the figure for an image suffix (with
+    ``image_options`` as :func:`write_series_image` takes them), ``.csv`` or ``.json``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        JScopeError: for another suffix, or when the file cannot be written (one sentence).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_FORMATS:
+        return write_series_image(result, path, **image_options)
+    if suffix == ".csv":
+        return write_series_csv(result, path)
+    if suffix == ".json":
+        return write_json(result, path)
+    raster = ", ".join(f.suffix for f in IMAGE_FORMATS.values() if not f.vector)
+    vector = " or ".join(f.suffix for f in IMAGE_FORMATS.values() if f.vector)
+    raise JScopeError(f"Cannot export {Path(path).name}: use {raster}, .csv or .json "
+                      f"(or {vector} for a vector picture).")
+
+
+def _image(write, path: str | Path) -> Path:
+    try:
+        return write()
+    except ValueError as exc:
+        raise JScopeError(str(exc)) from exc
+    except OSError as exc:  # the render layer's own OSError is already a sentence
+        message = f"Could not write {Path(path).name}: {exc.strerror}." if exc.strerror else str(exc)
+        raise JScopeError(message) from exc
+
+
+def _open(path: Path):
+    try:
+        return path.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise JScopeError(f"Could not write {path.name}: {exc.strerror or exc}.") from exc

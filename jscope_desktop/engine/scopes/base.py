@@ -1,0 +1,183 @@
+"""What a scope is, and the one registry of them.
+
+A :class:`Scope` describes itself completely — name, label, explanation, unit, what it needs
+(a target, a foil) and what it supports (the generation matrix, time series, faithfulness) — so
+the CLI's choices, the app's boxes, captions, colour-bar units and the About text are all read
+from :data:`SCOPES`. The common case is a :class:`DirectionScope`: ``score_t = ‖J_tᵀ u‖₂`` for one
+direction ``u`` of the explained prediction.
+
+This module imports no torch at import time (the app reads the registry before torch loads).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import JScopeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..forward import CancelCheck, Graph
+    from ..models import LoadedModel
+
+USES = ("matrix", "series", "faithfulness")  # what a scope may support besides a single strip
+DIRECTION_UNIT = "‖Jᵀu‖"
+
+
+@dataclass
+class Prediction:
+    """The explained prediction, as a direction function sees it.
+
+    h: (d,) final hidden state at the explained position (detached). W: (V, d) output matrix.
+    logits, probs: (V,) float32. target_id / foil_id: the token ids the request resolved (None
+    when the scope needs none).
+    """
+
+    h: torch.Tensor
+    W: torch.Tensor
+    logits: torch.Tensor
+    probs: torch.Tensor
+    target_id: int | None = None
+    foil_id: int | None = None
+
+
+@dataclass
+class ScopeOutput:
+    """Scores (T,) float64 for the fed tokens, backward passes used, Fisher details if any."""
+
+    scores: torch.Tensor
+    backward_passes: int
+    fisher: Any = None  # engine.fisher.FisherScores for the Fisher Scope
+
+
+@dataclass
+class ScopeCall:
+    """Everything a scope's ``compute`` gets: the model, the kept forward graph, the explained
+    prediction, the request (per-scope settings), a cancel check and a progress callback
+    (fraction in [0, 1])."""
+
+    lm: LoadedModel
+    graph: Graph
+    pred: Prediction
+    request: Any  # engine.request.AttributionRequest
+    cancel: CancelCheck | None = None
+    progress: Callable[[float], None] | None = None
+
+
+@dataclass(eq=False)
+class Scope:
+    """A registered scope: how it is described and how it computes.
+
+    ``compute(call: ScopeCall) -> ScopeOutput``. ``unit`` names what a score measures (colour
+    bars, captions); ``cost`` says what one run costs (cost panel, About).
+    """
+
+    name: str
+    label: str
+    explanation: str
+    compute: Callable[[ScopeCall], ScopeOutput] = field(repr=False)
+    unit: str = DIRECTION_UNIT
+    needs_target: bool = False
+    needs_foil: bool = False
+    matrix: bool = False
+    series: bool = True
+    faithfulness: bool = True
+    cost: str = "1 forward + 1 backward pass"
+    plugin = None  # the entry point ("package:object") a plugin scope came from; None: built in
+
+    def supports(self, use: str) -> bool:
+        """True when the scope can be used for ``use`` (one of :data:`USES`)."""
+        return bool(getattr(self, use))
+
+
+class DirectionScope(Scope):
+    """``score_t = ‖J_tᵀ u‖₂`` (or ``‖(J_tᵀ u) ⊙ x_t‖₂`` with ``times_input``) for the direction
+    ``u = direction(pred)`` (d,) of the explained prediction.
+
+    One backward pass per prediction; the generation matrix batches one direction per generated
+    token, so every direction scope supports it without code of its own.
+    """
+
+    def __init__(self, name: str, label: str, explanation: str,
+                 direction: Callable[[Prediction], torch.Tensor], needs_target: bool = False,
+                 needs_foil: bool = False, unit: str = DIRECTION_UNIT, times_input: bool = False,
+                 series: bool = True, faithfulness: bool = True,
+                 cost: str = "1 forward + 1 backward pass"):
+        super().__init__(name, label, explanation, self._compute, unit, needs_target,
+                         needs_foil, True, series, faithfulness, cost)
+        self.direction = direction
+        self.times_input = times_input
+
+    def direction_for(self, pred: Prediction) -> torch.Tensor:
+        """``u`` (d,) for ``pred``, checked: a wrong shape or a non-finite value is refused in
+        one sentence (a plugin's direction is code we did not write)."""
+        u = self.direction(pred)
+        d = pred.h.shape[-1]
+        shape = tuple(getattr(u, "shape", ()))
+        if shape != (d,):
+            raise JScopeError(f"The {self.label} Scope gave a direction of shape {shape}; it must "
+                              f"be ({d},), one value per hidden dimension.")
+        if not math.isfinite(float(u.detach().float().abs().sum())):
+            raise JScopeError(f"The {self.label} Scope gave a direction with NaN or infinite values.")
+        return u.detach()
+
+    def _compute(self, call: ScopeCall) -> ScopeOutput:
+        from ..forward import row_norms, vjp
+
+        g = vjp(call.graph, self.direction_for(call.pred))  # (T, d)
+        if self.times_input:
+            g = g * call.graph.x.detach()
+        return ScopeOutput(row_norms(g), 1)
+
+
+SCOPES: dict[str, Scope] = {}
+
+
+def register(scope: Scope) -> Scope:
+    """Add ``scope`` to :data:`SCOPES` under its name; returns it."""
+    SCOPES[scope.name] = scope
+    return scope
+
+
+def _ensure_plugins() -> None:
+    from .plugins import load_plugins
+
+    load_plugins()
+
+
+def get_scope(name: str) -> Scope:
+    """The scope called ``name``, or a one-sentence error listing the choices."""
+    _ensure_plugins()
+    if name not in SCOPES:
+        raise JScopeError(f"Unknown scope '{name}'; choose one of {', '.join(SCOPES)}.")
+    return SCOPES[name]
+
+
+def scope_names(use: str | None = None) -> list[str]:
+    """Registered scope names in registration order (built-ins first, then plugins); with
+    ``use`` (one of :data:`USES`) only those that support it."""
+    _ensure_plugins()
+    return [n for n, s in SCOPES.items() if use is None or s.supports(use)]
+
+
+def all_scopes() -> list[Scope]:
+    """Every registered scope, in registration order."""
+    _ensure_plugins()
+    return list(SCOPES.values())
+
+
+def scope_label(name: str) -> str:
+    """Display label of a scope name; a name no registered scope has (a result from a plugin
+    that is not installed here) is shown as it is."""
+    _ensure_plugins()
+    return SCOPES[name].label if name in SCOPES else name
+
+
+def scope_unit(name: str) -> str:
+    """What a score of scope ``name`` measures (e.g. ``‖Jᵀu‖``, ``tr(JᵀFJ)``)."""
+    _ensure_plugins()
+    return SCOPES[name].unit if name in SCOPES else "score"
