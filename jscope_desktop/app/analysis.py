@@ -5,37 +5,12 @@ Pure Python (no Qt, no torch), so the arithmetic is tested on its own.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from ..engine.ranks import spearman_attributed as spearman
 from ..engine.result import AttributionResult
 
-
-def _ranks(values: list[float]) -> list[float]:
-    """Ranks 1..n with ties sharing their average rank."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def spearman(a: list[float | None], b: list[float | None]) -> float:
-    """Spearman rank correlation of two score rows over the tokens both attribute (NaN if < 2)."""
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
-    if len(pairs) < 2:
-        return float("nan")
-    ra, rb = _ranks([p[0] for p in pairs]), _ranks([p[1] for p in pairs])
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    var = math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
-    return cov / var if var > 0 else float("nan")
+__all__ = ["CostRow", "cost_rows", "directions_of", "same_input", "spearman"]
 
 
 @dataclass

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..engine.errors import JScopeError
 from ..engine.result import AttributionResult
-from . import exports
+from ..render.formats import file_filter
+from . import save_actions
 from .about import show_about
 from .session import Session, load_session, save_session
 
@@ -53,33 +54,33 @@ class FileActions:
         result = self._need_result()
         if result is None:
             return False
-        path = path or self._ask_path("Save image", f"jscope-{result.scope}.png",
-                                      "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        path = path or self._ask_path("Save image", f"jscope-{result.scope}.png", file_filter())
         if not path:
             return False
         options = self._shown_strip().figure_options()
-        return self._guard(lambda: exports.write_image(result, path, options), "Saved {}.")
+        return self._guard(lambda: save_actions.write_image(result, path, options), "Saved {}.")
 
     def copy_image(self) -> bool:
         """Copy the annotated strip to the clipboard."""
         result = self._need_result()
         if result is None:
             return False
-        exports.copy_image(result, self._shown_strip().figure_options())
+        save_actions.copy_image(result, self._shown_strip().figure_options())
         self.statusBar().showMessage("Image copied to the clipboard.", 5000)
         return True
 
     def export_csv(self, path: str | None = None) -> bool:
         """Write the result as CSV (one line per token)."""
         result = self._need_result()
-        path = result and (path or self._ask_path("Export CSV", "jscope.csv", "CSV (*.csv)"))
-        return bool(path) and self._guard(lambda: exports.write_csv(result, path), "Wrote {}.")
+        path = result and (path or self._ask_path("Export CSV", "jscope.csv", save_actions.CSV_FILTER))
+        return bool(path) and self._guard(lambda: save_actions.write_csv(result, path), "Wrote {}.")
 
     def export_json(self, path: str | None = None) -> bool:
         """Write the result's JSON contract."""
         result = self._need_result()
-        path = result and (path or self._ask_path("Export JSON", "jscope.json", "JSON (*.json)"))
-        return bool(path) and self._guard(lambda: exports.write_json(result, path), "Wrote {}.")
+        path = result and (path or self._ask_path("Export JSON", "jscope.json",
+                                                  save_actions.JSON_FILTER))
+        return bool(path) and self._guard(lambda: save_actions.write_json(result, path), "Wrote {}.")
 
     def session(self) -> Session:
         """The current prompt, settings and results as a :class:`Session`."""

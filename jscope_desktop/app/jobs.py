@@ -12,7 +12,7 @@ from ..engine.errors import JScopeError
 class EngineInfo:
     """What the panels need from the engine: scopes, devices, dtypes, methods, licence."""
 
-    scopes: list[tuple[str, str, str, bool, bool]]  # name, label, explanation, target?, foil?
+    scopes: list  # engine.scopes.Scope, every registered one (plugins included)
     devices: list[str]  # present on this machine, plus "auto"
     all_devices: list[str]
     dtypes: list[str]
@@ -20,6 +20,9 @@ class EngineInfo:
     embedded_name: str
     embedded_license: str
     versions: dict[str, str] = field(default_factory=dict)
+    matrix_scopes: list[str] = field(default_factory=list)  # scopes the generation matrix takes
+    series_scopes: list[str] = field(default_factory=list)
+    plugin_problems: list[str] = field(default_factory=list)  # one sentence per broken plugin
 
 
 class ModelHolder:
@@ -47,7 +50,7 @@ def engine_info(progress, cancel) -> EngineInfo:
     import transformers
 
     from .. import __version__
-    from ..engine.fisher import FISHER_METHODS
+    from ..engine.fisher_config import FISHER_METHODS
     from ..engine.models import (
         DEVICES,
         DTYPES,
@@ -55,15 +58,15 @@ def engine_info(progress, cancel) -> EngineInfo:
         EMBEDDED_NAME,
         available_devices,
     )
-    from ..engine.scopes import SCOPES
+    from ..engine.scopes import all_scopes, plugin_problems, scope_names
 
-    scopes = [(s.name, s.label, s.explanation, s.needs_target, s.needs_foil)
-              for s in SCOPES.values()]
+    scopes = all_scopes()
     versions = {"jscope-desktop": __version__, "Python": platform.python_version(),
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "PySide6": PySide6.__version__, "pyqtgraph": pyqtgraph.__version__}
     return EngineInfo(scopes, ["auto", *available_devices()], list(DEVICES), list(DTYPES),
-                      list(FISHER_METHODS), EMBEDDED_NAME, EMBEDDED_LICENSE, versions)
+                      list(FISHER_METHODS), EMBEDDED_NAME, EMBEDDED_LICENSE, versions,
+                      scope_names("matrix"), scope_names("series"), plugin_problems())
 
 
 def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
@@ -82,30 +85,31 @@ def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
     return run
 
 
-def attribute_job(holder: ModelHolder, request: dict):
-    """A job running one attribution; ``request`` holds AttributionRequest fields."""
+def attribute_job(holder: ModelHolder, request):
+    """A job running one attribution of ``request`` (an ``AttributionRequest``)."""
 
     def run(progress, cancel):
-        from ..engine.attribute import AttributionRequest, attribute
+        from ..engine.attribute import attribute
+        from ..engine.request import check_request
 
-        return attribute(holder.require(), AttributionRequest(**request), progress, cancel)
+        check_request(request, refuse_unused=True)
+        return attribute(holder.require(), request, progress, cancel)
 
     return run
 
 
-def pair_job(holder: ModelHolder, first: dict, second: dict):
+def pair_job(holder: ModelHolder, first, second):
     """A job running two attributions of the same prompt; returns (first, second) results.
 
     Used by "Compare Fisher and Temperature" and by the cost panel's measurement.
     """
 
     def run(progress, cancel):
-        from ..engine.attribute import AttributionRequest, attribute
+        from ..engine.attribute import attribute
 
         lm = holder.require()
-        a = attribute(lm, AttributionRequest(**first), lambda f, m: progress(f / 2, m), cancel)
-        b = attribute(lm, AttributionRequest(**second), lambda f, m: progress(0.5 + f / 2, m),
-                      cancel)
+        a = attribute(lm, first, lambda f, m: progress(f / 2, m), cancel)
+        b = attribute(lm, second, lambda f, m: progress(0.5 + f / 2, m), cancel)
         return a, b
 
     return run

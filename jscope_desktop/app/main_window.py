@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.request import AttributionRequest
 from ..engine.result import AttributionResult
+from ..engine.scopes import scope_label
 from . import jobs
 from .file_actions import FileActions
 from .settings import AppSettings
@@ -32,8 +34,6 @@ from .widgets.prompt_panel import PromptPanel
 from .widgets.strip_widget import StripWidget, ranking_text
 from .widgets.view_controls import ViewControls
 from .worker import Job, Worker
-
-MATRIX_SCOPES = ("temperature", "semantic", "grad_input")
 
 
 class MainWindow(QMainWindow, FileActions):
@@ -150,7 +150,8 @@ class MainWindow(QMainWindow, FileActions):
         """Add the time-series tab (``series.tab.make_tab``)."""
         from .series.tab import make_tab
 
-        self.tabs.addTab(make_tab(self), "Time series")
+        self.series_tab = make_tab(self)
+        self.tabs.addTab(self.series_tab, "Time series")
 
     def _connect(self) -> None:
         p = self.prompt_panel
@@ -201,42 +202,46 @@ class MainWindow(QMainWindow, FileActions):
         self._pending_source = source
         return self._load_job
 
-    def run(self, request: dict | None = None) -> Job:
+    def run(self, request: AttributionRequest | None = None) -> Job:
         """Explain the current prompt (or ``request``); a new run supersedes a running one."""
         req = request or self.prompt_panel.request()
         self._run_job = self._submit("run", jobs.attribute_job(self.holder, req), self._run_job)
-        self.statusBar().showMessage(f"Running {req['scope']}…")
+        self.statusBar().showMessage(f"Running {scope_label(req.scope)}…")
         return self._run_job
 
     def run_exact(self) -> Job:
         """Run Fisher exact on the current prompt (the cost panel's button)."""
-        return self.run({**self.prompt_panel.request(), "scope": "fisher",
-                         "fisher_method": "exact"})
+        return self.run(self._untargeted().but(scope="fisher", fisher_method="exact"))
+
+    def _untargeted(self) -> AttributionRequest:
+        """The panel's request without target or foil (for scopes that explain the whole
+        prediction)."""
+        return self.prompt_panel.request().but(target=None, target_id=None, foil=None,
+                                               foil_id=None)
 
     def compare(self) -> Job:
         """Run Fisher (the selected method) and Temperature and show both strips."""
-        req = self.prompt_panel.request()
-        base = {k: v for k, v in req.items() if k not in ("target", "target_id", "foil")}
-        first = {**base, "scope": "fisher"}
-        second = {**base, "scope": "temperature"}
+        base = self._untargeted()
+        first, second = base.but(scope="fisher"), base.but(scope="temperature")
         self._run_job = self._submit("compare", jobs.pair_job(self.holder, first, second),
                                      self._run_job)
         return self._run_job
 
     def measure(self) -> Job:
         """Time Temperature and Fisher fast on the current prompt for the cost panel."""
-        req = {**self.prompt_panel.request(), "target": None, "foil": None}
-        req.pop("target_id", None)
+        base = self._untargeted()
         self._run_job = self._submit("measure", jobs.pair_job(
-            self.holder, {**req, "scope": "temperature"},
-            {**req, "scope": "fisher", "fisher_method": "fast"}), self._run_job)
+            self.holder, base.but(scope="temperature"),
+            base.but(scope="fisher", fisher_method="fast")), self._run_job)
         return self._run_job
 
     def generate(self, n_tokens: int | None = None) -> Job:
-        """Generate N tokens and show the attribution matrix."""
+        """Generate N tokens and show the attribution matrix (with the selected scope when it
+        supports the matrix, else Temperature)."""
         p = self.prompt_panel
         n = n_tokens or p.generate_n.value()
-        scope = p.scope_name() if p.scope_name() in MATRIX_SCOPES else "temperature"
+        matrix = self.engine.matrix_scopes if self.engine else ["temperature"]
+        scope = p.scope_name() if p.scope_name() in matrix else "temperature"
         fn = jobs.generate_job(self.holder, p.prompt.toPlainText(), n, scope, p.chat.isChecked())
         self._run_job = self._submit("generate", fn, self._run_job)
         return self._run_job
@@ -309,11 +314,14 @@ class MainWindow(QMainWindow, FileActions):
         self.engine = info
         s = self.settings
         self.prompt_panel.set_scopes(info.scopes, s.get("scope"))
-        fm = self.prompt_panel.fisher_method
-        fm.setCurrentIndex(max(0, fm.findData(s.get("fisher_method"))))
+        self.prompt_panel.set_fisher_methods(info.fisher_methods, s.get("fisher_method"))
+        self.series_tab.set_scopes(info.scopes)
         self.model_panel.set_engine_info(info.devices, info.all_devices, info.dtypes,
                                          s.get("device"), s.get("dtype"))
-        self.statusBar().showMessage("Engine ready.", 3000)
+        if info.plugin_problems:  # a broken plugin is said once and never stops the app
+            self.statusBar().showMessage(" ".join(info.plugin_problems))
+        else:
+            self.statusBar().showMessage("Engine ready.", 3000)
         self.engine_ready.emit(info)
 
     def _model_loaded(self, job: Job, lm) -> None:

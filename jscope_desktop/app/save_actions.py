@@ -8,11 +8,13 @@ render layer (``render.formats.write_figure``); text files through :func:`_open`
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
 
 from ..engine.errors import JScopeError
+from ..engine.io import write_text
 from ..engine.result import AttributionResult
 from ..render.export import FigureOptions, render_image, save_image
 from ..render.formats import IMAGE_FORMATS
@@ -34,22 +36,19 @@ def write_csv(result: AttributionResult, path: str | Path) -> Path:
     names = ([f"score@{p}" for p in result.positions] if result.positions is not None
              else ["score"])
     ranks = {u.start: u.rank for u in make_units(result, "token")}
-    with _open(path) as f:
-        w = csv.writer(f)
-        w.writerow(["index", "token_id", "token", "special", *names, "rank"])
-        for i, (tid, tok) in enumerate(zip(result.token_ids, result.tokens)):
-            scores = ["" if row[i] is None else repr(float(row[i])) for row in rows]
-            w.writerow([i, tid, tok, int(bool(special[i])), *scores, ranks.get(i) or ""])
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["index", "token_id", "token", "special", *names, "rank"])
+    for i, (tid, tok) in enumerate(zip(result.token_ids, result.tokens)):
+        scores = ["" if row[i] is None else repr(float(row[i])) for row in rows]
+        w.writerow([i, tid, tok, int(bool(special[i])), *scores, ranks.get(i) or ""])
+    return write_text(path, buf.getvalue())
 
 
 def write_series_csv(result: AttributionResult, path: str | Path) -> Path:
     """Write a series result as CSV (one row per value, then one per next-value string; see
     ``render.series_data.series_csv``). Returns the path written."""
-    path = Path(path)
-    with _open(path) as f:
-        f.write(series_csv(result))
-    return path
+    return write_text(path, series_csv(result))
 
 
 def write_json(result: AttributionResult, path: str | Path) -> Path:
@@ -118,10 +117,3 @@ def _image(write, path: str | Path) -> Path:
     except OSError as exc:  # the render layer's own OSError is already a sentence
         message = f"Could not write {Path(path).name}: {exc.strerror}." if exc.strerror else str(exc)
         raise JScopeError(message) from exc
-
-
-def _open(path: Path):
-    try:
-        return path.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise JScopeError(f"Could not write {path.name}: {exc.strerror or exc}.") from exc

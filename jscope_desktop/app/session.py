@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.errors import JScopeError, finite_or_none
+from ..engine.errors import JScopeError
+from ..engine.io import write_json
 from ..engine.result import AttributionResult
 
 SESSION_KIND = "jscope-session"
@@ -43,13 +44,7 @@ class Session:
 
 def save_session(session: Session, path: str | Path) -> Path:
     """Write ``session`` to ``path`` as JSON; returns the path."""
-    path = Path(path)
-    text = json.dumps(finite_or_none(session.to_dict()), indent=1, ensure_ascii=False)
-    try:
-        path.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise JScopeError(f"Could not write {path.name}: {exc.strerror or exc}.") from exc
-    return path
+    return write_json(path, session.to_dict())
 
 
 def load_session(path: str | Path) -> Session:

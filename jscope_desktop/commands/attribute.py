@@ -17,8 +17,9 @@ from ..engine.models import DEVICES, DTYPES, load_model
 from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
 from ..engine.scopes import get_scope, scope_names
+from ..render.formats import image_formats, with_suffix_of
 
-IMAGE_FORMATS = ("png", "svg", "pdf")
+IMAGE_FORMATS = image_formats()
 # how the CLI names the request's settings in the engine's sentences
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
                  "fisher_rel_error": "--fisher-error", "fisher_probes": "--fisher-probes",
@@ -197,5 +198,4 @@ def save_image_file(result: AttributionResult, path: Path) -> None:
 
 def image_path(path: str | Path, fmt: str) -> Path:
     """``path`` with the suffix of ``fmt`` (added when the name has another one)."""
-    path = Path(path)
-    return path if path.suffix.lower() == f".{fmt}" else path.with_name(path.name + f".{fmt}")
+    return with_suffix_of(path, fmt)

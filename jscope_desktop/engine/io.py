@@ -53,7 +53,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     if target.is_dir():
         raise JScopeError(f"Cannot write {target}: it is a folder.")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+        # the real suffix last, for writers that choose a format by it
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
                                         dir=target.parent)
         os.close(fd)
     except OSError as exc:

@@ -137,3 +137,20 @@ def format_score(v: float | None) -> str:
     if v is None or not math.isfinite(v):
         return "–"
     return f"{v:.3g}"
+
+
+@dataclass(frozen=True)
+class SeriesColours:
+    """The series figure's colours that are not score colours, as "#rrggbb" (one table, used by
+    the painter on screen and in every export)."""
+
+    model: str = "#3b6fb6"  # the model's next-value distribution and its most likely value
+    truth: str = "#e6550d"  # the true transition and the value that truly came next
+    line: str = "#9a9a9a"  # the line through the series
+
+    def qcolor(self, role: str) -> QColor:
+        """The colour of ``role`` ("model", "truth" or "line") as a QColor."""
+        return QColor(getattr(self, role))
+
+
+SERIES_COLOURS = SeriesColours()

@@ -11,19 +11,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QGuiApplication, QImage, QPageSize, QPainter
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
 from ..engine.result import AttributionResult
 from .caption import caption_lines
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
+from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
 from .strip import DARK, LIGHT, StripStyle, layout_strip, paint_strip, strip_font
 from .units import make_units, row_scores, unit_of_token
 
-FORMATS = (".png", ".svg", ".pdf")
 MARGIN = 18.0
-PNG_SCALE = 2.0
 
 
 @dataclass
@@ -39,21 +38,10 @@ class FigureOptions:
     position: int | None = None  # which row of a multi-position result (default: its own)
 
 
-def ensure_gui_app() -> QGuiApplication:
-    """The running Qt application, or a new offscreen one (fonts need one; no display needed)."""
-    app = QGuiApplication.instance()
-    if app is None:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        # A QApplication (not a bare QGuiApplication), so widgets created later in the same
-        # process (tests, the app) do not abort Qt.
-        from PySide6.QtWidgets import QApplication
-
-        app = QApplication(["jscope"])
-    return app  # type: ignore[return-value]
-
-
 class Figure:
     """A laid-out annotated figure of one result; ``paint`` draws it at ``size()`` logical px."""
+
+    doc_title = "Jacobian Scopes attribution"  # the SVG/PDF document title
 
     def __init__(self, result: AttributionResult, options: FigureOptions | None = None):
         self.result = result
@@ -155,20 +143,6 @@ def render_image(result: AttributionResult, options: FigureOptions | None = None
     return paint_to_image(Figure(result, options), scale)
 
 
-def paint_to_image(fig, scale: float) -> QImage:
-    """Paint a figure (anything with ``size()``, ``style.background`` and ``paint(painter)``)
-    into a QImage of ``scale`` × its logical size, device pixel ratio set."""
-    size = fig.size()
-    image = QImage(QSize(round(size.width() * scale), round(size.height() * scale)),
-                   QImage.Format.Format_ARGB32_Premultiplied)
-    image.setDevicePixelRatio(scale)
-    image.fill(fig.style.background)
-    painter = QPainter(image)
-    fig.paint(painter)
-    painter.end()
-    return image
-
-
 def save_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
     """Write an annotated picture of ``result`` to ``path``; the format follows the suffix.
 
@@ -186,50 +160,6 @@ def save_image(result: AttributionResult, path: str | os.PathLike, **options) ->
         The path written. Raises ``ValueError`` for another suffix and ``OSError`` when the file
         cannot be written.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"Cannot save {path.name}: use a .png, .svg or .pdf file name.")
+    image_format(path)  # a wrong suffix fails before any painting
     ensure_gui_app()
-    opts = FigureOptions(**options)
-    if suffix == ".png":
-        if not render_image(result, opts).save(str(path), "PNG"):
-            raise OSError(f"Could not write {path}.")
-    elif suffix == ".svg":
-        _save_svg(Figure(result, opts), path)
-    else:
-        _save_pdf(Figure(result, opts), path)
-    return path
-
-
-def _save_svg(fig: Figure, path: Path) -> None:
-    from PySide6.QtSvg import QSvgGenerator
-
-    size = fig.size()
-    gen = QSvgGenerator()
-    gen.setFileName(str(path))
-    gen.setSize(QSize(round(size.width()), round(size.height())))
-    gen.setViewBox(QRectF(0, 0, size.width(), size.height()))
-    gen.setResolution(96)
-    gen.setTitle("Jacobian Scopes attribution")
-    painter = QPainter(gen)
-    fig.paint(painter)
-    if not painter.end() or not path.exists():
-        raise OSError(f"Could not write {path}.")
-
-
-def _save_pdf(fig: Figure, path: Path) -> None:
-    from PySide6.QtGui import QPdfWriter
-
-    size = fig.size()
-    writer = QPdfWriter(str(path))
-    writer.setResolution(96)  # one logical px = 1/96 in, as on screen
-    points = QSizeF(size.width() * 72 / 96, size.height() * 72 / 96)
-    writer.setPageSize(QPageSize(points, QPageSize.Unit.Point, "figure"))
-    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
-    writer.setTitle("Jacobian Scopes attribution")
-    painter = QPainter(writer)
-    if not painter.isActive():
-        raise OSError(f"Could not write {path}.")
-    fig.paint(painter)
-    painter.end()
+    return write_figure(Figure(result, FigureOptions(**options)), path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..engine.result import AttributionResult
@@ -88,18 +89,63 @@ def attention_summary(view: SeriesView) -> AttentionSummary:
     )
 
 
-def summary_line(result: AttributionResult) -> str:
-    """One line for the terminal: cutoff, top values, the most likely next value, TV distance."""
+def summary_clauses(result: AttributionResult,
+                    strong: Callable[[str], str] = str) -> list[list[str]]:
+    """What the model attended to and predicted, as sentences of clauses: the one source of the
+    series summary (the app's HTML line, the figure's footer and the terminal line join these).
+
+    Sentences: what is explained; where the score lies (top values, the last three values);
+    the prediction (most likely next value, the true one, the TV distance); the cost of the
+    exact distribution when it was timed. Clauses start in lower case unless they start with a
+    name; only ``strong`` parts can hold markup characters.
+
+    Args:
+        result: a series result.
+        strong: applied to the parts to emphasise (the title, the predicted and true values),
+            e.g. a function wrapping text in ``<b>`` for HTML; the identity by default.
+
+    Returns:
+        A list of sentences, each a list of clause strings (no final full stop).
+    """
     view = series_view(result)
     summ = attention_summary(view)
-    line = (f"explained the value after {view.cutoff} of {view.n} values; top values by score: "
-            + ", ".join(f"#{i} ({e})" for i, e, _ in summ.top3)
-            + f"; last 3 values hold {summ.share_last3:.0%} of the score; most likely next: "
-            f"{str(view.most_likely).zfill(view.digits)} (p={view.probs[view.most_likely]:.3f}, "
-            f"digit mass {view.mass:.3f})")
+    top = ", ".join(f"#{i} ({e}, {sh:.0%})" for i, e, sh in summ.top3)
+    likely = view.most_likely
+    sentences = [
+        [f"{strong(view.title)}: explaining value {view.cutoff + 1} after {view.cutoff} of "
+         f"{view.n}"],
+        [f"top values by score: {top}", f"the last 3 values hold {summ.share_last3:.0%} of the score"],
+        [f"most likely next: {strong(str(likely).zfill(view.digits))} "
+         f"(p = {view.probs[likely]:.3g}; digit mass {view.mass:.2f})"],
+    ]
+    if view.realised is not None:
+        sentences[2].append(f"truly next: {strong(str(view.realised).zfill(view.digits))}")
     if view.tv is not None:
-        line += f"; TV distance to the true transition {view.tv:.3f}"
-    return line
+        sentences[2].append(f"TV distance to the true transition {view.tv:.3f}")
+    cost = result.extra.get("cost", {})
+    if cost.get("ratio") and cost.get("distribution_s") is not None:
+        sentences.append([f"the next-value distribution is exact over {len(view.probs)} strings, "
+                          f"in {cost['distribution_s'] * 1000:.0f} ms "
+                          f"({cost['ratio']:.1f}× one forward)"])
+    return sentences
+
+
+def summary_sentences(result: AttributionResult, strong: Callable[[str], str] = str) -> list[str]:
+    """The summary as sentences, each capitalised and ending in a full stop.
+
+    Returns:
+        One string per sentence of :func:`summary_clauses` (``strong`` as there).
+    """
+    return [_capitalised("; ".join(clauses)) + "." for clauses in summary_clauses(result, strong)]
+
+
+def summary_line(result: AttributionResult) -> str:
+    """The summary on one line for the terminal: every clause, joined by semicolons."""
+    return "; ".join(c for clauses in summary_clauses(result) for c in clauses)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
 
 
 def series_csv(result: AttributionResult) -> str:

@@ -1,101 +1,172 @@
-"""A picture of a series result (paper Figs. 4–5): the series with each value's score as a coloured
-bar under it, and the model's next-value distribution beside it against the true transition.
+"""The series figure (paper Figs. 4–5): the series with each value's score as a coloured bar under
+it, and the model's next-value distribution beside it against the true transition.
 
-Painted with QPainter in logical px on any paint device; ``save_series_image`` writes a PNG at 2×.
-Layout: header · [series plot | distribution on the same value axis] · score bars · colour bar ·
-footer.
+One painter for every place the figure appears: the app's series widget paints it at the
+widget's size (``captions=False``: the tab shows the summary above it), PNG/SVG/PDF export and the
+clipboard paint it with its header and footer. Painted with QPainter in logical px.
+Layout: header · [panel titles] · [series plot | distribution on the same value axis] ·
+score bars · colour bar · footer.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from ..engine.result import AttributionResult
 from .caption import scope_label
 from .colorbar import colorbar_height, paint_colorbar
-from .colormaps import COLORMAPS, Normalizer
-from .export import ensure_gui_app, paint_to_image
-from .series_data import attention_summary, series_view
-from .strip import LIGHT, StripStyle, strip_font
+from .colormaps import COLORMAPS, SERIES_COLOURS, Normalizer, format_score
+from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
+from .series_data import series_view, summary_sentences
+from .strip import DARK, LIGHT, StripStyle, strip_font
 
-MARGIN, AXIS_W, GAP = 18.0, 34.0, 14.0
-PLOT_H, BARS_H, DIST_W = 250.0, 80.0, 200.0
-MODEL_COLOUR, TRUTH_COLOUR, LINE_COLOUR = QColor("#3b6fb6"), QColor("#e6550d"), QColor("#9a9a9a")
-PNG_SCALE = 2.0
+MARGIN, SCREEN_MARGIN, AXIS_W, GAP = 18.0, 8.0, 34.0, 14.0
+PLOT_H, BARS_H, DIST_W = 250.0, 80.0, 200.0  # at the default (export) height
+MIN_PLOT_H, MIN_BARS_H, MAX_BARS_H = 80.0, 40.0, 130.0  # when fitted to a given height
+LAWS = {"point": "true next value", "gaussian": "true transition (Gaussian)",
+        "lognormal": "true transition (log-normal)"}
 
 
 class SeriesFigure:
-    """A laid-out series figure of ``width`` logical px; ``paint`` draws it at ``size()``."""
+    """A laid-out series figure of ``width`` logical px; ``paint`` draws it at ``size()``.
+
+    Args:
+        result: a series result.
+        width: the figure's width in logical px.
+        cmap: name of the colour map of the value scores.
+        style: background, text and marker colours.
+        height: fit the panels to this height in logical px (None: the export's fixed height).
+        captions: paint the header (scope, model, series) and the summary footer.
+    """
+
+    doc_title = "Jacobian Scopes time series"  # the SVG/PDF document title
 
     def __init__(self, result: AttributionResult, width: float = 1000.0, cmap: str = "viridis",
-                 style: StripStyle = LIGHT):
+                 style: StripStyle = LIGHT, height: float | None = None, captions: bool = True):
         self.result, self.view, self.style = result, series_view(result), style
         self.cmap = COLORMAPS[cmap]
         self.norm = Normalizer.from_scores(self.view.scores)
-        self.font, self.small = strip_font(14), strip_font(11.5)
-        self.bold = QFont(self.font)
+        self.small = strip_font(11.5)
+        self.bold = QFont(strip_font(14))
         self.bold.setBold(True)
-        self.width = width
+        self.captions, self.width = captions, width
+        self.margin = MARGIN if captions else SCREEN_MARGIN
+        self.footer = summary_sentences(result)[1:] if captions else []
         fs = QFontMetricsF(self.small)
-        self.header_h = QFontMetricsF(self.bold).height() + fs.height() + 10
-        self.footer_h = 2 * fs.height()
-        self.height = (MARGIN + self.header_h + PLOT_H + 6 + BARS_H + fs.height() + 14
-                       + colorbar_height(self.small) + 8 + self.footer_h + MARGIN)
-        left = MARGIN + AXIS_W
-        right = width - MARGIN - DIST_W - GAP
-        top = MARGIN + self.header_h
-        self.plot = QRectF(left, top, right - left, PLOT_H)
-        self.bars = QRectF(left, top + PLOT_H + 6, right - left, BARS_H)
-        self.dist = QRectF(right + GAP, top, DIST_W, PLOT_H)
+        self.header_h = QFontMetricsF(self.bold).height() + fs.height() + 10 if captions else 0.0
+        title_h = fs.height() + 2
+        below = fs.height() + 14 + colorbar_height(self.small) + self.margin  # ticks, colour bar
+        below += 8 + fs.height() * len(self.footer) if self.footer else 0.0
+        top = self.margin + self.header_h + title_h
+        if height is None:
+            plot_h, bars_h = PLOT_H, BARS_H
+        else:
+            room = height - top - 6 - below
+            bars_h = min(MAX_BARS_H, max(MIN_BARS_H, room / 4))
+            plot_h = max(MIN_PLOT_H, room - bars_h)
+        self.height = top + plot_h + 6 + bars_h + below
+        dist_w = min(DIST_W, max(110.0, 0.22 * (width - 2 * self.margin)))
+        left = self.margin + AXIS_W
+        right = max(left + 60.0, width - self.margin - dist_w - GAP)
+        self.plot = QRectF(left, top, right - left, plot_h)
+        self.bars = QRectF(left, top + plot_h + 6, right - left, bars_h)
+        self.dist = QRectF(right + GAP, top, dist_w, plot_h)
+        self.colorbar = QRectF(left, self.bars.bottom() + fs.height() + 14,
+                               min(360.0, self.plot.width()), colorbar_height(self.small))
 
+    # -- geometry ------------------------------------------------------------------------------
     def size(self) -> QSize:
         """The figure's size in logical px (rounded up)."""
-        return QSize(round(self.width + 0.5), round(self.height + 0.5))
+        return QSize(math.ceil(self.width), math.ceil(self.height))
 
     def x_of(self, i: float) -> float:
-        """Horizontal centre of value ``i`` (0-based; ``n`` is the predicted next value)."""
+        """Horizontal centre (logical px) of value ``i`` (0-based; ``cutoff`` holds the model's
+        prediction)."""
         return self.plot.left() + (i + 0.5) * self.plot.width() / (self.view.n + 1)
 
     def y_of(self, encoded: float) -> float:
-        """Vertical position of an encoded value on the shared value axis (0 … 10^digits)."""
+        """Vertical position (logical px) of an encoded value on the shared value axis
+        (0 … 10^digits − 1)."""
         top = 10**self.view.digits
         return self.plot.bottom() - (encoded + 0.5) / top * self.plot.height()
 
+    def cutoff_x(self) -> float:
+        """Horizontal position (logical px) of the dashed cutoff line, between the last value
+        seen and the predicted one."""
+        return (self.x_of(self.view.cutoff - 1) + self.x_of(self.view.cutoff)) / 2
+
+    def pmax(self) -> float:
+        """The probability at the distribution panel's right edge."""
+        v = self.view
+        truth = max(v.truth) if v.truth and v.truth_law != "point" else 0.0
+        return max(max(v.probs), truth, 1e-12)
+
+    def describe_at(self, point: QPointF) -> str | None:
+        """Tooltip text for ``point`` (logical px): the value under it (index, value, encoded,
+        score) or the next-value string in the distribution panel; None elsewhere."""
+        v, s = self.view, self.result.series
+        x, y = point.x(), point.y()
+        if self.plot.left() <= x < self.plot.right() and self.plot.top() <= y <= self.bars.bottom():
+            i = int((x - self.plot.left()) / self.plot.width() * (v.n + 1))
+            if i >= v.n:
+                return None
+            seen = f"score {format_score(v.scores[i])}" if i < v.cutoff else "after the cutoff"
+            return f"value {i + 1}: {s.values[i]!r} (encoded {v.encoded[i]})\n{seen}"
+        if self.dist.contains(point):
+            e = round((self.plot.bottom() - y) / self.plot.height() * 10**v.digits - 0.5)
+            e = min(len(v.probs) - 1, max(0, e))
+            text = f"next value {str(e).zfill(v.digits)}\nmodel p = {v.probs[e]:.3g}"
+            return text + (f"\ntrue p = {v.truth[e]:.3g}" if v.truth is not None else "")
+        return None
+
+    # -- painting ------------------------------------------------------------------------------
     def paint(self, painter: QPainter) -> None:
         """Draw the whole figure with its top-left corner at (0, 0)."""
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(QRectF(0, 0, self.width, self.height), self.style.background)
-        self._paint_header(painter)
+        if self.captions:
+            self._paint_header(painter)
+        self._paint_titles(painter)
         self._paint_axes(painter)
         self._paint_series(painter)
         self._paint_bars(painter)
         self._paint_distribution(painter)
-        fs = QFontMetricsF(self.small)
-        y = self.bars.bottom() + fs.height() + 14
-        paint_colorbar(painter, QRectF(self.plot.left(), y, min(360.0, self.plot.width()),
-                                       colorbar_height(self.small)),
-                       self.cmap, self.norm, self.style, self.small,
+        paint_colorbar(painter, self.colorbar, self.cmap, self.norm, self.style, self.small,
                        f"value score: L2 of its tokens' {scope_label(self.result.scope)} scores")
-        self._paint_footer(painter, y + colorbar_height(self.small) + 8)
+        if self.footer:
+            self._paint_lines(painter, self.footer, self.colorbar.bottom() + 8)
 
     def _paint_header(self, painter: QPainter) -> None:
         v, r = self.view, self.result
-        fm = QFontMetricsF(self.bold)
+        fm, m = QFontMetricsF(self.bold), self.margin
         painter.setPen(self.style.text)
         painter.setFont(self.bold)
         title = f"{scope_label(r.scope)} Scope · {r.model.get('name', 'model')} · {v.title}"
-        painter.drawText(QPointF(MARGIN, MARGIN + fm.ascent()), title)
+        painter.drawText(QPointF(m, m + fm.ascent()), title)
         painter.setFont(self.small)
         seed = r.extra.get("truth", {}).get("seed")
         line = (f"Explaining the next value after value {v.cutoff} of {v.n}"
                 + (f" (seed {seed})" if seed is not None else "")
                 + f"; {v.digits} digits a value; {len(r.token_ids)} tokens; {r.device}.")
-        painter.drawText(QPointF(MARGIN, MARGIN + fm.height() + QFontMetricsF(self.small).ascent()),
-                         line)
+        painter.drawText(QPointF(m, m + fm.height() + QFontMetricsF(self.small).ascent()), line)
+
+    def _paint_titles(self, painter: QPainter) -> None:
+        fs = QFontMetricsF(self.small)
+        painter.setFont(self.small)
+        painter.setPen(self.style.dim_text)
+        y = self.plot.top() - 2 - fs.descent()
+        title = ("Value (encoded) by index; colour and bar: the value's score; dashed: explained "
+                 f"after value {self.view.cutoff}")
+        painter.drawText(QPointF(self.plot.left(), y),
+                         fs.elidedText(title, Qt.TextElideMode.ElideRight, self.plot.width()))
+        painter.drawText(QPointF(self.dist.left(), y),
+                         fs.elidedText("Next-value probability", Qt.TextElideMode.ElideRight,
+                                       self.dist.width()))
 
     def _paint_axes(self, painter: QPainter) -> None:
         painter.setFont(self.small)
@@ -111,26 +182,27 @@ class SeriesFigure:
             painter.drawLine(QPointF(self.plot.left(), y), QPointF(self.plot.right(), y))
             painter.drawLine(QPointF(self.dist.left(), y), QPointF(self.dist.right(), y))
             painter.setPen(self.style.dim_text)
-            painter.drawText(QRectF(MARGIN, y - fs.height() / 2, AXIS_W - 4, fs.height()),
+            painter.drawText(QRectF(self.margin, y - fs.height() / 2, AXIS_W - 4, fs.height()),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(tick))
-        step = max(1, round(self.view.n / 10))
+        slot = self.plot.width() / (self.view.n + 1)
+        step = max(1, math.ceil(self.view.n / 10), math.ceil(fs.horizontalAdvance("0000") / slot))
         for i in range(0, self.view.n, step):
             painter.drawText(QRectF(self.x_of(i) - 20, self.bars.bottom() + 2, 40, fs.height()),
                              Qt.AlignmentFlag.AlignHCenter, str(i + 1))
 
     def _paint_series(self, painter: QPainter) -> None:
-        v = self.view
+        v, line = self.view, SERIES_COLOURS.qcolor("line")
         seen = QPolygonF([QPointF(self.x_of(i), self.y_of(e)) for i, e in enumerate(v.encoded[: v.cutoff])])
-        painter.setPen(QPen(LINE_COLOUR, 1.4))
+        painter.setPen(QPen(line, 1.4))
         painter.drawPolyline(seen)
         if v.cutoff < v.n:
             rest = QPolygonF([QPointF(self.x_of(i), self.y_of(e))
                               for i, e in enumerate(v.encoded) if i >= v.cutoff - 1])
-            painter.setPen(QPen(LINE_COLOUR, 1.0, Qt.PenStyle.DashLine))
+            painter.setPen(QPen(line, 1.0, Qt.PenStyle.DashLine))
             painter.drawPolyline(rest)
-        x_cut = (self.x_of(v.cutoff - 1) + self.x_of(v.cutoff)) / 2
         painter.setPen(QPen(self.style.marker, 1.2, Qt.PenStyle.DashLine))
-        painter.drawLine(QPointF(x_cut, self.plot.top()), QPointF(x_cut, self.bars.bottom()))
+        painter.drawLine(QPointF(self.cutoff_x(), self.plot.top()),
+                         QPointF(self.cutoff_x(), self.bars.bottom()))
         radius = max(2.0, min(5.0, self.plot.width() / (v.n + 1) / 3))
         for i, e in enumerate(v.encoded):
             t = self.norm(v.scores[i]) if i < v.cutoff else None
@@ -138,12 +210,12 @@ class SeriesFigure:
             painter.setBrush(self.style.background if t is None else self.cmap.qcolor(t))
             painter.drawEllipse(QPointF(self.x_of(i), self.y_of(e)), radius, radius)
         x_next = self.x_of(v.cutoff)
-        painter.setBrush(MODEL_COLOUR)
+        painter.setBrush(SERIES_COLOURS.qcolor("model"))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawEllipse(QPointF(x_next, self.y_of(v.most_likely)), radius + 1, radius + 1)
         if v.realised is not None:
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(TRUTH_COLOUR, 2.0))
+            painter.setPen(QPen(SERIES_COLOURS.qcolor("truth"), 2.0))
             painter.drawEllipse(QPointF(x_next, self.y_of(v.realised)), radius + 3, radius + 3)
 
     def _paint_bars(self, painter: QPainter) -> None:
@@ -161,15 +233,14 @@ class SeriesFigure:
         painter.drawLine(r.bottomLeft(), r.bottomRight())
 
     def _paint_distribution(self, painter: QPainter) -> None:
-        v, d = self.view, self.dist
-        pmax = max(max(v.probs), max(v.truth) if v.truth and v.truth_law != "point" else 0.0, 1e-12)
+        v, d, pmax = self.view, self.dist, self.pmax()
         h = d.height() / 10**v.digits
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(MODEL_COLOUR)
+        painter.setBrush(SERIES_COLOURS.qcolor("model"))
         for e, p in enumerate(v.probs):
             painter.drawRect(QRectF(d.left(), self.y_of(e) - h / 2, p / pmax * (d.width() - 4), h))
         if v.truth is not None:
-            painter.setPen(QPen(TRUTH_COLOUR, 1.8))
+            painter.setPen(QPen(SERIES_COLOURS.qcolor("truth"), 1.8))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             if v.truth_law == "point":
                 if v.realised is not None:
@@ -189,54 +260,53 @@ class SeriesFigure:
     def _paint_legend(self, painter: QPainter) -> None:
         v, d = self.view, self.dist
         fs = QFontMetricsF(self.small)
-        lines = [(MODEL_COLOUR, f"model (digit mass {v.mass:.2f})")]
+        lines = [("model", f"model (digit mass {v.mass:.2f})")]
         if v.truth is not None:
-            law = {"point": "true next value", "gaussian": "true transition (Gaussian)",
-                   "lognormal": "true transition (log-normal)"}[v.truth_law]
-            lines.append((TRUTH_COLOUR, law))
+            lines.append(("truth", LAWS[v.truth_law]))
         y = d.bottom() + fs.height() + 6
-        for colour, text in lines:
-            painter.fillRect(QRectF(d.left(), y + 3, 12, fs.height() - 6), colour)
+        for role, text in lines:
+            painter.fillRect(QRectF(d.left(), y + 3, 12, fs.height() - 6), SERIES_COLOURS.qcolor(role))
             painter.setPen(self.style.text)
-            painter.drawText(QPointF(d.left() + 18, y + fs.ascent()), text)
+            painter.drawText(QPointF(d.left() + 18, y + fs.ascent()),
+                             fs.elidedText(text, Qt.TextElideMode.ElideRight,
+                                           self.width - self.margin - d.left() - 18))
             y += fs.height()
 
-    def _paint_footer(self, painter: QPainter, y: float) -> None:
-        v, extra = self.view, self.result.extra
-        summ = attention_summary(v)
-        cost = extra.get("cost", {})
-        lines = [
-            "Top values by score: " + ", ".join(f"#{i} ({e}, {s:.0%})" for i, e, s in summ.top3)
-            + f" · last 3 values: {summ.share_last3:.0%} of the total score"
-            + (f" · TV distance to the truth {v.tv:.3f}" if v.tv is not None else ""),
-            f"Next value: most likely {str(v.most_likely).zfill(v.digits)} "
-            f"(p = {v.probs[v.most_likely]:.3f})"
-            + (f", exact over {len(v.probs)} strings in {cost['distribution_s'] * 1000:.0f} ms "
-               f"({cost['ratio']:.1f}× one forward)" if cost.get("ratio") else ""),
-        ]
+    def _paint_lines(self, painter: QPainter, lines: list[str], y: float) -> None:
         painter.setFont(self.small)
         painter.setPen(self.style.dim_text)
         fs = QFontMetricsF(self.small)
         for line in lines:
-            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
+            painter.drawText(QPointF(self.margin, y + fs.ascent()), line)
             y += fs.height()
 
 
 def render_series_image(result: AttributionResult, width: float = 1000.0, scale: float = PNG_SCALE,
-                        cmap: str = "viridis") -> QImage:
-    """The series figure as a QImage of ``scale`` × its logical size (device pixel ratio set)."""
-    ensure_gui_app()
-    return paint_to_image(SeriesFigure(result, width, cmap), scale)
+                        cmap: str = "viridis", dark: bool = False) -> QImage:
+    """The series figure (header and footer included) as a QImage.
 
-
-def save_series_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
-    """Write the series figure of ``result`` to a ``.png`` file (2× scale); returns the path.
-
-    Raises ValueError for another suffix and OSError when the file cannot be written.
+    Returns:
+        An image of ``scale`` × the figure's logical size (``width`` px wide), device pixel ratio
+        set to ``scale``.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"Cannot save {path.name}: use a .png file name")
-    if not render_series_image(result, **options).save(str(path), "PNG"):
-        raise OSError(f"Could not write {path}")
-    return path
+    return paint_to_image(_figure(result, width, cmap, dark), scale)
+
+
+def save_series_image(result: AttributionResult, path: str | os.PathLike, width: float = 1000.0,
+                      cmap: str = "viridis", dark: bool = False) -> Path:
+    """Write the series figure of ``result``; the format follows the suffix (PNG at 2×, SVG, PDF).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: for another suffix.
+        OSError: when the file cannot be written.
+    """
+    image_format(path)  # a wrong suffix fails before any painting
+    return write_figure(_figure(result, width, cmap, dark), path)
+
+
+def _figure(result: AttributionResult, width: float, cmap: str, dark: bool) -> SeriesFigure:
+    ensure_gui_app()  # fonts need an application
+    return SeriesFigure(result, width, cmap, DARK if dark else LIGHT)

@@ -14,20 +14,16 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..engine.fisher_config import describe_fisher
 from ..engine.result import AttributionResult
-from ..engine.scopes import SCOPES
+from ..engine.scopes import scope_label
+from .units import visible_text
 
 # A sequential white → yellow → red ramp (ColorBrewer YlOrRd): readable on dark and light
 # terminals, and a zero score stays distinguishable from "not attributed" (no background).
 _RAMP = [(255, 255, 255), (255, 237, 160), (254, 178, 76), (252, 78, 42), (189, 0, 38),
          (128, 0, 38)]
-_VISIBLE = {" ": "·", "\n": "↵", "\t": "→", "\r": "␍"}
-
-
-def visible(text: str) -> str:
-    """``text`` with whitespace made visible (space ``·``, newline ``↵``, tab ``→``);
-    an empty token shows as ``∅``."""
-    return "".join(_VISIBLE.get(c, c) for c in text) if text else "∅"
+visible = visible_text  # the terminal shows token text as the strip does
 
 
 def score_rgb(fraction: float) -> tuple[int, int, int]:
@@ -118,7 +114,7 @@ def influential_table(result: AttributionResult, n: int = 5) -> Table:
 
 def header(result: AttributionResult) -> Text:
     """What was explained: scope, target/foil, the explained position, model and device."""
-    scope = SCOPES[result.scope].label if result.scope in SCOPES else result.scope
+    scope = scope_label(result.scope)
     text = Text(f"{scope} Scope", style="bold")
     if result.target is not None:
         text.append(f"  target {visible(result.target)!r}")
@@ -139,11 +135,7 @@ def timing_line(result: AttributionResult) -> Text:
     line = f"forward {t.forward_s:.3f} s · scope {t.scope_s:.3f} s{ratio} · {passes}"
     if result.fisher is not None:
         fi = result.fisher
-        line += f"\nFisher {fi.method}: {fi.rank} exact directions"
-        if fi.probes:
-            line += f" + {fi.probes} probes"
-        if fi.rel_error_estimate is not None:
-            line += f", estimated relative error {fi.rel_error_estimate:.1%}"
+        line += "\n" + describe_fisher(fi.method, fi.rank, fi.probes, fi.rel_error_estimate)
     extras = []
     if result.beta is not None:
         extras.append(f"β = ‖h‖ = {result.beta:.4g}")

@@ -73,7 +73,9 @@ def unit_of_token(units: list[Unit], index: int) -> int:
 
 
 def visible_text(text: str) -> str:
-    """Token text with whitespace made visible: space ·, tab →, newline ↵; empty text ∅."""
-    if text == "":
-        return "∅"
-    return text.replace(" ", "·").replace("\t", "→").replace("\r", "").replace("\n", "↵")
+    """Token text with whitespace made visible: space ·, tab →, newline ↵, carriage return ␍;
+    empty text ∅."""
+    return "".join(_VISIBLE.get(c, c) for c in text) if text else "∅"
+
+
+_VISIBLE = {" ": "·", "\n": "↵", "\t": "→", "\r": "␍"}

@@ -4,11 +4,10 @@ next-value distribution against the truth. A cutoff slider re-runs on release.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -26,15 +25,17 @@ from PySide6.QtWidgets import (
 
 from ...engine.errors import JScopeError
 from ...engine.result import AttributionResult
+from ...engine.scopes import SCOPES
 from ...engine.series.generators import SYSTEMS
 from ...engine.series.values import parse_values, read_values
-from ...render.series_data import attention_summary, series_csv, series_view
+from ...render.formats import file_filter
+from ...render.series_data import series_view, summary_sentences
+from .. import save_actions
 from ..jobs import ModelHolder
-from ..worker import Worker
+from ..worker import Job, Worker
 from .plots import SeriesPlots
 
 VALUES = "values"  # the source entry for the user's own values
-SCOPES = (("temperature", "Temperature"), ("fisher", "Fisher"), ("semantic", "Semantic"))
 
 
 def series_job(holder: ModelHolder, request: dict):
@@ -51,8 +52,8 @@ def series_job(holder: ModelHolder, request: dict):
 class SeriesTab(QWidget):
     """Controls, plots, a cutoff slider and exports for time series.
 
-    ``worker`` is the app's :class:`Worker` (or a callable returning it, for a window that makes
-    its worker after its tabs); ``holder`` holds the loaded model.
+    ``worker`` is the app's :class:`Worker` (shared with the main window: each side cancels only
+    its own jobs); ``holder`` holds the loaded model.
 
     Signals:
         result_shown(object): a series result is on screen.
@@ -64,14 +65,12 @@ class SeriesTab(QWidget):
     run_failed = Signal(str)
     run_cancelled = Signal(float)
 
-    def __init__(self, worker: Worker | Callable[[], Worker], holder: ModelHolder,
-                 parent: QWidget | None = None):
+    def __init__(self, worker: Worker, holder: ModelHolder, parent: QWidget | None = None):
         super().__init__(parent)
-        self._worker_ref = worker
-        self._worker: Worker | None = None
+        self._worker = worker
         self.holder = holder
         self.result: AttributionResult | None = None
-        self._job: int | None = None
+        self._job: Job | None = None  # this tab's job under way
         self._build()
         self._source_changed()
 
@@ -87,8 +86,8 @@ class SeriesTab(QWidget):
         self.digits.addItem("2 (10–99)", 2)
         self.digits.addItem("3 (100–999)", 3)
         self.scope = QComboBox()
-        for name, label in SCOPES:
-            self.scope.addItem(label, name)
+        # the built-in scopes now (no plugin import on the GUI thread); all once the engine is up
+        self.set_scopes(list(SCOPES.values()))
         self.values = QPlainTextEdit()
         self.values.setPlaceholderText("Paste numbers: commas, spaces or one a line")
         self.load_file = QPushButton("Load values…")
@@ -157,9 +156,9 @@ class SeriesTab(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cutoff.sliderReleased.connect(self._cutoff_released)
         self.cutoff.valueChanged.connect(self._cutoff_moved)
-        self.export_image_button.clicked.connect(lambda: self._export("Image", "PNG image (*.png)"))
-        self.export_csv_button.clicked.connect(lambda: self._export("CSV", "CSV (*.csv)"))
-        self.export_json_button.clicked.connect(lambda: self._export("JSON", "JSON (*.json)"))
+        self.export_image_button.clicked.connect(lambda: self._export("Image", file_filter()))
+        self.export_csv_button.clicked.connect(lambda: self._export("CSV", save_actions.CSV_FILTER))
+        self.export_json_button.clicked.connect(lambda: self._export("JSON", save_actions.JSON_FILTER))
         self.copy_button.clicked.connect(self.copy_image)
 
     def _source_changed(self) -> None:
@@ -171,16 +170,21 @@ class SeriesTab(QWidget):
     # -- running ---------------------------------------------------------------------------
     @property
     def worker(self) -> Worker:
-        """The app's worker; its signals are connected the first time it is needed."""
-        if self._worker is None:
-            ref = self._worker_ref
-            self._worker = ref if isinstance(ref, Worker) else ref()
-            w = self._worker
-            w.progress.connect(self._on_progress)
-            w.finished.connect(self._on_finished)
-            w.failed.connect(self._on_failed)
-            w.cancelled.connect(self._on_cancelled)
+        """The app's worker, which runs this tab's jobs."""
         return self._worker
+
+    def set_scopes(self, scopes: list) -> None:
+        """Offer the registry's scopes that support series (``engine.scopes.Scope`` objects),
+        keeping the current choice when it is still offered."""
+        current = self.scope.currentData() or "temperature"
+        self.scope.blockSignals(True)
+        self.scope.clear()
+        for s in scopes:
+            if s.supports("series"):
+                self.scope.addItem(s.label, s.name)
+                self.scope.setItemData(self.scope.count() - 1, s.explanation, 3)  # tooltip
+        self.scope.setCurrentIndex(max(0, self.scope.findData(current)))
+        self.scope.blockSignals(False)
 
     def request(self, cutoff: int | None = None) -> dict:
         """The SeriesRequest fields the controls describe (pasted values parsed here)."""
@@ -195,23 +199,30 @@ class SeriesTab(QWidget):
                        seed=self.seed.value())
         return req
 
-    def run(self, cutoff: int | None = None) -> int | None:
-        """Explain the series after ``cutoff`` values (None: all); returns the job id, or None
-        when the input is wrong (the sentence is shown)."""
+    def run(self, cutoff: int | None = None) -> Job | None:
+        """Explain the series after ``cutoff`` values (None: all); returns the job, or None
+        when the input is wrong (the sentence is shown). This tab's previous job is cancelled;
+        the main window's jobs are not touched."""
         try:
             req = self.request(cutoff)
         except JScopeError as exc:
             self._fail(str(exc))
             return None
         self.message.setText("")
-        self._job = self.worker.submit("series", series_job(self.holder, req), supersede=True)
+        if self._job is not None:
+            self._job.cancel()  # superseded: its signals are ignored from here on
+        self._job = job = self.worker.submit(series_job(self.holder, req), "series")
+        job.progress.connect(lambda fraction, message: self._on_progress(job, fraction, message))
+        job.finished.connect(lambda value: self._on_finished(job, value))
+        job.failed.connect(lambda message: self._on_failed(job, message))
+        job.cancelled.connect(lambda latency: self._on_cancelled(job, latency))
         self._set_running(True)
         return self._job
 
     def cancel(self) -> None:
-        """Stop the running series job at its next check."""
+        """Stop this tab's running series job at its next check (no other job is touched)."""
         if self._job is not None:
-            self.worker.cancel()
+            self._job.cancel()
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
@@ -224,24 +235,24 @@ class SeriesTab(QWidget):
             b.setEnabled(has)
         self.cutoff.setEnabled(has and not running)
 
-    def _on_progress(self, job: int, fraction: float, message: str) -> None:
-        if job == self._job:
+    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job is self._job:
             self.progress.setValue(round(fraction * 1000))
             self.progress.setFormat(f"{message} – %p%")
 
-    def _on_finished(self, job: int, kind: str, value) -> None:
-        if job == self._job:
+    def _on_finished(self, job: Job, value) -> None:
+        if job is self._job:
             self._job = None
             self.show_result(value)
 
-    def _on_failed(self, job: int, kind: str, message: str) -> None:
-        if job == self._job:
+    def _on_failed(self, job: Job, message: str) -> None:
+        if job is self._job:
             self._job = None
             self._set_running(False)
             self._fail(message)
 
-    def _on_cancelled(self, job: int, kind: str, latency: float) -> None:
-        if job == self._job:
+    def _on_cancelled(self, job: Job, latency: float) -> None:
+        if job is self._job:
             self._job = None
             self._set_running(False)
             self.message.setText(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
@@ -296,30 +307,21 @@ class SeriesTab(QWidget):
     def _export(self, what: str, filters: str) -> None:
         if self.result is None:
             return
-        suffix = filters.split("*")[1].rstrip(")")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {what}", f"series{suffix}", filters)
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export {what}",
+                                                   f"series{_filter_suffix(filters)}", filters)
         if path:
-            self.export(path)
+            self.export(path if Path(path).suffix else path + _filter_suffix(chosen or filters))
 
     def export(self, path: str | Path) -> Path | None:
-        """Write the shown result by suffix: .png (the picture), .csv or .json; returns the path,
-        or None when it could not be written (the sentence is shown)."""
-        from ...render.series_plot import save_series_image
+        """Write the shown result by suffix: the picture (.png 2×, .svg, .pdf, as on screen plus
+        its header and footer), .csv or .json.
 
+        Returns:
+            The path written, or None when it could not be written (the sentence is shown).
+        """
         path = Path(path)
         try:
-            suffix = path.suffix.lower()
-            if suffix == ".png":
-                save_series_image(self.result, path)
-            elif suffix == ".csv":
-                path.write_text(series_csv(self.result), encoding="utf-8")
-            elif suffix == ".json":
-                self.result.save(path)
-            else:
-                raise JScopeError(f"Cannot export {path.name}: use .png, .csv or .json.")
-        except (OSError, ValueError) as exc:
-            self._fail(f"Could not write {path.name}: {getattr(exc, 'strerror', None) or exc}.")
-            return None
+            save_actions.write_series(self.result, path, **self.plots.export_options())
         except JScopeError as exc:
             self._fail(str(exc))
             return None
@@ -327,33 +329,25 @@ class SeriesTab(QWidget):
         return path
 
     def copy_image(self) -> None:
-        """Put the series picture on the clipboard."""
-        from ...render.series_plot import render_series_image
-
+        """Put the series picture (2×, header and footer included) on the clipboard."""
         if self.result is not None:
-            QGuiApplication.clipboard().setImage(render_series_image(self.result))
+            save_actions.copy_series_image(self.result, **self.plots.export_options())
 
 
 def summary_html(result: AttributionResult) -> str:
-    """What the model attended to and predicted, in numbers, for the tab's summary line."""
-    view = series_view(result)
-    summ = attention_summary(view)
-    top = ", ".join(f"#{i} ({e}, {s:.0%})" for i, e, s in summ.top3)
-    text = (f"<b>{view.title}</b>: explaining value {view.cutoff + 1} after {view.cutoff} of "
-            f"{view.n}. Top values by score: {top}; the last 3 values hold "
-            f"{summ.share_last3:.0%} of the score. Most likely next: "
-            f"<b>{str(view.most_likely).zfill(view.digits)}</b> "
-            f"(p = {view.probs[view.most_likely]:.3f}; digit mass {view.mass:.2f})")
-    if view.realised is not None:
-        text += f"; truly next: <b>{view.realised}</b>"
-    if view.tv is not None:
-        text += f"; TV distance to the true transition {view.tv:.3f}"
-    return text + "."
+    """The tab's summary line: ``render.series_data.summary_sentences`` as rich text, the title
+    and the predicted and true values in bold."""
+    return " ".join(summary_sentences(result, strong=lambda text: f"<b>{html.escape(text)}</b>"))
 
 
 def make_tab(window) -> SeriesTab:
-    """The tab for the main window (which makes its worker after its tabs)."""
-    return SeriesTab(lambda: window.worker, window.holder)
+    """The tab for the main window, sharing its worker and model holder."""
+    return SeriesTab(window.worker, window.holder)
+
+
+def _filter_suffix(filters: str) -> str:
+    """The suffix of a dialog filter's first pattern: ".png" for "PNG image (*.png);;…"."""
+    return filters.split("(*", 1)[1].split(")", 1)[0].split()[0] if "(*" in filters else ""
 
 
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from ...engine.fisher_config import describe_fisher
 from ...engine.result import AttributionResult
-from ...render.caption import scope_label
+from ...engine.scopes import scope_label
 from ..analysis import spearman
 from .strip_widget import StripWidget
 
 
 def _describe(r: AttributionResult) -> str:
-    extra = ""
+    label = f"<b>{scope_label(r.scope)}</b>"
     if r.fisher is not None:
-        extra = f" ({r.fisher.method}, {r.fisher.rank} directions"
-        extra += f" + {r.fisher.probes} probes)" if r.fisher.probes else ")"
-    return f"<b>{scope_label(r.scope)}</b>{extra} · {r.timing.scope_s * 1000:.0f} ms"
+        f = r.fisher
+        label = f"<b>{describe_fisher(f.method, f.rank, f.probes, None)}</b>"
+    return f"{label} · {r.timing.scope_s * 1000:.0f} ms"
 
 
 class CompareView(QScrollArea):

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...engine.request import AttributionRequest
+
 
 class PromptPanel(QWidget):
     """What to explain and how.
@@ -37,7 +39,7 @@ class PromptPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.scopes: dict[str, tuple[str, str, bool, bool]] = {}
+        self.scopes: dict = {}  # name → engine.scopes.Scope, from the registry
         self.position: int | None = None
         self.target_id: int | None = None  # pinned when the target came from a click
         self._pinned_text: str | None = None
@@ -67,9 +69,7 @@ class PromptPanel(QWidget):
         self.target.setToolTip("Text of exactly one token; mind the leading space (' Paris')")
         self.foil = QLineEdit()
         self.foil.setPlaceholderText("second-best prediction")
-        self.fisher_method = QComboBox()
-        for name in ("fast", "exact", "lowrank"):
-            self.fisher_method.addItem(name, name)
+        self.fisher_method = QComboBox()  # filled from the engine (set_fisher_methods)
         pos_row = QHBoxLayout()
         self.position_label = QLabel("last token")
         self.position_reset = QPushButton("Last token")
@@ -90,44 +90,51 @@ class PromptPanel(QWidget):
     def _build_buttons(self) -> QVBoxLayout:
         v = QVBoxLayout()
         row = QHBoxLayout()
-        self.run = QPushButton("Run  (Ctrl+Enter)")
-        self.run.setDefault(True)
-        self.cancel = QPushButton("Cancel  (Esc)")
-        self.cancel.setEnabled(False)
-        row.addWidget(self.run, 2)
-        row.addWidget(self.cancel, 1)
+        self.run_button = QPushButton("Run  (Ctrl+Enter)")
+        self.run_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button.setEnabled(False)
+        row.addWidget(self.run_button, 2)
+        row.addWidget(self.cancel_button, 1)
         v.addLayout(row)
-        self.compare = QPushButton("Compare Fisher and Temperature")
-        v.addWidget(self.compare)
+        self.compare_button = QPushButton("Compare Fisher and Temperature")
+        v.addWidget(self.compare_button)
         gen = QHBoxLayout()
         self.generate_n = QSpinBox()
         self.generate_n.setRange(1, 64)
         self.generate_n.setValue(8)
         self.generate_n.setSuffix(" tokens")
-        self.generate = QPushButton("Generate and attribute")
-        self.generate.setToolTip("Generate N tokens greedily and show the attribution matrix "
-                                 "(Temperature, Semantic or Grad × input)")
+        self.generate_button = QPushButton("Generate and attribute")
+        self.generate_button.setToolTip("Generate N tokens greedily and show the attribution matrix "
+                                 "(any direction scope; others use Temperature)")
         gen.addWidget(self.generate_n)
-        gen.addWidget(self.generate, 1)
+        gen.addWidget(self.generate_button, 1)
         v.addLayout(gen)
-        self.run.clicked.connect(self.run_requested)
-        self.cancel.clicked.connect(self.cancel_requested)
-        self.compare.clicked.connect(self.compare_requested)
-        self.generate.clicked.connect(lambda: self.generate_requested.emit(self.generate_n.value()))
+        self.run_button.clicked.connect(self.run_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.compare_button.clicked.connect(self.compare_requested)
+        self.generate_button.clicked.connect(lambda: self.generate_requested.emit(self.generate_n.value()))
         return v
 
     # -- state ---------------------------------------------------------------------------
-    def set_scopes(self, scopes: list[tuple[str, str, str, bool, bool]], current: str) -> None:
-        """Fill the scope selector from the engine's registry (name, label, explanation, ...)."""
+    def set_scopes(self, scopes: list, current: str) -> None:
+        """Fill the scope selector from the engine's registry (``engine.scopes.Scope`` objects)."""
         self.scope.blockSignals(True)
         self.scope.clear()
-        self.scopes = {name: (label, expl, t, f) for name, label, expl, t, f in scopes}
-        for name, label, expl, _, _ in scopes:
-            self.scope.addItem(label, name)
-            self.scope.setItemData(self.scope.count() - 1, expl, 3)  # 3 = ToolTipRole
+        self.scopes = {s.name: s for s in scopes}
+        for s in scopes:
+            self.scope.addItem(s.label, s.name)
+            self.scope.setItemData(self.scope.count() - 1, s.explanation, 3)  # 3 = ToolTipRole
         self.scope.blockSignals(False)
         self.set_scope(current if current in self.scopes else "temperature")
         self._scope_changed()
+
+    def set_fisher_methods(self, methods: list[str], current: str | None = None) -> None:
+        """Fill the Fisher method selector (the engine's methods) and select ``current``."""
+        self.fisher_method.clear()
+        for name in methods:
+            self.fisher_method.addItem(name, name)
+        self.fisher_method.setCurrentIndex(max(0, self.fisher_method.findData(current)))
 
     def set_scope(self, name: str) -> None:
         """Select scope ``name`` if it is registered."""
@@ -138,10 +145,14 @@ class PromptPanel(QWidget):
         """The selected scope's registry name."""
         return self.scope.currentData() or "temperature"
 
+    def _needs(self) -> tuple[bool, bool]:
+        s = self.scopes.get(self.scope_name())
+        return (s.needs_target, s.needs_foil) if s is not None else (False, False)
+
     def _scope_changed(self, *_) -> None:
-        label, expl, needs_target, needs_foil = self.scopes.get(
-            self.scope_name(), ("", "", False, False))
-        self.explanation.setText(expl)
+        s = self.scopes.get(self.scope_name())
+        self.explanation.setText(s.explanation if s is not None else "")
+        needs_target, needs_foil = self._needs()
         self.target.setEnabled(needs_target)
         self.foil.setEnabled(needs_foil)
         self.fisher_method.setEnabled(self.scope_name() == "fisher")
@@ -164,22 +175,20 @@ class PromptPanel(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """Enable Cancel while a job runs."""
-        self.cancel.setEnabled(busy)
+        self.cancel_button.setEnabled(busy)
 
-    def request(self) -> dict:
-        """The AttributionRequest fields for the current choices."""
-        scope = self.scope_name()
-        _, _, needs_target, needs_foil = self.scopes.get(scope, ("", "", False, False))
+    def request(self) -> AttributionRequest:
+        """The request the current choices describe (target and foil only where the scope uses
+        them; a target picked from the distribution is kept by id)."""
+        needs_target, needs_foil = self._needs()
         target = self.target.text() if needs_target and self.target.text() else None
-        req = {"prompt": self.prompt.toPlainText(), "scope": scope, "chat": self.chat.isChecked(),
-               "position": self.position, "fisher_method": self.fisher_method.currentData()}
+        req = AttributionRequest(
+            prompt=self.prompt.toPlainText(), scope=self.scope_name(), chat=self.chat.isChecked(),
+            position=self.position, fisher_method=self.fisher_method.currentData() or "fast",
+            foil=self.foil.text() if needs_foil and self.foil.text() else None)
         if needs_target and self.target_id is not None and target == self._pinned_text:
-            req["target_id"] = self.target_id
-        elif target is not None:
-            req["target"] = target
-        if needs_foil and self.foil.text():
-            req["foil"] = self.foil.text()
-        return req
+            return req.but(target_id=self.target_id)
+        return req.but(target=target)
 
     def state(self) -> dict:
         """Everything needed to restore the panel (for sessions)."""
@@ -190,7 +199,17 @@ class PromptPanel(QWidget):
                 "generate_n": self.generate_n.value()}
 
     def restore(self, state: dict, position_token: str | None = None) -> None:
-        """Restore a :meth:`state` dict (missing keys keep their current values)."""
+        """Restore a :meth:`state` dict (missing keys keep their current values).
+
+        The request's fields are checked first (a session file may be damaged or hostile): a
+        bad one raises a one-sentence ``JScopeError`` before any widget changes.
+        """
+        AttributionRequest.from_dict({k: v for k, v in state.items() if k != "generate_n"})
+        n = state.get("generate_n", self.generate_n.value())
+        if isinstance(n, bool) or not isinstance(n, int):
+            from ...engine.errors import JScopeError
+
+            raise JScopeError(f"The saved setting 'generate_n' has the value {n!r:.40}, which is not valid.")
         self.prompt.setPlainText(state.get("prompt", self.prompt.toPlainText()))
         self.chat.setChecked(bool(state.get("chat", self.chat.isChecked())))
         self.set_scope(state.get("scope", self.scope_name()))

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import finite_or_none
+from ..ranks import rankdata, spearman
+
+__all__ = ["rankdata", "spearman", "student_t_cdf", "student_t_ppf", "t_interval"]
 
 
 @dataclass
@@ -73,27 +76,3 @@ def t_interval(values, confidence: float = 0.95) -> MeanInterval:
     return MeanInterval(mean, mean - half, mean + half, n)
 
 
-def rankdata(a) -> np.ndarray:
-    """Ranks 1..n of ``a`` (1-D), ties given their average rank (as ``scipy.stats.rankdata``)."""
-    a = np.asarray(a, dtype=np.float64)
-    order = np.argsort(a, kind="stable")
-    ranks = np.empty(a.size, dtype=np.float64)
-    ranks[order] = np.arange(1, a.size + 1, dtype=np.float64)
-    _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-    sums = np.zeros(counts.size)
-    np.add.at(sums, inverse, ranks)
-    return (sums / counts)[inverse]
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation of two equal-length 1-D sequences; NaN if either is constant
-    or shorter than 2."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError("spearman needs two sequences of the same length")
-    if a.size < 2:
-        return math.nan
-    ra, rb = rankdata(a), rankdata(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = math.sqrt(float((ra * ra).sum() * (rb * rb).sum()))
-    return float((ra * rb).sum() / denom) if denom > 0 else math.nan
