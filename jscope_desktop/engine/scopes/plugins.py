@@ -32,7 +32,7 @@ def load_plugins(force: bool = False) -> list[str]:
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         try:
             obj = ep.load()
-            scope = obj if isinstance(obj, Scope) else obj()
+            scope = obj() if callable(obj) and not isinstance(obj, Scope) else obj
         except Exception as exc:  # any error in someone else's code: report, go on
             problems.append(f"The scope plugin '{ep.name}' ({ep.value}) could not be loaded: "
                             f"{type(exc).__name__}: {exc}.")
