@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..engine.errors import JScopeError
 from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS
-from ..engine.io import check_distinct, check_writable, could_not_write, user_path
-from ..engine.models import DEVICES, DTYPES, load_model
+from ..engine.io import could_not_write, user_path
+from ..engine.models import load_model
 from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
 from ..engine.scopes import get_scope, scope_names
-from ..render.formats import image_formats, with_suffix_of
+from .options import (
+    add_image_options,
+    add_model_options,
+    check_outputs,
+    chosen_image,
+    positive_integer,
+    progress_status,
+    read_prompt,
+)
 
-IMAGE_FORMATS = image_formats()
+__all__ = ["add_request_options", "request_from_args", "run", "save_image_file", "write_outputs",
+           "load_model", "read_prompt"]
+
 # how the CLI names the request's settings in the engine's sentences
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
                  "fisher_rel_error": "--fisher-error", "fisher_probes": "--fisher-probes",
@@ -69,28 +76,6 @@ def add_request_options(p, scopes: list[str] | None = None) -> None:
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
 
 
-def add_model_options(p) -> None:
-    """--model, --device and --dtype."""
-    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
-
-
-def add_image_options(p) -> None:
-    """One mutually exclusive option per image format (--png, --svg, --pdf)."""
-    images = p.add_mutually_exclusive_group()
-    for fmt in IMAGE_FORMATS:
-        images.add_argument(f"--{fmt}", metavar="FILE", help=f"save an annotated {fmt.upper()}")
-
-
-def positive_integer(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def request_from_args(args, prompt: str) -> AttributionRequest:
     """The request the options describe, checked; a request that cannot run is a usage error
     (exit 2) whose sentence names the options."""
@@ -106,14 +91,6 @@ def request_from_args(args, prompt: str) -> AttributionRequest:
     except RequestError as exc:
         args.usage_error(exc.sentence(SETTING_FLAGS))
     return request
-
-
-def chosen_image(args) -> tuple[str, Path] | None:
-    """(format, path with that suffix) of the image option given, if any."""
-    for fmt in IMAGE_FORMATS:
-        if getattr(args, fmt, None):
-            return fmt, image_path(getattr(args, fmt), fmt)
-    return None
 
 
 def run(args) -> int:
@@ -137,13 +114,6 @@ def run(args) -> int:
     return 0
 
 
-def check_outputs(json_path: str | None, image: Path | None, inputs=()) -> None:
-    """Before any work: every output can be written, and none lands on another or on an input."""
-    check_distinct([json_path, image], inputs)
-    check_writable(json_path)
-    check_writable(image)
-
-
 def write_outputs(result: AttributionResult, json_path: str | None,
                   image: tuple[str, Path] | None) -> None:
     """Write the image (if asked) and the JSON contract (``-``: stdout)."""
@@ -153,32 +123,6 @@ def write_outputs(result: AttributionResult, json_path: str | None,
         sys.stdout.write(result.to_json() + "\n")
     elif json_path:
         result.save(json_path)
-
-
-def read_prompt(text: str, stdin=None) -> str:
-    """The prompt: ``text`` itself, or stdin's UTF-8 text for ``-`` minus one trailing newline."""
-    if text != "-":
-        return text
-    stream = stdin or sys.stdin
-    try:
-        data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
-        prompt = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise JScopeError("The prompt on stdin is not UTF-8 text.") from exc
-    return prompt.removesuffix("\n").removesuffix("\r")
-
-
-@contextmanager
-def progress_status() -> Iterator[Callable[[float, str], None] | None]:
-    """A spinner with the engine's progress messages on stderr, when stderr is a terminal."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield None
-        return
-    with console.status("Starting") as status:
-        yield lambda fraction, message: status.update(f"{message} ({fraction:.0%})")
 
 
 def save_image_file(result: AttributionResult, path: Path) -> None:
@@ -196,6 +140,3 @@ def save_image_file(result: AttributionResult, path: Path) -> None:
         raise could_not_write(path, exc) from exc
 
 
-def image_path(path: str | Path, fmt: str) -> Path:
-    """``path`` with the suffix of ``fmt`` (added when the name has another one)."""
-    return with_suffix_of(path, fmt)

@@ -8,7 +8,8 @@ import argparse
 from ..engine.errors import JScopeError
 from ..engine.io import user_path
 from ..engine.models import load_model
-from .attribute import (
+from .attribute import write_outputs
+from .options import (
     add_image_options,
     add_model_options,
     check_outputs,
@@ -16,7 +17,6 @@ from .attribute import (
     positive_integer,
     progress_status,
     read_prompt,
-    write_outputs,
 )
 
 

@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.io import check_distinct, check_writable
-from ..engine.models import DEVICES, DTYPES, load_model
+from ..engine.models import load_model
 from ..engine.result import AttributionResult
 from ..engine.series.explain import (
     DEFAULT_N_VALUES,
@@ -19,7 +18,7 @@ from ..engine.series.explain import (
     series_scopes,
 )
 from ..engine.series.generators import system_names
-from ..render.formats import image_formats, with_suffix_of
+from .options import add_image_options, add_model_options, check_outputs, chosen_image
 
 
 def add_parser(sub) -> None:
@@ -40,14 +39,9 @@ def add_parser(sub) -> None:
     p.add_argument("--digits", type=int, default=2, help="digits per value, 2 or 3")
     p.add_argument("--cutoff", type=int, help="explain the prediction after the first K values")
     p.add_argument("--scope", default="temperature", choices=series_scopes())
-    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    add_model_options(p)
     p.add_argument("--json", metavar="FILE", required=True, help="write the result here")
-    images = p.add_mutually_exclusive_group()
-    for fmt in image_formats():
-        images.add_argument(f"--{fmt}", metavar="FILE",
-                            help=f"also draw the series and the distribution here as {fmt.upper()}")
+    add_image_options(p, "the series and the distribution")
     p.set_defaults(run=run)
 
 
@@ -64,10 +58,9 @@ def run(args: argparse.Namespace) -> int:
     """Check the input, load the model, explain the series, write JSON (and the image)."""
     req = request_from_args(args)
     prepare_series(req)  # bad input fails here, before the model is loaded
-    image = image_path(args)
-    check_distinct([args.json, image], [args.values])
-    check_writable(args.json)
-    check_writable(image)
+    image = chosen_image(args)
+    image = image and image[1]
+    check_outputs(args.json, image, [args.values])
     lm = load_model(args.model, args.device, args.dtype)
     result = explain_series(lm, req)
     result.save(args.json)
@@ -75,13 +68,6 @@ def run(args: argparse.Namespace) -> int:
         _save_image(result, image)
     _print_summary(result)
     return 0
-
-
-def image_path(args: argparse.Namespace) -> Path | None:
-    """The image file asked for with ``--png/--svg/--pdf``, ending in that format's suffix
-    (appended when the name has another one); None when no image was asked for."""
-    fmt = next((f for f in image_formats() if getattr(args, f, None)), None)
-    return with_suffix_of(getattr(args, fmt), fmt) if fmt else None
 
 
 def _save_image(result: AttributionResult, path: Path) -> None:

@@ -1,0 +1,83 @@
+"""Options and checks every `jscope` subcommand shares: the model, the image formats (from the
+render layer's one format table), the prompt argument and the outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..engine.errors import JScopeError
+from ..engine.io import check_distinct, check_writable
+from ..engine.models import DEVICES, DTYPES
+from ..render.formats import image_formats, with_suffix_of
+
+
+def add_model_options(p) -> None:
+    """--model, --device and --dtype."""
+    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
+
+
+def add_image_options(p, what: str = "an annotated picture") -> None:
+    """One mutually exclusive option per image format of the format table (--png, --svg, --pdf)."""
+    images = p.add_mutually_exclusive_group()
+    for fmt in image_formats():
+        images.add_argument(f"--{fmt}", metavar="FILE", help=f"save {what} as {fmt.upper()}")
+
+
+def positive_integer(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def chosen_image(args) -> tuple[str, Path] | None:
+    """(format, path with that suffix) of the image option given, if any."""
+    for fmt in image_formats():
+        if getattr(args, fmt, None):
+            return fmt, image_path(getattr(args, fmt), fmt)
+    return None
+
+
+def check_outputs(json_path: str | None, image: Path | None, inputs=()) -> None:
+    """Before any work: every output can be written, and none lands on another or on an input."""
+    check_distinct([json_path, image], inputs)
+    check_writable(json_path)
+    check_writable(image)
+
+
+def read_prompt(text: str, stdin=None) -> str:
+    """The prompt: ``text`` itself, or stdin's UTF-8 text for ``-`` minus one trailing newline."""
+    if text != "-":
+        return text
+    stream = stdin or sys.stdin
+    try:
+        data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+        prompt = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise JScopeError("The prompt on stdin is not UTF-8 text.") from exc
+    return prompt.removesuffix("\n").removesuffix("\r")
+
+
+@contextmanager
+def progress_status() -> Iterator[Callable[[float, str], None] | None]:
+    """A spinner with the engine's progress messages on stderr, when stderr is a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status("Starting") as status:
+        yield lambda fraction, message: status.update(f"{message} ({fraction:.0%})")
+
+
+def image_path(path: str | Path, fmt: str) -> Path:
+    """``path`` with the suffix of ``fmt`` (added when the name has another one)."""
+    return with_suffix_of(path, fmt)
