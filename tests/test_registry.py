@@ -176,3 +176,24 @@ def test_an_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
         jio.write_text(tmp_path, "x")
     with pytest.raises(JScopeError, match="Could not write"):
         jio.write_text(tmp_path / "missing" / "x.json", "x")
+
+
+def test_jscope_generate_writes_the_matrix_contract_and_its_picture(capsys, tmp_path, monkeypatch,
+                                                                     tiny_llama):
+    from jscope_desktop.commands import generate as generate_command
+    from jscope_desktop.engine.result import AttributionResult
+
+    monkeypatch.setattr(generate_command, "load_model", lambda *a, **k: tiny_llama)
+    status, out, err = run_cli(capsys, "generate", PROMPT, "--n-tokens", "4", "--scope", "semantic",
+                               "--json", str(tmp_path / "m.json"), "--png", str(tmp_path / "m"))
+    assert status == 0, err
+    r = AttributionResult.load(tmp_path / "m.json")
+    assert r.scope == "semantic" and len(r.positions) == 4 and len(r.scores) == 4
+    assert all(len(row) == len(r.token_ids) for row in r.scores)
+    assert r.extra["targets"] == [r.token_ids[p + 1] for p in r.positions]
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Generated 4 tokens" in out
+    assert_one_line_error(run_cli(capsys, "generate", PROMPT, "--scope", "fisher", "--json", "-"),
+                          "invalid choice: 'fisher'", code=2)
+    assert_one_line_error(run_cli(capsys, "generate", PROMPT, "--n-tokens", "600", "--json", "-"),
+                          "--n-tokens must be at most 512", code=2)
