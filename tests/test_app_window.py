@@ -191,12 +191,13 @@ def test_the_thread_leak_fixture_sees_the_worker_thread(make_window, tiny_llama,
 
 
 def test_a_failed_build_leaves_no_worker_thread(qtbot, monkeypatch, no_leaked_qthreads):
+    from jscope_desktop.app import main_window
     from jscope_desktop.app.main_window import MainWindow
 
-    def broken(self):
+    def broken(window):
         raise RuntimeError("no widgets today")
 
-    monkeypatch.setattr(MainWindow, "_build", broken)
+    monkeypatch.setattr(main_window, "build_window", broken)
     with pytest.raises(RuntimeError, match="no widgets today"):
         MainWindow(autoload=False)
     assert no_leaked_qthreads and not any(t.isRunning() for t in no_leaked_qthreads)

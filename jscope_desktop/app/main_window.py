@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QLabel,
     QMainWindow,
-    QProgressBar,
-    QScrollArea,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
 )
 
 from ..engine.request import AttributionRequest
@@ -25,14 +18,9 @@ from ..engine.scopes import scope_label
 from . import jobs
 from .file_actions import FileActions
 from .settings import AppSettings
-from .widgets.compare_view import CompareView
-from .widgets.cost_panel import CostPanel
-from .widgets.distribution_panel import DistributionPanel
-from .widgets.matrix_view import MatrixView
-from .widgets.model_panel import ModelPanel, dropped_model_path
-from .widgets.prompt_panel import PromptPanel
-from .widgets.strip_widget import StripWidget, ranking_text
-from .widgets.view_controls import ViewControls
+from .widgets.model_panel import dropped_model_path
+from .widgets.strip_widget import ranking_text
+from .window_layout import build_window
 from .worker import Job, Worker
 
 
@@ -72,7 +60,7 @@ class MainWindow(QMainWindow, FileActions):
         self._load_job: Job | None = None  # the latest model load
         self.worker = Worker()  # before the widgets: the time-series tab shares it
         try:
-            self._build()
+            build_window(self)
             self._connect()
         except BaseException:
             self.worker.shutdown()  # a failed build leaves no thread behind
@@ -88,72 +76,8 @@ class MainWindow(QMainWindow, FileActions):
             self.load_model(source, device or self.settings.get("device"),
                             self.settings.get("dtype"))
 
-    # -- building ------------------------------------------------------------------------
-    def _build(self) -> None:
-        self.model_panel = ModelPanel()
-        self.prompt_panel = PromptPanel()
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addWidget(self.model_panel)
-        lv.addWidget(self.prompt_panel, 1)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setVisible(False)
-        self.view_controls = ViewControls()
-        self.strip = StripWidget()
-        self.strip.token_clicked.connect(self._token_clicked)
-        self.ranking = QLabel("")
-        self.ranking.setWordWrap(True)
-        strip_page = QWidget()
-        sv = QVBoxLayout(strip_page)
-        sv.addWidget(self.strip)
-        sv.addWidget(self.ranking)
-        sv.addStretch(1)
-        strip_scroll = QScrollArea()
-        strip_scroll.setWidgetResizable(True)
-        strip_scroll.setWidget(strip_page)
-        self.compare_view = CompareView()
-        self.matrix_view = MatrixView()
-        self.tabs = QTabWidget()
-        self.tabs.addTab(strip_scroll, "Attribution")
-        self.tabs.addTab(self.compare_view, "Compare")
-        self.tabs.addTab(self.matrix_view, "Generation matrix")
-        self._add_series_tab()
-        center = QWidget()
-        cv = QVBoxLayout(center)
-        cv.addWidget(self.view_controls)
-        cv.addWidget(self.message)
-        cv.addWidget(self.progress)
-        cv.addWidget(self.tabs, 1)
-        self.distribution = DistributionPanel()
-        self.cost_panel = CostPanel()
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.addWidget(self.distribution, 1)
-        rv.addWidget(self.cost_panel)
-        split = QSplitter()
-        for w in (left, center, right):
-            split.addWidget(w)
-        split.setSizes([380, 720, 340])
-        split.setStretchFactor(1, 1)
-        self.setCentralWidget(split)
-        from .menus import build_menus
-
-        build_menus(self)
-        self.statusBar().showMessage("Starting…")
-
-    def _add_series_tab(self) -> None:
-        """Add the time-series tab (``series.tab.make_tab``)."""
-        from .series.tab import make_tab
-
-        self.series_tab = make_tab(self)
-        self.tabs.addTab(self.series_tab, "Time series")
-
     def _connect(self) -> None:
+        self.strip.token_clicked.connect(self._token_clicked)
         p = self.prompt_panel
         p.run_requested.connect(self.run)
         p.cancel_requested.connect(self.cancel)

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication
 
 from ..engine.errors import JScopeError
-from ..engine.io import write_text
+from ..engine.io import could_not_write, write_text
 from ..engine.result import AttributionResult
 from ..render.export import FigureOptions, render_image, save_image
 from ..render.formats import IMAGE_FORMATS
@@ -53,12 +53,8 @@ def write_series_csv(result: AttributionResult, path: str | Path) -> Path:
 
 def write_json(result: AttributionResult, path: str | Path) -> Path:
     """Write the result's JSON contract (``AttributionResult.load`` reads it back equal)."""
-    path = Path(path)
-    try:
-        result.save(path)
-    except OSError as exc:
-        raise JScopeError(f"Could not write {path.name}: {exc.strerror or exc}.") from exc
-    return path
+    result.save(path)  # atomic; a failure is already a one-sentence JScopeError
+    return Path(path)
 
 
 def write_image(result: AttributionResult, path: str | Path, options: FigureOptions) -> Path:
@@ -114,6 +110,5 @@ def _image(write, path: str | Path) -> Path:
         return write()
     except ValueError as exc:
         raise JScopeError(str(exc)) from exc
-    except OSError as exc:  # the render layer's own OSError is already a sentence
-        message = f"Could not write {Path(path).name}: {exc.strerror}." if exc.strerror else str(exc)
-        raise JScopeError(message) from exc
+    except OSError as exc:
+        raise could_not_write(Path(path).name, exc) from exc

@@ -21,12 +21,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QMetaMethod, QObject, Qt, QThread, Signal, Slot
 
-from ..engine.errors import Cancelled, JScopeError, is_out_of_memory
+from ..engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
 
 JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], object]
 
-OUT_OF_MEMORY = ("Out of memory; try a shorter prompt, the fast Fisher method, bfloat16, "
-                 "or the CPU.")
+OUT_OF_MEMORY = out_of_memory_sentence()  # the engine's one sentence, in the app's words
 
 _QUEUED, _RUNNING, _ENDED = "queued", "running", "ended"  # a job's state on the worker side
 _TERMINAL = ("finished", "failed", "cancelled")

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
 from ..engine.result import AttributionResult
+from ..engine.scopes import scope_unit
 from .caption import caption_lines
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
@@ -107,7 +108,7 @@ class Figure:
 
     def header_scale_title(self) -> str:
         """Title of the colour bar: what the colours measure and on which scale."""
-        unit = {"fisher": "tr(JᵀFJ)"}.get(self.result.scope, "‖Jᵀu‖")
+        unit = scope_unit(self.result.scope)
         agg = "" if self.opt.granularity == "token" else f", L2 per {self.opt.granularity}"
         return f"score {unit} ({self.opt.scale} scale{agg})"
 

@@ -340,11 +340,6 @@ def summary_html(result: AttributionResult) -> str:
     return " ".join(summary_sentences(result, strong=lambda text: f"<b>{html.escape(text)}</b>"))
 
 
-def make_tab(window) -> SeriesTab:
-    """The tab for the main window, sharing its worker and model holder."""
-    return SeriesTab(window.worker, window.holder)
-
-
 def _filter_suffix(filters: str) -> str:
     """The suffix of a dialog filter's first pattern: ".png" for "PNG image (*.png);;…"."""
     return filters.split("(*", 1)[1].split(")", 1)[0].split()[0] if "(*" in filters else ""

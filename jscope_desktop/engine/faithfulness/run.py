@@ -29,7 +29,7 @@ from .measure import (
 from .prompts import check_last_word
 from .stats import t_interval
 
-ProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
+PromptProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
 _SHAPE = 'a non-empty JSON list of strings or of {"text": str} objects'
 
@@ -108,7 +108,7 @@ def run_faithfulness(
     prompts: list[str],
     cfg: FaithfulnessConfig,
     partial: str | Path | None = None,
-    progress: ProgressFn | None = None,
+    progress: PromptProgressFn | None = None,
     cancel: CancelCheck | None = None,
 ) -> list[PromptResult]:
     """Measure every prompt (skipping those already in the sidecar ``partial``).

@@ -5,14 +5,13 @@ distribution beside the true transition (DESIGN.md, Time series).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..attribute import AttributionRequest, attribute
 from ..errors import JScopeError
-from ..forward import CancelCheck
+from ..forward import CancelCheck, ProgressFn
 from ..models import LoadedModel
 from ..result import AttributionResult, SeriesInfo
 from ..scopes import get_scope, scope_names
@@ -152,8 +151,6 @@ def prepare_series(req: SeriesRequest) -> PreparedSeries:
         raise JScopeError(f"The cutoff must be between 1 and {len(values)} values, not {k}.")
     return PreparedSeries(values, after, enc, k)
 
-
-ProgressFn = Callable[[float, str], None]
 
 
 def explain_series(

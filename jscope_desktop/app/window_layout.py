@@ -1,0 +1,85 @@
+"""The main window's widgets and where they sit: the request panels on the left, the views in
+tabs in the middle, the distribution and costs on the right. Signals are wired in the window."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .widgets.compare_view import CompareView
+from .widgets.cost_panel import CostPanel
+from .widgets.distribution_panel import DistributionPanel
+from .widgets.matrix_view import MatrixView
+from .widgets.model_panel import ModelPanel
+from .widgets.prompt_panel import PromptPanel
+from .widgets.strip_widget import StripWidget
+from .widgets.view_controls import ViewControls
+
+
+def build_window(window) -> None:
+    """Create the window's widgets as attributes of ``window`` (a ``MainWindow`` whose
+    ``worker`` and ``holder`` exist) and lay them out."""
+    window.model_panel = ModelPanel()
+    window.prompt_panel = PromptPanel()
+    left = QWidget()
+    lv = QVBoxLayout(left)
+    lv.addWidget(window.model_panel)
+    lv.addWidget(window.prompt_panel, 1)
+    window.message = QLabel("")
+    window.message.setWordWrap(True)
+    window.message.setVisible(False)
+    window.progress = QProgressBar()
+    window.progress.setRange(0, 1000)
+    window.progress.setTextVisible(True)
+    window.progress.setVisible(False)
+    window.view_controls = ViewControls()
+    window.strip = StripWidget()
+    window.ranking = QLabel("")
+    window.ranking.setWordWrap(True)
+    strip_page = QWidget()
+    sv = QVBoxLayout(strip_page)
+    sv.addWidget(window.strip)
+    sv.addWidget(window.ranking)
+    sv.addStretch(1)
+    strip_scroll = QScrollArea()
+    strip_scroll.setWidgetResizable(True)
+    strip_scroll.setWidget(strip_page)
+    window.compare_view = CompareView()
+    window.matrix_view = MatrixView()
+    window.tabs = QTabWidget()
+    window.tabs.addTab(strip_scroll, "Attribution")
+    window.tabs.addTab(window.compare_view, "Compare")
+    window.tabs.addTab(window.matrix_view, "Generation matrix")
+    from .series.tab import SeriesTab
+
+    window.series_tab = SeriesTab(window.worker, window.holder)
+    window.tabs.addTab(window.series_tab, "Time series")
+    center = QWidget()
+    cv = QVBoxLayout(center)
+    cv.addWidget(window.view_controls)
+    cv.addWidget(window.message)
+    cv.addWidget(window.progress)
+    cv.addWidget(window.tabs, 1)
+    window.distribution = DistributionPanel()
+    window.cost_panel = CostPanel()
+    right = QWidget()
+    rv = QVBoxLayout(right)
+    rv.addWidget(window.distribution, 1)
+    rv.addWidget(window.cost_panel)
+    split = QSplitter()
+    for w in (left, center, right):
+        split.addWidget(w)
+    split.setSizes([380, 720, 340])
+    split.setStretchFactor(1, 1)
+    window.setCentralWidget(split)
+    from .menus import build_menus
+
+    build_menus(window)
+    window.statusBar().showMessage("Starting…")
