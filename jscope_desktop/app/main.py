@@ -45,7 +45,7 @@ class Script:
 
     def _engine_ready(self, info) -> None:
         if self.args.scope:
-            names = [s[0] for s in info.scopes]
+            names = [s.name for s in info.scopes]
             if self.args.scope not in names:
                 self._failed(f"Unknown scope '{self.args.scope}'; choose one of "
                              f"{', '.join(names)}.", status=2)
@@ -67,8 +67,15 @@ class Script:
 
     def _after_run(self, result) -> None:
         if self.args.screenshot:
-            if not self.window.grab().save(self.args.screenshot, "PNG"):
-                self._failed(f"Could not write the screenshot {self.args.screenshot}.")
+            from ..engine.errors import JScopeError
+            from ..engine.io import atomic_path
+
+            try:
+                with atomic_path(self.args.screenshot) as tmp:
+                    if not self.window.grab().save(str(tmp), "PNG"):
+                        raise OSError("Qt could not write the image")
+            except JScopeError as exc:
+                self._failed(str(exc))
                 return
         if self.args.export:
             if not self.window.export_json(self.args.export):
