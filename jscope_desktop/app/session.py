@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.io import write_json
+from ..engine.io import read_user_text, write_json
+from ..engine.request import AttributionRequest
 from ..engine.result import AttributionResult
 
 SESSION_KIND = "jscope-session"
@@ -47,24 +48,43 @@ def save_session(session: Session, path: str | Path) -> Path:
     return write_json(path, session.to_dict())
 
 
+VIEW_KEYS = {"cmap": str, "scale": str, "granularity": str, "zoom": (int, float)}
+
+
 def load_session(path: str | Path) -> Session:
-    """Read a session file written by :func:`save_session` (one-sentence error otherwise)."""
+    """Read a session file written by :func:`save_session`.
+
+    Everything is checked before anything is returned, so a damaged or hostile file gives one
+    sentence and the window keeps what it had (never a half-restored window).
+    """
     path = Path(path)
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise JScopeError(f"Could not read {path.name}: {exc.strerror or exc}.") from exc
-    except ValueError as exc:
+        d = json.loads(read_user_text(path, "session file"))
+    except (ValueError, RecursionError) as exc:
         raise JScopeError(f"{path.name} is not a session file (it is not valid JSON).") from exc
     if not isinstance(d, dict) or d.get("kind") != SESSION_KIND:
         raise JScopeError(f"{path.name} is not a Jacobian Scopes session file.")
+    request = d.get("request") or {}
+    view = d.get("view") or {}
+    if not isinstance(request, dict) or not isinstance(view, dict):
+        raise JScopeError(f"{path.name} is a damaged session file (its request or view is not a table).")
+    AttributionRequest.from_dict({k: v for k, v in request.items() if k != "generate_n"})
+    n = request.get("generate_n", 8)
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise JScopeError(f"The saved setting 'generate_n' has the value {n!r:.40}, which is not valid.")
+    for key, value in view.items():
+        if key not in VIEW_KEYS or isinstance(value, bool) or not isinstance(value, VIEW_KEYS[key]):
+            raise JScopeError(f"The saved view setting '{key:.40}' has the value {value!r:.40}, "
+                              "which is not valid.")
+    model = d.get("model")
+    if model is not None and not isinstance(model, str):
+        raise JScopeError(f"{path.name} is a damaged session file (its model is not a path).")
     try:
         return Session(
-            request=dict(d.get("request") or {}), view=dict(d.get("view") or {}),
-            model=d.get("model"),
+            request=dict(request), view=dict(view), model=model,
             result=AttributionResult.from_dict(d["result"]) if d.get("result") else None,
             compare=[AttributionResult.from_dict(r) for r in d.get("compare") or []],
             matrix=AttributionResult.from_dict(d["matrix"]) if d.get("matrix") else None,
         )
-    except (KeyError, TypeError) as exc:
-        raise JScopeError(f"{path.name} is a damaged session file ({exc}).") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise JScopeError(f"{path.name} is a damaged session file ({type(exc).__name__}).") from exc

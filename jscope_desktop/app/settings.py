@@ -6,7 +6,9 @@ here ever touches the real user's settings while testing.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+import math
+
+from PySide6.QtCore import QByteArray, QSettings
 
 ORGANIZATION = "jscope-desktop"
 APPLICATION = "jscope-desktop"
@@ -42,10 +44,17 @@ class AppSettings:
         value = self.store.value(key, default)
         if isinstance(default, bool):
             return value in (True, "true", "True", "1", 1)
-        try:
-            return type(default)(value)
-        except (TypeError, ValueError):
+        try:  # a hand-edited or corrupted INI file must never stop the app: fall back
+            value = type(default)(value)
+        except (TypeError, ValueError, OverflowError):
             return default
+        if isinstance(value, float) and not (math.isfinite(value) and 0 < value < 1e3):
+            return default
+        if isinstance(value, int) and not 0 <= value <= 10**6:
+            return default
+        if isinstance(value, str) and len(value) > 100_000:
+            return default
+        return value
 
     def set(self, key: str, value) -> None:
         """Store ``value`` under ``key`` (one of :data:`DEFAULTS`)."""
@@ -58,7 +67,9 @@ class AppSettings:
         value = self.store.value("recent_models", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or []) if v]
+        if not isinstance(value, (list, tuple)):
+            return []
+        return [str(v) for v in value if v and isinstance(v, str)][:MAX_RECENT]
 
     def add_recent_model(self, path: str) -> list[str]:
         """Put ``path`` first in the recent models; returns the new list."""
@@ -69,7 +80,10 @@ class AppSettings:
     def geometry(self) -> bytes | None:
         """The saved window geometry, if any."""
         value = self.store.value("geometry")
-        return bytes(value) if value else None
+        try:
+            return bytes(value) if isinstance(value, (bytes, bytearray, QByteArray)) and value else None
+        except (TypeError, ValueError):
+            return None
 
     def set_geometry(self, data: bytes) -> None:
         """Remember the window geometry."""

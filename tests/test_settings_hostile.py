@@ -1,0 +1,62 @@
+"""A corrupted or hand-edited settings file never stops the app; a damaged session file is one
+sentence and leaves the window as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
+
+from jscope_desktop.app.settings import APPLICATION, ORGANIZATION
+
+GARBAGE_INI = """[General]
+zoom=nan
+generate_n=-99999999999999999999
+chat=maybe
+geometry=@ByteArray(\\xff\\xfe not a geometry)
+cmap=no_such_map
+scale=\\x00\\x01
+scope=fisher\\x00
+device=quantum
+dtype=float1024
+recent_models=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x10garbage)
+prompt=ok
+"""
+
+
+def test_the_app_starts_with_a_garbage_settings_file(isolated_settings, make_window, tiny_llama):
+    ini = isolated_settings / ORGANIZATION / f"{APPLICATION}.ini"
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text(GARBAGE_INI, encoding="latin-1")
+    window = make_window(tiny_llama)
+    assert window.settings.get("zoom") == 1.0 and window.settings.get("generate_n") == 8
+    assert window.prompt_panel.scope_name() in window.prompt_panel.scopes
+    assert window.prompt_panel.prompt.toPlainText() == "ok"
+    assert window.settings.recent_models() == [] or all(
+        isinstance(p, str) for p in window.settings.recent_models())
+
+
+@pytest.mark.parametrize("request_fields", [
+    {"prompt": ["not", "text"]}, {"position": "last"}, {"generate_n": "eight"},
+    {"target_id": 1.5}, {"chat": "yes"},
+])
+def test_a_session_with_bad_fields_is_refused_whole(make_window, tiny_llama, tmp_path,
+                                                    request_fields):
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText("kept as it was")
+    path = tmp_path / "bad.jscope.json"
+    path.write_text(json.dumps({"kind": "jscope-session", "version": 1, "model": None,
+                                "request": {"prompt": "new", "scope": "fisher", **request_fields},
+                                "view": {}}))
+    assert window.open_session(str(path)) is False
+    assert window.prompt_panel.prompt.toPlainText() == "kept as it was"
+    assert "not valid" in window.message.text()
+
+
+def test_a_pathologically_nested_session_is_one_sentence(make_window, tiny_llama, tmp_path):
+    window = make_window(tiny_llama)
+    path = tmp_path / "deep.jscope.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert window.open_session(str(path)) is False
+    assert window.message.text().count(".") >= 1 and "Traceback" not in window.message.text()
