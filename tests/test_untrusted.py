@@ -93,3 +93,24 @@ def test_a_large_file_that_is_not_gguf_is_refused_from_its_first_bytes(tmp_path)
         f.truncate(3 * 2**30)  # 3 GB sparse file: hashing it would take tens of seconds
     with pytest.raises(JScopeError, match="does not start with the GGUF magic"):
         load_model(str(big), "cpu")
+
+
+def test_hostile_series_and_data_files_are_one_sentence(tmp_path):
+    from jscope_desktop.engine.faithfulness.run import load_prompts
+    from jscope_desktop.engine.result import AttributionResult
+    from jscope_desktop.engine.series.explain import SeriesRequest, prepare_series
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for read in (load_prompts, AttributionResult.load):
+        with pytest.raises(JScopeError, match="nested too deeply"):
+            read(deep)
+    with pytest.raises(JScopeError, match="not a Jacobian Scopes result"):
+        (tmp_path / "r.json").write_text('{"topk": 3}')
+        AttributionResult.load(tmp_path / "r.json")
+    for req, needle in ((SeriesRequest(values=[1e308, -1e308, 0.0]), "span more than"),
+                        (SeriesRequest(system="logistic", n_values=10**9), "at most 4,096 values"),
+                        (SeriesRequest(system="brownian", seed=-1), "seed must be"),
+                        (SeriesRequest(system="brownian", seed=2**200), "seed must be")):
+        with pytest.raises(JScopeError, match=needle):
+            prepare_series(req)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.io import read_user_text, write_json
+from ..engine.io import read_user_json, write_json
 from ..engine.request import AttributionRequest
 from ..engine.result import AttributionResult
 
@@ -58,10 +57,7 @@ def load_session(path: str | Path) -> Session:
     sentence and the window keeps what it had (never a half-restored window).
     """
     path = Path(path)
-    try:
-        d = json.loads(read_user_text(path, "session file"))
-    except (ValueError, RecursionError) as exc:
-        raise JScopeError(f"{path.name} is not a session file (it is not valid JSON).") from exc
+    d = read_user_json(path, "session file", "a Jacobian Scopes session")
     if not isinstance(d, dict) or d.get("kind") != SESSION_KIND:
         raise JScopeError(f"{path.name} is not a Jacobian Scopes session file.")
     request = d.get("request") or {}

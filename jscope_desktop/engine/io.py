@@ -37,6 +37,20 @@ def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8"
         raise JScopeError(f"Could not read the {what} {p}: {reason}.") from None
 
 
+def read_user_json(path: str | Path, what: str = "file", shape: str = "JSON"):
+    """The parsed JSON of ``path``, or a one-sentence :class:`JScopeError` for a file that is
+    missing, unreadable, not JSON, or nested too deeply to parse (``shape`` says what it must be)."""
+    p = user_path(path)
+    raw = read_user_text(p, what)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise JScopeError(f"The {what} {p} is not valid JSON ({exc.msg}, line {exc.lineno}); "
+                          f"it must be {shape}.") from None
+    except (RecursionError, ValueError):
+        raise JScopeError(f"The {what} {p} is nested too deeply to read; it must be {shape}.") from None
+
+
 def could_not_write(path: str | Path, exc: BaseException | None = None) -> JScopeError:
     """The one sentence for a failed write (to raise): names the file and, if known, why."""
     reason = (getattr(exc, "strerror", None) or str(exc)) if exc is not None else ""

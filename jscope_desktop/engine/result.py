@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .errors import finite_or_none
-from .io import read_user_text, write_text
+from .errors import JScopeError, finite_or_none
+from .io import read_user_json, write_text
 
 CONTRACT_VERSION = 1
 
@@ -125,7 +125,12 @@ class AttributionResult:
     @classmethod
     def load(cls, path: str | Path) -> AttributionResult:
         """Read a result written by :meth:`save` or by ``jscope attribute --json``."""
-        return cls.from_dict(json.loads(read_user_text(path, "result file")))
+        d = read_user_json(path, "result file", "a result written by Jacobian Scopes")
+        try:
+            return cls.from_dict(d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise JScopeError(f"The result file {path} is not a Jacobian Scopes result "
+                              f"({type(exc).__name__}: {exc}).") from None
 
     def score_row(self, position: int | None = None) -> list[float | None]:
         """The scores explaining ``position`` (default: the result's own position)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import JScopeError
 from ..forward import CancelCheck
-from ..io import read_user_text
+from ..io import read_user_json
 from ..models import LoadedModel
 from .measure import (
     K_RULE,
@@ -41,12 +41,7 @@ def load_prompts(path: str | Path) -> list[str]:
     and for an entry that is not a non-empty text.
     """
     p = Path(path)
-    raw = read_user_text(p, "prompts file")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise JScopeError(f"The prompts file {p} is not valid JSON ({exc.msg}, line {exc.lineno}); "
-                          f"it must be {_SHAPE}.") from None
+    data = read_user_json(p, "prompts file", _SHAPE)
     if not isinstance(data, list) or not data:
         raise JScopeError(f"The prompts file {p} must be {_SHAPE}.")
     prompts = []

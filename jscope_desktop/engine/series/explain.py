@@ -5,6 +5,7 @@ distribution beside the true transition (DESIGN.md, Time series).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = ["series_scopes", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_se
            "check_values", "parse_values", "read_values", "value_spans", "SeriesRequest",
            "PreparedSeries", "prepare_series", "explain_series"]
 from ..tokens import Span, aggregate, special_ids, token_texts
+
+MAX_N_VALUES = 4096  # 3–4 tokens a value: beyond this no supported context holds the series
 
 
 def series_scopes() -> list[str]:
@@ -55,6 +58,9 @@ def encode_series(values: list[float], digits: int = 2, margin: float = MARGIN) 
         raise JScopeError(f"Digits must be 2 or 3, not {digits}.")
     lo, hi = 10 ** (digits - 1), 10**digits - 1
     vmin, vmax = min(values), max(values)
+    if not math.isfinite(vmax - vmin):
+        raise JScopeError("The values span more than a floating-point number can hold; rescale "
+                          "them (e.g. divide them all by the same power of ten).")
     step = (vmax - vmin) / ((hi - lo) * (1 - 2 * margin))
     offset = vmin - step * (lo + margin * (hi - lo))
     encoded = [min(hi, max(lo, round((v - offset) / step))) for v in values]
@@ -138,6 +144,11 @@ def prepare_series(req: SeriesRequest) -> PreparedSeries:
         raise JScopeError(f"Digits must be 2 or 3, not {req.digits}.")
     if req.n_values is not None and req.n_values < 3:
         raise JScopeError(f"A series needs at least 3 values, not {req.n_values}.")
+    if req.n_values is not None and req.n_values > MAX_N_VALUES:
+        raise JScopeError(f"A series may have at most {MAX_N_VALUES:,} values (each takes 3–4 "
+                          f"tokens of the model's context), not {req.n_values:,}.")
+    if isinstance(req.seed, bool) or not isinstance(req.seed, int) or not 0 <= req.seed < 2**63:
+        raise JScopeError(f"The seed must be a whole number from 0 to {2**63 - 1:,}, not {req.seed!r:.40}.")
     if req.system is not None:
         full = generate(req.system, req.n_values or DEFAULT_N_VALUES, req.seed)
         values, after = [float(v) for v in full[:-1]], float(full[-1])
