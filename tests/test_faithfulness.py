@@ -234,3 +234,16 @@ def test_lambada_passage_on_the_embedded_model(embedded_model):
     r = evaluate_prompt(embedded_model, text, 0, cfg)
     assert r.true == " Bob" and r.n_attributable == r.n_tokens > 50
     assert r.deltas["temperature"]["0.1"] < -1.0 and math.isfinite(r.deltas["random"]["0.1"])
+
+
+def test_a_prompt_with_nothing_to_ablate_is_refused_not_averaged_as_zero(tiny_llama, monkeypatch):
+    from jscope_desktop.engine.faithfulness import measure
+    from jscope_desktop.engine.errors import JScopeError
+    from jscope_desktop.engine.faithfulness.prompts import PreparedPrompt
+
+    ids = prepare_prompt(tiny_llama, "the cat").token_ids
+    monkeypatch.setattr(measure, "prepare_prompt",
+                        lambda lm, text, explain, index: PreparedPrompt(ids, len(ids) - 1, []))
+    cfg = FaithfulnessConfig(scopes=["temperature", "random"], fractions=[0.5])
+    with pytest.raises(JScopeError, match="Prompt 3 has no token that can be ablated"):
+        evaluate_prompt(tiny_llama, "the cat", 2, cfg)

@@ -216,6 +216,9 @@ def evaluate_prompt(
     if len(prep.token_ids) > lm.info.context_length:
         raise JScopeError(f"Prompt {index + 1} is {len(prep.token_ids)} tokens, longer than the "
                           f"model's context of {lm.info.context_length}; shorten or drop it.")
+    if not prep.attributable:  # a Δ of 0 would be averaged in as if deletion did nothing
+        raise JScopeError(f"Prompt {index + 1} has no token that can be ablated (only special "
+                          "tokens before the explained one); drop it or lengthen it.")
     logits, _ = plain_forward(lm, prep.token_ids)
     top1 = int(logits.argmax())
     n, T = len(prep.attributable), len(prep.token_ids)
