@@ -237,8 +237,8 @@ def test_lambada_passage_on_the_embedded_model(embedded_model):
 
 
 def test_a_prompt_with_nothing_to_ablate_is_refused_not_averaged_as_zero(tiny_llama, monkeypatch):
-    from jscope_desktop.engine.faithfulness import measure
     from jscope_desktop.engine.errors import JScopeError
+    from jscope_desktop.engine.faithfulness import measure
     from jscope_desktop.engine.faithfulness.prompts import PreparedPrompt
 
     ids = prepare_prompt(tiny_llama, "the cat").token_ids
