@@ -197,3 +197,21 @@ def test_jscope_generate_writes_the_matrix_contract_and_its_picture(capsys, tmp_
                           "invalid choice: 'fisher'", code=2)
     assert_one_line_error(run_cli(capsys, "generate", PROMPT, "--n-tokens", "600", "--json", "-"),
                           "--n-tokens must be at most 512", code=2)
+
+
+def test_the_matrix_picture_colours_each_cell_by_its_score(qapp, tiny_llama):
+    from jscope_desktop.render.colormaps import COLORMAPS
+    from jscope_desktop.render.formats import paint_to_image
+    from jscope_desktop.render.matrix import MatrixFigure
+
+    m = generate_attribution(tiny_llama, PROMPT, 4, scope="temperature")
+    fig = MatrixFigure(m)
+    img = paint_to_image(fig, 1.0)
+    cells = [(r, c, v) for r, row in enumerate(m.scores) for c, v in enumerate(row[:-1])]
+    r, c, _ = max((x for x in cells if x[2] is not None), key=lambda x: x[2])
+    centre = fig.cell_rect(r, c).center().toPoint()
+    assert img.pixelColor(centre).name() == COLORMAPS["viridis"].qcolor(1.0).name()
+    r, c, _ = next(x for x in cells if x[2] is None)  # after the row's position: not attributed
+    assert img.pixelColor(fig.cell_rect(r, c).center().toPoint()).name() == "#ffffff"
+    with pytest.raises(ValueError, match="multi-position"):
+        MatrixFigure(attribute(tiny_llama, AttributionRequest(prompt=PROMPT)))

@@ -132,10 +132,14 @@ def save_image_file(result: AttributionResult, path: Path) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
         export = importlib.import_module("jscope_desktop.render.export")
+        matrix = importlib.import_module("jscope_desktop.render.matrix")
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:
-        export.save_image(result, user_path(path))
+        if result.positions is not None:  # a generation matrix is drawn as the matrix
+            matrix.save_matrix_image(result, user_path(path))
+        else:
+            export.save_image(result, user_path(path))
     except OSError as exc:
         raise could_not_write(path, exc) from exc
 

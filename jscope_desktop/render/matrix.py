@@ -1,0 +1,135 @@
+"""The generation matrix as a picture: one row per generated token (explained by every token
+before it), one column per token, cells coloured by score on one scale for the whole matrix; a
+caption, row and column labels, a colour bar. Painted in logical px on any paint device, so PNG,
+SVG and PDF show the same picture (``jscope generate --png``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
+
+from ..engine.result import AttributionResult
+from ..engine.scopes import scope_label, scope_unit
+from .caption import caption_lines
+from .colorbar import colorbar_height, paint_colorbar
+from .colormaps import COLORMAPS, Normalizer
+from .formats import ensure_gui_app, image_format, write_figure
+from .strip import DARK, LIGHT, strip_font
+from .units import visible_text
+
+MARGIN = 18.0
+MAX_LABEL = 12  # characters of a token shown as a row or column label
+
+
+class MatrixFigure:
+    """A laid-out picture of a multi-position result; ``paint`` draws it at ``size()`` px."""
+
+    doc_title = "Jacobian Scopes generation matrix"
+
+    def __init__(self, result: AttributionResult, cmap: str = "viridis", scale: str = "linear",
+                 dark: bool = False, cell: float = 22.0, font_px: float = 13.0):
+        if result.positions is None:
+            raise ValueError("A generation-matrix picture needs a multi-position result.")
+        self.result, self.scale = result, scale
+        self.cmap, self.style = COLORMAPS[cmap], DARK if dark else LIGHT
+        self.font, self.small = strip_font(font_px), strip_font(font_px * 0.85)
+        self.title_font = QFont(self.font)
+        self.title_font.setBold(True)
+        self.norm = Normalizer.from_scores(result.scores, scale)
+        self.n_rows, self.n_cols = len(result.positions), len(result.tokens) - 1
+        self.cell = cell
+        fs = QFontMetricsF(self.small)
+        self.row_labels = [visible_text(result.tokens[p + 1])[:MAX_LABEL] for p in result.positions]
+        self.col_labels = [visible_text(t)[:MAX_LABEL] for t in result.tokens[:-1]]
+        self.label_w = max(fs.horizontalAdvance(s) for s in self.row_labels) + 8
+        self.col_label_h = max(fs.horizontalAdvance(s) for s in self.col_labels) + 8
+        header, footer = caption_lines(result, result.position, scale)
+        generated = "".join(result.tokens[len(result.tokens) - self.n_rows:])
+        self.header = [f"{scope_label(result.scope)} Scope · generation matrix · "
+                       f"{result.model.get('name', 'model')}",
+                       f"{self.n_rows} generated tokens ({visible_text(generated)[:80]!r}); row n "
+                       "explains generated token n by every token before it.", header[1]]
+        self.footer = footer[:1] + footer[-1:]
+        fm = QFontMetricsF(self.title_font)
+        self.header_h = fm.height() + fs.height() * (len(self.header) - 1) + 10
+        grid_w = self.label_w + self.n_cols * cell
+        text_w = max([fm.horizontalAdvance(self.header[0])]
+                     + [fs.horizontalAdvance(s) for s in self.header[1:] + self.footer])
+        self.width = 2 * MARGIN + max(grid_w, text_w, 360.0)
+        self.grid_top = MARGIN + self.header_h + self.col_label_h
+        self.height = (self.grid_top + self.n_rows * cell + 14 + colorbar_height(self.small) + 10
+                       + fs.height() * len(self.footer) + MARGIN)
+
+    def size(self) -> QSizeF:
+        """The figure's size in logical px."""
+        return QSizeF(self.width, self.height)
+
+    def cell_rect(self, row: int, col: int) -> QRectF:
+        """Where cell (row, col) is painted."""
+        x0 = MARGIN + self.label_w
+        return QRectF(x0 + col * self.cell, self.grid_top + row * self.cell, self.cell, self.cell)
+
+    def paint(self, painter: QPainter) -> None:
+        """Draw the whole figure with its top-left corner at (0, 0)."""
+        st, fs, fm = self.style, QFontMetricsF(self.small), QFontMetricsF(self.title_font)
+        painter.fillRect(QRectF(0, 0, self.width, self.height), st.background)
+        painter.setPen(st.text)
+        painter.setFont(self.title_font)
+        y = MARGIN
+        painter.drawText(QPointF(MARGIN, y + fm.ascent()), self.header[0])
+        y += fm.height()
+        painter.setFont(self.small)
+        for line in self.header[1:]:
+            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
+            y += fs.height()
+        self._paint_labels(painter, fs)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for r, row in enumerate(self.result.scores):
+            for c, v in enumerate(row[: self.n_cols]):
+                t = self.norm(v)
+                if t is not None:
+                    painter.setBrush(self.cmap.qcolor(t))
+                    painter.drawRect(self.cell_rect(r, c))
+        painter.setPen(QPen(st.outline, 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(QRectF(self.cell_rect(0, 0).topLeft(),
+                                self.cell_rect(self.n_rows - 1, self.n_cols - 1).bottomRight()))
+        y = self.grid_top + self.n_rows * self.cell + 14
+        unit = scope_unit(self.result.scope)
+        paint_colorbar(painter, QRectF(MARGIN, y, min(self.width - 2 * MARGIN, 420.0),
+                                       colorbar_height(self.small)), self.cmap, self.norm, st,
+                       self.small, f"score {unit} ({self.scale} scale, one scale for all rows)")
+        y += colorbar_height(self.small) + 10
+        painter.setFont(self.small)
+        painter.setPen(st.dim_text)
+        for line in self.footer:
+            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
+            y += fs.height()
+
+    def _paint_labels(self, painter: QPainter, fs: QFontMetricsF) -> None:
+        painter.setFont(self.small)
+        painter.setPen(self.style.text)
+        for r, label in enumerate(self.row_labels):
+            rect = self.cell_rect(r, 0)
+            painter.drawText(QRectF(MARGIN, rect.top(), self.label_w - 6, rect.height()),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+        prompt_n = len(self.result.tokens) - self.n_rows
+        for c, label in enumerate(self.col_labels):
+            rect = self.cell_rect(0, c)
+            painter.save()
+            painter.translate(rect.center().x() + fs.ascent() / 2 - 2, self.grid_top - 4)
+            painter.rotate(-90)
+            painter.setPen(self.style.text if c < prompt_n else self.style.dim_text)
+            painter.drawText(QPointF(0, 0), label)
+            painter.restore()
+
+
+def save_matrix_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
+    """Write the generation-matrix picture of ``result`` to ``path`` (PNG, SVG or PDF by the
+    suffix; ``options``: cmap, scale, dark, cell, font_px). Returns the path written."""
+    image_format(path)  # a wrong suffix fails before any painting
+    ensure_gui_app()  # fonts need a (possibly offscreen) Qt application before the layout
+    return write_figure(MatrixFigure(result, **options), path)
