@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..engine.ranks import spearman_attributed as spearman
 from ..engine.result import AttributionResult
+from ..engine.scopes import scope_label
 
 __all__ = ["CostRow", "cost_rows", "directions_of", "same_input", "spearman"]
 
@@ -43,21 +44,23 @@ def cost_rows(results: list[AttributionResult], d_model: int) -> list[CostRow]:
         latest[key] = r
     forward = next((r.timing.forward_s for r in reversed(results)), None)
     temp, fast, exact = (latest.get(k) for k in ("temperature", "fisher_fast", "fisher_exact"))
+    fisher = scope_label("fisher")  # labels from the registry, like every other view
     rows = [CostRow("Forward", forward, forward is not None),
-            CostRow("Temperature", temp.timing.scope_s if temp else None, temp is not None),
-            CostRow("Fisher fast", fast.timing.scope_s if fast else None, fast is not None)]
+            CostRow(scope_label("temperature"), temp.timing.scope_s if temp else None,
+                    temp is not None),
+            CostRow(f"{fisher} fast", fast.timing.scope_s if fast else None, fast is not None)]
     if exact is not None:
-        rows.append(CostRow("Fisher exact", exact.timing.scope_s, True,
+        rows.append(CostRow(f"{fisher} exact", exact.timing.scope_s, True,
                             f"{exact.fisher.rank} directions"))
     elif fast is not None:
         k = directions_of(fast)
         base = temp.timing.scope_s if temp else 2 * fast.timing.forward_s
         per_dir = max(fast.timing.scope_s - base, 1e-6) / max(k - 1, 1)
         est = fast.timing.scope_s + max(d_model - k, 0) * per_dir
-        rows.append(CostRow("Fisher exact", est, False,
+        rows.append(CostRow(f"{fisher} exact", est, False,
                             f"estimate: {d_model} directions at {per_dir * 1000:.1f} ms each"))
     else:
-        rows.append(CostRow("Fisher exact", None, False, "run Fisher fast or Measure first"))
+        rows.append(CostRow(f"{fisher} exact", None, False, f"run {fisher} fast or Measure first"))
     return rows
 
 
