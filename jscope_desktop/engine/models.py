@@ -201,7 +201,7 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
         raise JScopeError(f"The model cache folder {folder.parent} cannot be made: "
                           f"{exc.strerror or exc}; set JSCOPE_CACHE_DIR to another folder.") from exc
     # one conversion of a file at a time, across processes: the others wait, then reuse it
-    with FileLock(str(folder) + ".lock"):
+    with FileLock(str(folder.parent / f".{folder.name}.lock")):
         if not rebuild and _cache_is_complete(folder, fingerprint):
             return folder
         for stale in folder.parent.glob(f".convert-{folder.name}-*"):  # a killed conversion's
