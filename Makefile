@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup clean fuzz
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# The property-based tests with Hypothesis's large profile (2,000 examples each, minutes).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/test_fuzz_inputs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check jscope_desktop tests benchmarks

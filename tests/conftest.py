@@ -84,3 +84,15 @@ def embedded_model():
     from jscope_desktop.engine.models import load_model
 
     return load_model()
+
+
+# Hypothesis: a bounded profile for `make test`, a large one for `make fuzz` (HYPOTHESIS_PROFILE).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.register_profile("fuzz", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

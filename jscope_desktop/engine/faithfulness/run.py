@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import JScopeError
 from ..forward import CancelCheck
-from ..io import read_user_json
+from ..io import read_user_json, read_user_text
 from ..models import LoadedModel
 from .measure import (
     K_RULE,
@@ -73,10 +73,10 @@ def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
     """
     if not path.exists():
         return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_user_text(path, "partial results file").splitlines()
     try:
         first = json.loads(lines[0]) if lines else None
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         first = None
     if first != header:
         raise JScopeError(f"{path} holds a run with other settings or another model; delete it "
@@ -85,7 +85,9 @@ def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
     for line in lines[1:]:
         try:
             r = PromptResult.from_dict(json.loads(line))
-        except (json.JSONDecodeError, KeyError, TypeError):
+            if isinstance(r.index, bool) or not isinstance(r.index, int):
+                continue
+        except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
             continue
         done[r.index] = r
     return done
