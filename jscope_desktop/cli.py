@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
@@ -38,9 +39,21 @@ def main(argv: list[str] | None = None) -> int:
 
     for problem in plugin_problems():  # a broken plugin never stops the command
         print(f"jscope: warning: {problem}", file=sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    for n, arg in enumerate(argv, 1):  # undecodable bytes arrive as lone surrogates
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            print(f"jscope: argument {n} is not UTF-8 text; pass text as UTF-8.", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:  # the reader of our output went away (`jscope ... | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush fails quietly
+        print("jscope: the output pipe was closed before everything was written.", file=sys.stderr)
+        return 1
     except JScopeError as exc:
         print(f"jscope: {exc}", file=sys.stderr)
         return 1

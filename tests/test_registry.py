@@ -215,3 +215,53 @@ def test_the_matrix_picture_colours_each_cell_by_its_score(qapp, tiny_llama):
     assert img.pixelColor(fig.cell_rect(r, c).center().toPoint()).name() == "#ffffff"
     with pytest.raises(ValueError, match="multi-position"):
         MatrixFigure(attribute(tiny_llama, AttributionRequest(prompt=PROMPT)))
+
+
+def test_a_plugin_scope_that_misbehaves_is_one_sentence(tiny_llama):
+    from jscope_desktop.engine.scopes import Scope, ScopeOutput
+
+    def short(call):
+        return ScopeOutput(torch.ones(2, dtype=torch.float64), 1)
+
+    def boom(call):
+        raise ValueError("bad {0} braces")
+
+    try:
+        for name, fn, needle in (("short_scores", short, r"gave scores of shape \(2,\)"),
+                                 ("boom", boom, r"failed: ValueError: bad \{0\} braces")):
+            scope = Scope(name, name.title(), "Test.", fn, matrix=True)
+            scope.plugin = "tests:scope"
+            SCOPES[name] = scope
+            assert name not in matrix_scopes()  # the matrix takes direction scopes only
+            with pytest.raises(JScopeError, match=needle):
+                attribute(tiny_llama, AttributionRequest(prompt=PROMPT, scope=name))
+    finally:
+        SCOPES.pop("short_scores", None)
+        SCOPES.pop("boom", None)
+
+
+def test_sentences_survive_braces_and_wrong_types():
+    for change, needle in (({"fisher_method": "{0}"}, "Unknown Fisher method '{0}'"),
+                           ({"seed": "{}"}, "The seed must be a whole number"),
+                           ({"ig_steps": "16"}, "Integrated steps must be"),
+                           ({"position": "last"}, "The position must be a whole number")):
+        with pytest.raises(JScopeError, match=needle):
+            check_request(AttributionRequest(prompt="x").but(**change))
+
+
+def test_faithfulness_never_writes_over_its_prompts(capsys, tmp_path):
+    prompts = tmp_path / "p.json"
+    prompts.write_text('["a b c"]')
+    assert_one_line_error(run_cli(capsys, "faithfulness", "--prompts", str(prompts), "--json",
+                                  str(prompts), "--scopes", "random"), "is also an input")
+    assert prompts.read_text() == '["a b c"]'
+    assert_one_line_error(run_cli(capsys, "faithfulness", "--prompts", str(prompts), "--json",
+                                  str(tmp_path), "--scopes", "random"), "it is a folder")
+    assert_one_line_error(run_cli(capsys, "faithfulness", "--prompts", str(prompts), "--json",
+                                  str(tmp_path / "o.json"), "--scopes", "random", "--seed", "-1"),
+                          "The seed must be")
+
+
+def test_a_non_utf8_argument_is_a_usage_error(capsys):
+    assert_one_line_error(run_cli(capsys, "attribute", "caf\udcff"), "argument 2 is not UTF-8",
+                          code=2)

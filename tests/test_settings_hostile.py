@@ -31,6 +31,7 @@ def test_the_app_starts_with_a_garbage_settings_file(isolated_settings, make_win
     ini.write_text(GARBAGE_INI, encoding="latin-1")
     window = make_window(tiny_llama)
     assert window.settings.get("zoom") == 1.0 and window.settings.get("generate_n") == 8
+    assert (window.settings.get("device"), window.settings.get("dtype")) == ("auto", "float32")
     assert window.prompt_panel.scope_name() in window.prompt_panel.scopes
     assert window.prompt_panel.prompt.toPlainText() == "ok"
     assert window.settings.recent_models() == [] or all(
@@ -60,3 +61,23 @@ def test_a_pathologically_nested_session_is_one_sentence(make_window, tiny_llama
     path.write_text("[" * 100_000 + "]" * 100_000)
     assert window.open_session(str(path)) is False
     assert window.message.text().count(".") >= 1 and "Traceback" not in window.message.text()
+
+
+@pytest.mark.parametrize("result", [
+    {"scores": ["x", "y", "z"]}, {"tokens": [1, 2, 3]}, {"scores": [[1.0], [2.0]]},
+    {"position": 99}, {"token_ids": []},
+])
+def test_a_session_with_a_malformed_result_is_refused_whole(make_window, tiny_llama, tmp_path,
+                                                            result):
+    from jscope_desktop.engine.attribute import AttributionRequest, attribute
+
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText("kept as it was")
+    good = attribute(tiny_llama, AttributionRequest(prompt="ab c")).to_dict()
+    path = tmp_path / "bad.jscope.json"
+    path.write_text(json.dumps({"kind": "jscope-session", "version": 1, "model": None,
+                                "request": {"prompt": "new"}, "view": {},
+                                "result": {**good, **result}}))
+    assert window.open_session(str(path)) is False
+    assert window.prompt_panel.prompt.toPlainText() == "kept as it was"
+    assert "damaged session file" in window.message.text()

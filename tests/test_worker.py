@@ -222,3 +222,38 @@ def test_the_window_and_the_series_tab_cancel_only_their_own_jobs(qtbot, make_wi
         gate.set()
     assert series.is_cancelled and not run.is_cancelled and window.result.scope == "temperature"
     assert "Cancelled" in tab.message.text()
+
+
+def test_a_job_cancelled_after_its_last_check_reports_cancelled_not_its_value(qtbot, worker):
+    gate = threading.Event()
+
+    def never_checks(progress, cancel):
+        assert gate.wait(WAIT / 1000)
+        return "late value"
+
+    job = worker.submit(never_checks, "x")
+    with qtbot.waitSignal(job.started, timeout=WAIT):
+        pass
+    got = []
+    job.finished.connect(got.append)
+    with qtbot.waitSignal(job.cancelled, timeout=WAIT):
+        job.cancel()
+        gate.set()
+    assert got == [] and job.done
+
+
+def test_shutdown_returns_at_once_while_a_step_cannot_stop(qtbot):
+    from jscope_desktop.app import worker as worker_module
+
+    w = Worker()
+    gate = threading.Event()
+    job = w.submit(lambda progress, cancel: gate.wait(WAIT / 1000), "conversion")
+    with qtbot.waitSignal(job.started, timeout=WAIT):
+        pass
+    t0 = time.perf_counter()
+    assert w.shutdown(timeout_ms=200) is False
+    assert time.perf_counter() - t0 < 1.0
+    assert w in worker_module._STILL_RUNNING  # kept alive: a running QThread is never destroyed
+    gate.set()
+    worker_module.wait_for_all()
+    assert not w._thread.isRunning() and worker_module._STILL_RUNNING == []

@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                                            file=sys.stderr))
     status = app.exec()
     app.setQuitOnLastWindowClosed(True)
+    from .worker import wait_for_all
+
+    wait_for_all()
     return script.status or status
 
 

@@ -332,5 +332,7 @@ class MainWindow(QMainWindow, FileActions):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.save_settings()
-        self.worker.shutdown()
+        # within a second: a step that cannot stop (a conversion) finishes after the window is
+        # gone, and the process waits for it at exit (worker.wait_for_all)
+        self.worker.shutdown(timeout_ms=1000)
         super().closeEvent(event)

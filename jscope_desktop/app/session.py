@@ -66,7 +66,7 @@ def load_session(path: str | Path) -> Session:
         raise JScopeError(f"{path.name} is a damaged session file (its request or view is not a table).")
     AttributionRequest.from_dict({k: v for k, v in request.items() if k != "generate_n"})
     n = request.get("generate_n", 8)
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
         raise JScopeError(f"The saved setting 'generate_n' has the value {n!r:.40}, which is not valid.")
     for key, value in view.items():
         if key not in VIEW_KEYS or isinstance(value, bool) or not isinstance(value, VIEW_KEYS[key]):

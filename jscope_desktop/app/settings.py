@@ -10,6 +10,8 @@ import math
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..engine.choices import DEVICE_NAMES, DTYPE_NAMES
+
 ORGANIZATION = "jscope-desktop"
 APPLICATION = "jscope-desktop"
 MAX_RECENT = 8
@@ -28,6 +30,9 @@ DEFAULTS: dict[str, object] = {
     "generate_n": 8,
     "prompt": "The capital of France is",
 }
+
+
+CHOICES = {"device": DEVICE_NAMES, "dtype": DTYPE_NAMES}  # a stale or edited value falls back
 
 
 class AppSettings:
@@ -53,6 +58,8 @@ class AppSettings:
         if isinstance(value, int) and not 0 <= value <= 10**6:
             return default
         if isinstance(value, str) and len(value) > 100_000:
+            return default
+        if key in CHOICES and value not in CHOICES[key]:
             return default
         return value
 

@@ -163,10 +163,23 @@ class _Runner(QObject):
                 traceback.print_exc(file=sys.stderr)
                 post(job, "failed", (f"Unexpected error ({type(exc).__name__}): {exc}",))
         else:
-            job._end()
-            post(job, "finished", (value,))
+            if job.is_cancelled:  # cancelled after its last check: its value is not wanted
+                post(job, "cancelled", (job._end(),))
+            else:
+                job._end()
+                post(job, "finished", (value,))
         finally:
             self.running = None
+
+
+_STILL_RUNNING: list = []  # workers whose thread outlived shutdown()
+
+
+def wait_for_all() -> None:
+    """Wait for the threads of workers that were shut down while a step could not stop (called
+    once the event loop has ended, so the window is already gone)."""
+    while _STILL_RUNNING:
+        _STILL_RUNNING.pop()._thread.wait()
 
 
 class Worker(QObject):
@@ -234,7 +247,10 @@ class Worker(QObject):
         for job in list(self._active):
             job.cancel()
         self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:  # a step that cannot be interrupted (a model conversion) is still going:
+            _STILL_RUNNING.append(self)  # never destroy a running QThread; see wait_for_all
+        return stopped
 
     def _post(self, job: Job, name: str, args: tuple) -> None:
         self._runner.event.emit(job, name, args)

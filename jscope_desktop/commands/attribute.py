@@ -117,12 +117,12 @@ def run(args) -> int:
 def write_outputs(result: AttributionResult, json_path: str | None,
                   image: tuple[str, Path] | None) -> None:
     """Write the image (if asked) and the JSON contract (``-``: stdout)."""
-    if image:
-        save_image_file(result, image[1])
-    if json_path == "-":
+    if json_path == "-":  # the data first: a picture that fails never costs the result
         sys.stdout.write(result.to_json() + "\n")
     elif json_path:
         result.save(json_path)
+    if image:
+        save_image_file(result, image[1])
 
 
 def save_image_file(result: AttributionResult, path: Path) -> None:

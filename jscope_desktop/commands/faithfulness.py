@@ -8,7 +8,6 @@ run started again with the same arguments continues there. The sidecar is remove
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import (
@@ -20,7 +19,7 @@ from ..engine.faithfulness.measure import (
 from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
 from ..engine.fisher import FISHER_METHODS
-from ..engine.io import write_json
+from ..engine.io import check_distinct, check_writable, user_path, write_json
 from ..engine.models import DEVICES, DTYPES, load_model
 
 
@@ -72,10 +71,11 @@ def run(args) -> int:
     if cfg.explain == "last":
         for i, text in enumerate(prompts):
             check_last_word(text, i)
-    out = Path(args.json)
-    if not out.parent.is_dir():
-        raise JScopeError(f"The folder of {out} does not exist.")
+    out = user_path(args.json)
     partial = out.with_name(out.name + ".partial.jsonl")
+    check_distinct([out], [args.prompts])  # the sidecar is read back: it is not a new output
+    check_distinct([partial], [args.prompts])
+    check_writable(out)
     lm = load_model(args.model, args.device, args.dtype)
     results = _run_with_bar(lm, prompts, cfg, partial)
     report = build_report(lm, cfg, results, str(args.prompts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ..engine.errors import JScopeError
@@ -63,10 +64,14 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.json, image, [args.values])
     lm = load_model(args.model, args.device, args.dtype)
     result = explain_series(lm, req)
-    result.save(args.json)
+    if args.json == "-":
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        result.save(args.json)
     if image:
         _save_image(result, image)
-    _print_summary(result)
+    if args.json != "-":
+        _print_summary(result)
     return 0
 
 

@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from .errors import JScopeError, finite_or_none
+from .errors import Cancelled, JScopeError, finite_or_none, is_out_of_memory
 from .forward import CancelCheck, ProgressFn, build_graph, plain_forward, sync, warm_up
 from .head import output_matrix
 from .models import LoadedModel
@@ -67,10 +67,11 @@ def attribute(
     pred = Prediction(graph.h.detach(), output_matrix(lm), graph.logits, graph.probs,
                       target_id if scope.needs_target else None,
                       foil_id if scope.needs_foil else None)
-    out = scope.compute(ScopeCall(
+    call = ScopeCall(
         lm, graph, pred, req, cancel,
         (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
-    ))
+    )
+    out = _run_scope(scope, call, position + 1)
     sync(lm)
     scope_s = time.perf_counter() - t0
     scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
@@ -101,6 +102,30 @@ def attribute(
     if progress:
         progress(1.0, "Done")
     return result
+
+
+def _run_scope(scope, call: ScopeCall, n_fed: int):
+    """``scope.compute(call)``, checked: a plugin's error or malformed output becomes one
+    sentence naming the plugin; built-in scopes are trusted."""
+    if scope.plugin is None:
+        return scope.compute(call)
+    try:
+        out = scope.compute(call)
+    except (JScopeError, Cancelled):
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) failed: "
+                          f"{type(exc).__name__}: {str(exc)[:200]}.") from exc
+    shape = tuple(getattr(getattr(out, "scores", None), "shape", ()))
+    if shape != (n_fed,):
+        raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) gave scores of shape "
+                          f"{shape}; it must give one per fed token, ({n_fed},).")
+    if not bool(torch.isfinite(out.scores).all()):
+        raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) gave NaN or infinite "
+                          "scores.")
+    return out
 
 
 def _text(tok, token_id: int | None) -> str | None:

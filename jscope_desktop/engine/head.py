@@ -16,11 +16,6 @@ def output_matrix(lm: LoadedModel) -> torch.Tensor:
     return lm.model.get_output_embeddings().weight.detach()
 
 
-def output_row(lm: LoadedModel, token_id: int) -> torch.Tensor:
-    """Row ``token_id`` of W: (d,)."""
-    return output_matrix(lm)[token_id]
-
-
 def logit_softcap(model: torch.nn.Module) -> float | None:
     """The final-logit soft-capping constant c (logits = c·tanh(Wh/c)), or None for plain Wh."""
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config

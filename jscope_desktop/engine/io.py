@@ -67,8 +67,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     if target.is_dir():
         raise JScopeError(f"Cannot write {target}: it is a folder.")
     try:
-        # the real suffix last, for writers that choose a format by it
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
+        # short, hidden, and the real suffix last (for writers that choose a format by it)
+        fd, tmp_name = tempfile.mkstemp(prefix=".jscope-", suffix=target.suffix[:16],
                                         dir=target.parent)
         os.close(fd)
     except OSError as exc:
@@ -96,16 +96,19 @@ def _keep_mode(target: Path, tmp: Path) -> None:
     """New files get the usual permissions (mkstemp makes them private); replaced ones keep
     theirs."""
     try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_UMASK
         os.chmod(tmp, mode)
     except OSError:
         pass
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # read once, at import: setting it later would race with other threads
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_text(path: str | Path, text: str) -> Path:

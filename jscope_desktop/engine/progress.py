@@ -8,7 +8,6 @@ from .errors import Cancelled
 
 CancelCheck = Callable[[], bool]  # returns True once the work should stop
 ProgressFn = Callable[[float, str], None]  # (fraction in [0, 1], what is happening)
-FractionFn = Callable[[float], None]  # a step's own progress, fraction in [0, 1]
 
 
 def check_cancel(cancel: CancelCheck | None) -> None:

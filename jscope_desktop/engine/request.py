@@ -35,8 +35,14 @@ SETTING_WORDS = {  # how the engine names settings in its sentences
     "target": "A target", "foil": "A foil", "scope": "the scope", "fisher_rel_error":
     "The Fisher error", "fisher_probes": "The Fisher probes", "fisher_rank": "The Fisher rank",
     "ig_steps": "The number of Integrated steps", "seed": "The seed", "top_k": "top-k",
-    "fisher_method": "The Fisher method", "position": "The position",
+    "fisher_method": "The Fisher method", "position": "The position", "target_id":
+    "The target id", "foil_id": "The foil id", "prompt": "The prompt", "token_ids": "The token ids",
 }
+
+
+def _esc(value) -> str:
+    """``value`` as text safe inside a sentence template (braces doubled)."""
+    return str(value).replace("{", "{{").replace("}", "}}")
 
 
 class _Words(dict):
@@ -93,7 +99,9 @@ class AttributionRequest:
                 raise JScopeError(f"The saved setting '{f.name}' has the value {v!r:.60}, which "
                                   "is not valid.")
             values[f.name] = v
-        return cls(**values)
+        req = cls(**values)
+        check_request(req)
+        return req
 
     def but(self, **changes) -> AttributionRequest:
         """A copy with ``changes`` (field=value)."""
@@ -114,14 +122,25 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
     if refuse_unused and (req.target is not None or req.target_id is not None):
         if not scope.needs_target:
             users = ", ".join(n for n in scope_names() if get_scope(n).needs_target)
-            raise RequestError(f"{{target}} is not used by the {scope.label} Scope (it explains "
-                               f"the whole prediction); it applies to {users}", "target")
+            raise RequestError(f"{{target}} is not used by the {_esc(scope.label)} Scope (it "
+                               f"explains the whole prediction); it applies to {_esc(users)}",
+                               "target")
     if refuse_unused and (req.foil is not None or req.foil_id is not None) and not scope.needs_foil:
         users = ", ".join(n for n in scope_names() if get_scope(n).needs_foil)
-        raise RequestError(f"{{foil}} is used only by {{scope}} {users}", "foil")
+        raise RequestError(f"{{foil}} is used only by {{scope}} {_esc(users)}", "foil")
     if req.fisher_method not in FISHER_METHODS:
-        raise RequestError(f"Unknown Fisher method '{req.fisher_method}'; choose one of "
-                           f"{', '.join(FISHER_METHODS)}.", "fisher_method")
+        raise RequestError(f"Unknown Fisher method '{_esc(req.fisher_method)!s:.40}'; choose one "
+                           f"of {', '.join(FISHER_METHODS)}.", "fisher_method")
+    if req.prompt is not None and not isinstance(req.prompt, str):
+        raise RequestError("The prompt must be text.", "prompt")
+    if req.token_ids is not None and not (isinstance(req.token_ids, list) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in req.token_ids)):
+        raise RequestError("The token ids must be a list of whole numbers.", "token_ids")
+    for setting in ("position", "target_id", "foil_id"):
+        value = getattr(req, setting)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise RequestError(f"{{{setting}}} must be a whole number, not {_esc(repr(value))[:40]}.",
+                               setting)
     e = req.fisher_rel_error
     if e is not None and not (isinstance(e, (int, float)) and math.isfinite(e) and 0 < e < 1):
         raise RequestError("{fisher_rel_error} must be between 0 and 1 (e.g. 0.05 for 5 %)",
@@ -129,8 +148,6 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
     _in_range(req.fisher_probes, 1, MAX_PROBES, "fisher_probes")
     if req.fisher_rank is not None:  # 0: probes only
         _in_range(req.fisher_rank, 0, MAX_FISHER_RANK, "fisher_rank")
-    if req.ig_steps < 1:
-        raise RequestError("Integrated needs at least one step.", "ig_steps")
     _in_range(req.ig_steps, 1, MAX_IG_STEPS, "ig_steps")
     _in_range(req.seed, 0, MAX_SEED, "seed")
     _in_range(req.top_k, 1, MAX_TOP_K, "top_k")
@@ -139,4 +156,4 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
 def _in_range(value: int, lo: int, hi: int, setting: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise RequestError(f"{{{setting}}} must be a whole number from {lo} to {hi:,}, not "
-                           f"{value!r:.40}.", setting)
+                           f"{_esc(repr(value))[:40]}.", setting)

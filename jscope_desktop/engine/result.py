@@ -120,7 +120,33 @@ class AttributionResult:
         d["fisher"] = FisherInfo(**d["fisher"]) if d.get("fisher") else None
         d["series"] = SeriesInfo(**d["series"]) if d.get("series") else None
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        result = cls(**{k: v for k, v in d.items() if k in known})
+        result.check()
+        return result
+
+    def check(self) -> None:
+        """Raise ``ValueError`` unless the fields have the contract's types and agree in length
+        (a file from elsewhere is checked before any view reads it)."""
+        T = len(self.token_ids) if isinstance(self.token_ids, list) else -1
+        if T < 1 or not all(type(i) is int for i in self.token_ids):
+            raise ValueError("token_ids must be a non-empty list of whole numbers")
+        if not isinstance(self.tokens, list) or len(self.tokens) != T or not all(
+                isinstance(s, str) for s in self.tokens):
+            raise ValueError("tokens must be texts, one per token id")
+        if type(self.position) is not int or not 0 <= self.position < T:
+            raise ValueError("position must index the tokens")
+        rows = self.scores if self.positions is not None else [self.scores]
+        if self.positions is not None and (not isinstance(self.positions, list) or not all(
+                type(p) is int and 0 <= p < T for p in self.positions)
+                or len(self.positions) != len(rows) or self.position not in self.positions):
+            raise ValueError("positions must index the tokens, one per row of scores")
+        for row in rows:
+            if not isinstance(row, list) or len(row) != T or not all(
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                    for v in row):
+                raise ValueError("scores must be numbers or null, one per token")
+        if not isinstance(self.scope, str) or not isinstance(self.model, dict):
+            raise ValueError("scope must be a name and model a table")
 
     @classmethod
     def load(cls, path: str | Path) -> AttributionResult:

@@ -27,6 +27,16 @@ def token_texts(tokenizer, ids: list[int]) -> list[str]:
     return [tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
 
 
+def check_text(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (lone surrogates: what Python makes of bytes that
+    were not UTF-8, e.g. in a command-line argument) in one sentence naming ``what``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise JScopeError(f"{what} holds bytes that are not UTF-8 text (at character "
+                          f"{exc.start + 1}); save or type it as UTF-8.") from None
+
+
 def special_ids(tokenizer) -> set[int]:
     """The ids of the tokenizer's special tokens (BOS, EOS, chat-template markers, …)."""
     return set(getattr(tokenizer, "all_special_ids", []) or [])
@@ -41,6 +51,7 @@ def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     """
     if not prompt or not prompt.strip():
         raise JScopeError("The prompt is empty; type some text to explain.")
+    check_text(prompt, "The prompt")
     specials = special_ids(tokenizer)
     roles = None
     if chat:

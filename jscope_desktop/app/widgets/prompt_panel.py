@@ -206,7 +206,7 @@ class PromptPanel(QWidget):
         """
         AttributionRequest.from_dict({k: v for k, v in state.items() if k != "generate_n"})
         n = state.get("generate_n", self.generate_n.value())
-        if isinstance(n, bool) or not isinstance(n, int):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
             from ...engine.errors import JScopeError
 
             raise JScopeError(f"The saved setting 'generate_n' has the value {n!r:.40}, which is not valid.")

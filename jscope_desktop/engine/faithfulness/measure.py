@@ -33,6 +33,7 @@ from ..fisher import FISHER_METHODS
 from ..forward import CancelCheck, embed, hidden_states, plain_forward
 from ..head import logits_from_hidden
 from ..models import LoadedModel
+from ..request import MAX_SEED
 from ..scopes import get_scope, scope_names
 from ..tokens import token_texts
 from .prompts import PreparedPrompt, prepare_prompt
@@ -85,6 +86,9 @@ class FaithfulnessConfig:
             raise JScopeError(f"Unknown --explain '{self.explain}'; choose next or last.")
         if self.fisher_method not in FISHER_METHODS:
             raise JScopeError(f"Unknown Fisher method '{self.fisher_method}'.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise JScopeError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, not "
+                              f"{self.seed!r:.40}.")
         if self.loo_prompts is not None and self.loo_prompts < 0:
             raise JScopeError("The number of leave-one-out prompts cannot be negative.")
 

@@ -90,7 +90,10 @@ class Scope:
     plugin = None  # the entry point ("package:object") a plugin scope came from; None: built in
 
     def supports(self, use: str) -> bool:
-        """True when the scope can be used for ``use`` (one of :data:`USES`)."""
+        """True when the scope can be used for ``use`` (one of :data:`USES`); the generation
+        matrix takes direction scopes only (it batches one direction per generated token)."""
+        if use == "matrix":
+            return bool(self.matrix) and isinstance(self, DirectionScope)
         return bool(getattr(self, use))
 
 
@@ -173,11 +176,11 @@ def all_scopes() -> list[Scope]:
 def scope_label(name: str) -> str:
     """Display label of a scope name; a name no registered scope has (a result from a plugin
     that is not installed here) is shown as it is."""
-    _ensure_plugins()
+    # no plugin import here: views call this on the GUI thread; plugins are loaded by the CLI
+    # at start and by the app's engine job, before any result of theirs exists
     return SCOPES[name].label if name in SCOPES else name
 
 
 def scope_unit(name: str) -> str:
     """What a score of scope ``name`` measures (e.g. ``‖Jᵀu‖``, ``tr(JᵀFJ)``)."""
-    _ensure_plugins()
     return SCOPES[name].unit if name in SCOPES else "score"

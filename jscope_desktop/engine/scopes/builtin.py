@@ -63,8 +63,8 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
     """
     import torch
 
-    from ..errors import Cancelled
     from ..forward import hidden_states, row_norms
+    from ..progress import check_cancel
 
     x = call.graph.x.detach()  # (T, d)
     T = x.shape[0]
@@ -75,12 +75,12 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
     total = torch.zeros_like(x, dtype=torch.float32)  # the Riemann sum in float32 at least
     passes = 0
     for start in range(0, m, per_batch):
-        if call.cancel and call.cancel():
-            raise Cancelled()
+        check_cancel(call.cancel)
         a = alphas[start : start + per_batch]
         xs = (a[:, None, None] * x[None]).requires_grad_(True)  # (b, T, d)
         with torch.enable_grad():
             h = hidden_states(call.lm, xs)[:, T - 1]  # (b, d)
+            # the Semantic objective w_targetᵀ h (DESIGN.md: before any soft-capping)
             (g,) = torch.autograd.grad((h @ u.to(h.device, h.dtype)).sum(), xs)
         total += g.sum(0).float()
         passes += 1

@@ -18,14 +18,12 @@ from ..result import AttributionResult, SeriesInfo
 from ..scopes import get_scope, scope_names
 from .distribution import next_value_distribution, total_variation, true_probs
 from .generators import generate, get_system
-from .values import check_values, parse_values, read_values
+from .values import MAX_VALUES, check_values, parse_values, read_values
 
 __all__ = ["series_scopes", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_series",
            "check_values", "parse_values", "read_values", "value_spans", "SeriesRequest",
            "PreparedSeries", "prepare_series", "explain_series"]
 from ..tokens import Span, aggregate, special_ids, token_texts
-
-MAX_N_VALUES = 4096  # 3–4 tokens a value: beyond this no supported context holds the series
 
 
 def series_scopes() -> list[str]:
@@ -144,8 +142,8 @@ def prepare_series(req: SeriesRequest) -> PreparedSeries:
         raise JScopeError(f"Digits must be 2 or 3, not {req.digits}.")
     if req.n_values is not None and req.n_values < 3:
         raise JScopeError(f"A series needs at least 3 values, not {req.n_values}.")
-    if req.n_values is not None and req.n_values > MAX_N_VALUES:
-        raise JScopeError(f"A series may have at most {MAX_N_VALUES:,} values (each takes 3–4 "
+    if req.n_values is not None and req.n_values > MAX_VALUES:
+        raise JScopeError(f"A series may have at most {MAX_VALUES:,} values (each takes 3–4 "
                           f"tokens of the model's context), not {req.n_values:,}.")
     if isinstance(req.seed, bool) or not isinstance(req.seed, int) or not 0 <= req.seed < 2**63:
         raise JScopeError(f"The seed must be a whole number from 0 to {2**63 - 1:,}, not {req.seed!r:.40}.")

@@ -11,11 +11,16 @@ from pathlib import Path
 from ..errors import JScopeError
 from ..io import read_user_text
 
+MAX_VALUES = 4096  # 3–4 tokens a value: beyond this no supported context holds the series
+
 
 def check_values(values: list[float]) -> None:
     """Raise a one-sentence error for a series that cannot be explained."""
     if len(values) < 3:
         raise JScopeError(f"A series needs at least 3 values; this one has {len(values)}.")
+    if len(values) > MAX_VALUES:
+        raise JScopeError(f"A series may have at most {MAX_VALUES:,} values (each takes 3–4 "
+                          f"tokens of the model's context); this one has {len(values):,}.")
     if not all(math.isfinite(v) for v in values):
         raise JScopeError("The series holds a value that is not a finite number (NaN or infinity).")
     if max(values) == min(values):
