@@ -9,8 +9,20 @@ class JScopeError(Exception):
     """A problem the user can fix (bad prompt, missing file, wrong device, ...).
 
     The message is one clear sentence; the CLI prints it on stderr and the app shows it in the
-    window. Anything else that escapes the engine is a bug.
+    window. Anything else that escapes the engine is a bug. Characters that would break the
+    line (a newline or NUL in a file name or value the user gave) are shown escaped, so the
+    sentence stays one line whatever it quotes.
     """
+
+    def __init__(self, message: object = "", *args):
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (newline, NUL, …) written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Cancelled(Exception):
