@@ -265,3 +265,14 @@ def test_faithfulness_never_writes_over_its_prompts(capsys, tmp_path):
 def test_a_non_utf8_argument_is_a_usage_error(capsys):
     assert_one_line_error(run_cli(capsys, "attribute", "caf\udcff"), "argument 2 is not UTF-8",
                           code=2)
+
+
+def test_a_closed_output_pipe_is_one_sentence(capsys, monkeypatch, tiny_llama):
+    r, w = os.pipe()
+    os.close(r)  # the reader went away (`jscope ... --json - | head -c 1`)
+    stdout = os.fdopen(w, "w")
+    monkeypatch.setattr(attribute_command, "load_model", lambda *a, **k: tiny_llama)
+    monkeypatch.setattr("sys.stdout", stdout)
+    code = cli.main(["attribute", PROMPT * 20, "--json", "-"])
+    err = capsys.readouterr().err
+    assert code == 1 and err == "jscope: the output pipe was closed before everything was written.\n"
