@@ -114,3 +114,27 @@ def test_hostile_series_and_data_files_are_one_sentence(tmp_path):
                         (SeriesRequest(system="brownian", seed=2**200), "seed must be")):
         with pytest.raises(JScopeError, match=needle):
             prepare_series(req)
+
+
+def test_an_absurd_config_is_refused_before_anything_is_allocated(tmp_path):
+    import time
+
+    folder = tmp_path / "absurd"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 10**6,
+        "hidden_size": 10**6, "num_hidden_layers": 1000, "intermediate_size": 10**6}))
+    (folder / "model.safetensors").write_bytes(b"\0" * 1000)
+    t0 = time.perf_counter()
+    with pytest.raises(JScopeError, match="describes a model of about .* only 0.0 MB"):
+        load_model(str(folder), "cpu")
+    assert time.perf_counter() - t0 < 5
+
+
+def test_parameter_estimate_matches_real_models(tiny_llama, tiny_gemma):
+    from jscope_desktop.engine.models import estimated_parameters
+
+    for lm in (tiny_llama, tiny_gemma):
+        real = sum(p.numel() for p in lm.model.parameters())
+        est = estimated_parameters(lm.model.config.to_dict())
+        assert 0.7 * real <= est <= 1.3 * real, (est, real)

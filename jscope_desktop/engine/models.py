@@ -278,6 +278,7 @@ def _check_folder(folder: Path) -> None:
     weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin"))
     if not weights:
         raise JScopeError(f"{folder} holds no weights (*.safetensors or *.bin).")
+    check_config_size(folder, sum(w.stat().st_size for w in weights))
 
 
 CODE_KEYS = ("auto_map",)  # where a model folder names Python code of its own to run
@@ -304,6 +305,54 @@ def refuse_custom_code(folder: Path) -> None:
             raise JScopeError(f"{folder.name} asks to run Python code of its own ({name} has "
                               "an auto_map); Jacobian Scopes Desktop never runs code from a "
                               "model folder, so use a model that transformers supports as is.")
+
+
+def estimated_parameters(config: dict) -> int | None:
+    """Parameters a decoder config implies (embeddings, attention, gated MLP), or None when it
+    lacks the sizes; within ~20 % for Llama-, Gemma- and Qwen-shaped models."""
+    c = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    try:
+        V, d, L = int(c["vocab_size"]), int(c["hidden_size"]), int(c["num_hidden_layers"])
+        f = int(c.get("intermediate_size") or 4 * d)
+        heads = int(c.get("num_attention_heads") or 1)
+        kv = int(c.get("num_key_value_heads") or heads)
+        head_dim = int(c.get("head_dim") or d // max(heads, 1))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if min(V, d, L, f, heads, kv, head_dim) < 1:
+        return None
+    embed = V * d * (1 if c.get("tie_word_embeddings", True) else 2)
+    per_layer = 2 * d * heads * head_dim + 2 * d * kv * head_dim + 3 * d * f
+    return embed + L * per_layer
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_config_size(folder: Path, weight_bytes: int) -> None:
+    """Refuse, before anything is allocated, a config.json that implies far more parameters than
+    its weight files hold (even at 4 bits each) or than this machine's memory holds in bfloat16."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return  # the loader says what is wrong with it
+    n = estimated_parameters(config) if isinstance(config, dict) else None
+    if n is None:
+        return
+    if n * 0.5 > 2 * weight_bytes + 2**20:  # 4-bit weights, with a factor 2 of slack
+        raise JScopeError(f"{folder.name}/config.json describes a model of about {n / 1e6:,.0f} M "
+                          f"parameters, but its weight files hold only {weight_bytes / 1e6:,.1f} "
+                          "MB; the folder is incomplete or the config is wrong.")
+    memory = physical_memory()
+    if memory and n * 2 > memory:
+        raise JScopeError(f"{folder.name} has about {n / 1e9:,.1f} B parameters, which need "
+                          f"{n * 2 / 2**30:,.0f} GB even in bfloat16; this machine has "
+                          f"{memory / 2**30:,.0f} GB.")
 
 
 def quiet_transformers() -> None:
