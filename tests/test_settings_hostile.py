@@ -81,3 +81,21 @@ def test_a_session_with_a_malformed_result_is_refused_whole(make_window, tiny_ll
     assert window.open_session(str(path)) is False
     assert window.prompt_panel.prompt.toPlainText() == "kept as it was"
     assert "damaged session file" in window.message.text()
+
+
+def test_closing_the_window_mid_run_returns_within_a_second(make_window, tiny_llama, qtbot,
+                                                             no_leaked_qthreads):
+    import time
+
+    from jscope_desktop.engine.request import AttributionRequest
+
+    window = make_window(tiny_llama)
+    job = window.run(AttributionRequest(prompt="12,34,56," * 8, scope="fisher",
+                                        fisher_method="exact"))
+    with qtbot.waitSignal(job.started, timeout=60000):
+        pass
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 1.0
+    assert not window.worker._thread.isRunning() and job.is_cancelled
+    qtbot.waitUntil(lambda: job.done, timeout=5000)  # its last signal, delivered on the GUI thread
