@@ -67,3 +67,40 @@ def test_gemma3_scaled_embeddings_and_bos(tmp_path_factory):
     assert all(s is not None and s > 0 for s in r.scores)
     fisher = attribute(lm, AttributionRequest(prompt=prompt, scope="fisher"))
     assert fisher.fisher.method == "fast" and all(s > 0 for s in fisher.scores)
+
+
+CONVERT = ("import sys; from jscope_desktop.engine.models import convert_gguf, embedded_gguf_path; "
+           "print(convert_gguf(embedded_gguf_path()))")
+
+
+@pytest.mark.embedded
+def test_a_killed_conversion_then_two_at_once(tmp_path):
+    """kill -9 mid-conversion leaves a temporary folder; the next conversions remove it, and two
+    processes converting at once both succeed with one conversion (the second waits, reuses)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JSCOPE_CACHE_DIR": str(tmp_path)}
+    victim = subprocess.Popen([sys.executable, "-c", CONVERT], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".convert-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".convert-*")), "the conversion never started"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    procs = [subprocess.Popen([sys.executable, "-c", CONVERT], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    folders = {o[0].strip() for o in outs}
+    assert len(folders) == 1  # the same cache folder for both
+    # transformers reports its de-quantization on stderr: exactly one of the two converted
+    assert sum("de-quantizing" in o[1] for o in outs) == 1, [o[1][-300:] for o in outs]
+    assert not list(tmp_path.glob(".convert-*"))  # the killed run's temporary folder is gone
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == \
+        [os.path.basename(folders.pop())]
+    marker = json.loads(next(tmp_path.glob("*/jscope_cache.json")).read_text())
+    assert marker["source"] == str(embedded_gguf_path())

@@ -138,3 +138,37 @@ def test_parameter_estimate_matches_real_models(tiny_llama, tiny_gemma):
         real = sum(p.numel() for p in lm.model.parameters())
         est = estimated_parameters(lm.model.config.to_dict())
         assert 0.7 * real <= est <= 1.3 * real, (est, real)
+
+
+@pytest.mark.parametrize("writer", ["result", "csv", "png", "svg", "session", "report"])
+def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypatch, tiny_llama,
+                                                              writer, qapp):
+    import errno
+
+    from jscope_desktop.app import save_actions
+    from jscope_desktop.app.session import Session, save_session
+    from jscope_desktop.engine import io as jio
+    from jscope_desktop.engine.attribute import AttributionRequest, attribute
+    from jscope_desktop.render.export import save_image
+
+    result = attribute(tiny_llama, AttributionRequest(prompt="ab c"))
+    suffix = {"csv": ".csv", "png": ".png", "svg": ".svg", "session": ".jscope.json"}.get(writer, ".json")
+    path = tmp_path / f"out{suffix}"
+    path.write_bytes(b"the previous file")
+    write = {
+        "result": lambda: result.save(path),
+        "csv": lambda: save_actions.write_csv(result, path),
+        "png": lambda: save_image(result, path),
+        "svg": lambda: save_image(result, path),
+        "session": lambda: save_session(Session(request={"prompt": "x"}, view={}, result=result), path),
+        "report": lambda: jio.write_json(path, {"results": {}}),
+    }[writer]
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jio.os, "fsync", full)
+    with pytest.raises(JScopeError, match=r"Could not write .*No space left on device\."):
+        write()
+    assert path.read_bytes() == b"the previous file"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
