@@ -132,7 +132,7 @@ def test_an_absurd_config_is_refused_before_anything_is_allocated(tmp_path):
 
 
 def test_parameter_estimate_matches_real_models(tiny_llama, tiny_gemma):
-    from jscope_desktop.engine.models import estimated_parameters
+    from jscope_desktop.engine.model_checks import estimated_parameters
 
     for lm in (tiny_llama, tiny_gemma):
         real = sum(p.numel() for p in lm.model.parameters())

