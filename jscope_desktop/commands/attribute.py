@@ -24,8 +24,8 @@ from .options import (
     read_prompt,
 )
 
-__all__ = ["add_request_options", "request_from_args", "run", "save_image_file", "write_outputs",
-           "load_model", "read_prompt"]
+__all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
+           "write_outputs", "load_model", "read_prompt"]
 
 # how the CLI names the request's settings in the engine's sentences
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
@@ -76,16 +76,24 @@ def add_request_options(p, scopes: list[str] | None = None) -> None:
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
 
 
-def request_from_args(args, prompt: str) -> AttributionRequest:
-    """The request the options describe, checked; a request that cannot run is a usage error
-    (exit 2) whose sentence names the options."""
-    request = AttributionRequest(
+def build_request(args, prompt: str, **overrides) -> AttributionRequest:
+    """The request the options describe, not checked; ``overrides`` (e.g. an item's own
+    target, foil, position or chat) replace the options of the same name."""
+    settings = dict(
         prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
         position=args.position, chat=args.chat, fisher_method=args.fisher,
         fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
         fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
         top_k=args.top_k,
     )
+    settings.update(overrides)
+    return AttributionRequest(**settings)
+
+
+def request_from_args(args, prompt: str) -> AttributionRequest:
+    """The request the options describe, checked; a request that cannot run is a usage error
+    (exit 2) whose sentence names the options."""
+    request = build_request(args, prompt)
     try:
         check_request(request, refuse_unused=True)
     except RequestError as exc:

@@ -1,0 +1,215 @@
+"""`jscope batch`: attribute a whole data set in one process, one item after another.
+
+Each item's line is appended to the output as soon as it is done (flushed and synced), so a
+stopped run loses at most the item it was on. ``--resume`` continues such a run: items with a
+result line are done; items with an error line are run again (their old line is dropped, so a
+fixed input or a smaller ``--dtype`` gets another chance), and a truncated last line is
+dropped. The kept lines stay byte for byte as they were; lines are in the order the items
+finished, so match them by ``id``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+
+from ..cli import oom_sentence
+from ..engine.attribute import attribute
+from ..engine.batch import BatchItem, OutState, read_items, read_out, result_settings
+from ..engine.errors import JScopeError, finite_or_none, is_out_of_memory
+from ..engine.io import check_distinct, check_writable, could_not_write, user_path
+from ..engine.models import load_model
+from ..engine.request import check_request
+from .attribute import add_request_options, build_request, request_from_args
+from .options import add_model_options
+
+__all__ = ["add_parser", "attribute", "item_line", "json_line", "load_model", "run"]
+
+
+def add_parser(sub) -> None:
+    """Register ``batch`` on the subparsers ``sub``."""
+    p = sub.add_parser(
+        "batch", help="attribute every item of a data set (JSON Lines, JSON or CSV)",
+        description="Attribute every item of a data set, one after another, writing one JSON "
+        "line per item to --out as soon as it is done. Items: {\"id\", \"prompt\", \"target\", "
+        "\"foil\", \"position\", \"chat\"} (only prompt required); an item's own fields "
+        "override the options.",
+    )
+    p.add_argument("input", metavar="INPUT", help="the data set: .jsonl (one JSON object a "
+                   "line), .json (a list of objects) or .csv (a header row naming the columns)")
+    p.add_argument("--out", required=True, metavar="OUT.jsonl",
+                   help="write one JSON line per item here (a result, or the item's error)")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run into --out: "
+                   "items with a result are skipped, items with an error line are run again")
+    add_request_options(p)
+    add_model_options(p)
+    p.set_defaults(run=run, usage_error=p.error)
+
+
+def run(args) -> int:
+    """Check everything that can be checked, load the model, run every item, summarise.
+
+    Returns 0 when every item has a result, 1 when any has an error line.
+    """
+    request_from_args(args, "x")  # the options alone must make a request (else exit 2)
+    if args.out == "-":
+        raise JScopeError("--out needs a file name: it is written line by line so that "
+                          "--resume can continue a stopped run.")
+    out = user_path(args.out)
+    check_distinct([args.out], [args.input])
+    check_writable(args.out)
+    if not args.resume and out.exists() and out.stat().st_size > 0:
+        raise JScopeError(f"{args.out} already holds lines; add --resume to continue that run, "
+                          "or choose another --out file.")
+    items = read_items(args.input)
+    state = read_out(out, {item.key for item in items}) if args.resume else OutState()
+    _check_scope(state, args)
+    todo = [item for item in items if item.key not in state.done]
+    lm = None
+    if any(item.error is None for item in todo):
+        lm = load_model(args.model, args.device, args.dtype)
+        _check_model(state, lm, args)
+    state.rewrite(out)
+    start = time.perf_counter()
+    failed = _run_items(lm, todo, args, out)
+    seconds = time.perf_counter() - start
+    _summary(len(items), len(todo), failed, seconds)
+    if failed:
+        print(f"jscope: {failed} of {len(items)} items failed; see their error lines in "
+              f"{args.out}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def item_line(lm, item: BatchItem, args) -> dict:
+    """The output line of ``item``: its result with its ``id``, or ``{"id", "error"}``.
+
+    Raises only for a bug: every error a user can cause (a bad field, an impossible request,
+    running out of memory) becomes the item's error line.
+    """
+    if item.error is not None:
+        return {"id": item.id, "error": item.error}
+    try:
+        request = build_request(args, item.fields["prompt"], **item.overrides)
+        check_request(request, refuse_unused=True)
+        result = attribute(lm, request)
+    except JScopeError as exc:
+        return {"id": item.id, "error": str(exc)}
+    except (RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        _free_memory()
+        return {"id": item.id, "error": oom_sentence(args)}
+    return {"id": item.id, **finite_or_none(result.to_dict())}
+
+
+def _run_items(lm, items: list[BatchItem], args, out) -> int:
+    """Run ``items`` in order, appending each line to ``out``; returns how many failed."""
+    failed = 0
+    try:  # backslashreplace: a lone surrogate becomes its JSON escape, never a crash
+        f = open(out, "a", encoding="utf-8", errors="backslashreplace", newline="\n")
+    except OSError as exc:
+        raise could_not_write(out, exc) from exc
+    with f, _Progress(len(items)) as advance:
+        for item in items:
+            line = item_line(lm, item, args)
+            failed += "error" in line
+            text = json_line(line)
+            try:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as exc:
+                raise could_not_write(out, exc) from exc
+            advance()
+    return failed
+
+
+# characters that end a line for some readers (Python's str.splitlines) though JSON allows them
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(obj: dict) -> str:
+    """``obj`` as one line of JSON Lines (UTF-8 text; NEL and the Unicode line and paragraph
+    separators escaped, so that every reader sees one line)."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)  # these occur only inside strings
+    return text + "\n"
+
+
+def _check_scope(state: OutState, args) -> None:
+    scopes = {s[0] for s in state.settings} - {args.scope}
+    if scopes:
+        other = sorted(map(str, scopes))[0]
+        raise JScopeError(f"{args.out} holds results of the {other} scope; resume with --scope "
+                          f"{other}, or choose another --out file.")
+
+
+def _check_model(state: OutState, lm, args) -> None:
+    """Refuse to resume into results of another model or dtype (before anything is written)."""
+    if not state.settings:
+        return
+    mine = result_settings({"scope": args.scope, "model": lm.info.to_dict(),
+                            "dtype": lm.dtype_name})
+    mine = tuple(json.loads(json.dumps(list(mine))))  # as the lines hold it
+    if state.settings - {mine}:
+        raise JScopeError(f"{args.out} holds results of another model or dtype; resume with the "
+                          "--model and --dtype of that run, or choose another --out file.")
+
+
+def _free_memory() -> None:
+    """After running out of memory: release what the failed item held before the next one."""
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class _Progress:
+    """A progress bar with rate and time left on stderr, when stderr is a terminal; calling
+    the context's value marks one item done."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task):
+                speed = task.finished_speed or task.speed
+                return Text("" if speed is None else f"{speed * 60:.1f} items/min")
+
+        console = Console(file=sys.stderr)
+        self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), Rate(),
+                            TimeRemainingColumn(), console=console, transient=True,
+                            disable=not console.is_terminal)
+        self.bar.__enter__()
+        task = self.bar.add_task("items", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+def _summary(n_items: int, ran: int, failed: int, seconds: float) -> None:
+    """One line on stdout: items, failures, seconds, items per minute."""
+    rate = ran / seconds * 60 if seconds > 0 else 0.0
+    skipped = f", {n_items - ran} already done" if ran < n_items else ""
+    print(f"{n_items} items ({ran} run{skipped}), {failed} failed, {seconds:.1f} s, "
+          f"{rate:.1f} items per minute.")
+
