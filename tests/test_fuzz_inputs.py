@@ -158,7 +158,9 @@ def test_the_attribute_command_line_is_total(patched_loader, capsys, prompt, opt
         assert err.startswith("jscope: ") and err.count("\n") == 1 and "Traceback" not in err, err
 
 
-@given(st.text(max_size=20), st.integers(-3, 700).map(str) | st.text(max_size=3),
+# small valid counts (each runs a generation) and the bound's edges
+@given(st.text(max_size=20), (st.integers(-3, 12) | st.sampled_from([512, 513, 10**12])).map(str)
+       | st.text(max_size=3),
        st.sampled_from(["temperature", "semantic", "contrast", "grad_input", "fisher"]))
 def test_the_generate_command_line_is_total(patched_loader, capsys, prompt, n, scope):
     code, out, err = run_cli(capsys, "generate", prompt, "--n-tokens", n, "--scope", scope,
