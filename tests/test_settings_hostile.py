@@ -99,3 +99,34 @@ def test_closing_the_window_mid_run_returns_within_a_second(make_window, tiny_ll
     assert time.perf_counter() - t0 < 1.0
     assert not window.worker._thread.isRunning() and job.is_cancelled
     qtbot.waitUntil(lambda: job.done, timeout=5000)  # its last signal, delivered on the GUI thread
+
+
+def test_closing_the_window_mid_load_returns_within_a_second(qtbot, monkeypatch, tmp_path):
+    """A load step that cannot stop (transformers reading weights, a conversion) does not hold
+    the window: it closes within a second, the step ends in the background, and nothing is
+    left running once the app waits for it at exit."""
+    import threading
+    import time
+
+    from jscope_desktop.app import worker as worker_module
+    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.engine import models
+
+    gate, entered = threading.Event(), threading.Event()
+
+    def slow_load(*args, **kwargs):
+        entered.set()
+        gate.wait(30)
+        raise models.JScopeError("stopped")
+
+    monkeypatch.setattr(models, "load_model", slow_load)
+    window = MainWindow(autoload=True)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(entered.is_set, timeout=60000)
+    t0 = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - t0 < 1.5
+    assert window.worker in worker_module._STILL_RUNNING
+    gate.set()
+    worker_module.wait_for_all()
+    assert not window.worker._thread.isRunning()
