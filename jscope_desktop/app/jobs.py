@@ -77,8 +77,10 @@ def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
 
     def run(progress, cancel):
         from ..engine.models import load_model
+        from ..engine.progress import check_cancel
 
         lm = load_model(source, device, dtype, progress=progress, cancel=cancel)
+        check_cancel(cancel)  # superseded while its last step ran: the newer load decides
         holder.lm = lm
         return lm
 

@@ -214,6 +214,8 @@ class MainWindow(QMainWindow, FileActions):
 
     def _on_failed(self, job: Job, message: str) -> None:
         if self._finish(job) == "load":
+            if job is not self._load_job:
+                return  # a superseded load: the newer one owns the model panel
             self._restore_model_status()
         self.show_message(message, error=True)
         self.run_failed.emit(message)
