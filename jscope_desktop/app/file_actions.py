@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from ..engine.errors import JScopeError
 from ..engine.result import AttributionResult
 from ..render.formats import file_filter
+from ..render.html import save_html
 from . import save_actions
 from .about import show_about
 from .session import Session, load_session, save_session
@@ -74,6 +75,13 @@ class FileActions:
         result = self._need_result()
         path = result and (path or self._ask_path("Export CSV", "jscope.csv", save_actions.CSV_FILTER))
         return bool(path) and self._guard(lambda: save_actions.write_csv(result, path), "Wrote {}.")
+
+    def save_web_page(self, path: str | None = None) -> bool:
+        """Write the shown result (the matrix in the matrix tab) as a self-contained web page."""
+        result = self._need_result()
+        path = result and (path or self._ask_path("Save as web page", f"jscope-{result.scope}.html",
+                                                  "Web page (*.html)"))
+        return bool(path) and self._guard(lambda: save_html(result, path), "Wrote {}.")
 
     def export_json(self, path: str | None = None) -> bool:
         """Write the result's JSON contract."""

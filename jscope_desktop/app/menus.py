@@ -33,6 +33,8 @@ def build_menus(window) -> None:
     _action(window, f, "&Copy image", window.copy_image, ["Ctrl+Shift+C"])
     _action(window, f, "Export &CSV…", window.export_csv)
     _action(window, f, "Export &JSON…", window.export_json)
+    _action(window, f, "Save as &web page…", window.save_web_page, [],
+            "One self-contained HTML file: hover a token for its score; the JSON is inside")
     f.addSeparator()
     _action(window, f, "Open s&ession…", window.open_session)
     _action(window, f, "Save se&ssion…", window.save_session)

@@ -15,6 +15,7 @@ from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
 from ..engine.scopes import get_scope, scope_names
 from .options import (
+    add_html_option,
     add_image_options,
     add_model_options,
     check_outputs,
@@ -22,6 +23,7 @@ from .options import (
     positive_integer,
     progress_status,
     read_prompt,
+    save_html_file,
 )
 
 __all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
@@ -47,6 +49,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="write the result (JSON contract) to FILE "
                    "(- for stdout) instead of printing the terminal view")
     add_image_options(p)
+    add_html_option(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
@@ -108,13 +111,13 @@ def run(args) -> int:
     if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
         raise JScopeError("The prompt is empty; type some text to explain.")
     image = chosen_image(args)
-    check_outputs(args.json, image and image[1])
+    check_outputs(args.json, image and image[1], html=args.html)
     from ..engine.attribute import attribute
 
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = attribute(lm, request, progress=progress)
-    write_outputs(result, args.json, image)
+    write_outputs(result, args.json, image, args.html)
     if not args.json:
         from ..render.terminal import print_result
 
@@ -123,12 +126,14 @@ def run(args) -> int:
 
 
 def write_outputs(result: AttributionResult, json_path: str | None,
-                  image: tuple[str, Path] | None) -> None:
-    """Write the image (if asked) and the JSON contract (``-``: stdout)."""
+                  image: tuple[str, Path] | None, html: str | None = None) -> None:
+    """Write the JSON contract (``-``: stdout), then the image and the web page (if asked)."""
     if json_path == "-":  # the data first: a picture that fails never costs the result
         sys.stdout.write(result.to_json() + "\n")
     elif json_path:
         result.save(json_path)
+    if html:
+        save_html_file(result, html)
     if image:
         save_image_file(result, image[1])
 

@@ -10,6 +10,7 @@ from ..engine.io import user_path
 from ..engine.models import load_model
 from .attribute import write_outputs
 from .options import (
+    add_html_option,
     add_image_options,
     add_model_options,
     check_outputs,
@@ -40,6 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", required=True,
                    help="write the result (multi-position JSON contract) to FILE (- for stdout)")
     add_image_options(p)
+    add_html_option(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
@@ -53,12 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if not prompt.strip():
         raise JScopeError("The prompt is empty; type some text to explain.")
     image = chosen_image(args)
-    check_outputs(args.json, image and image[1])
+    check_outputs(args.json, image and image[1], html=args.html)
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = generate_attribution(lm, prompt, args.n_tokens, scope=args.scope,
                                       chat=args.chat, progress=progress)
-    write_outputs(result, args.json, image)
+    write_outputs(result, args.json, image, args.html)
     if args.json != "-":
         n = len(result.positions or [])
         print(f"Generated {n} token{'s' if n != 1 else ''}: "

@@ -45,11 +45,26 @@ def chosen_image(args) -> tuple[str, Path] | None:
     return None
 
 
-def check_outputs(json_path: str | None, image: Path | None, inputs=()) -> None:
+def add_html_option(p) -> None:
+    """--html FILE: a self-contained interactive web page of the result (no network reference)."""
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained web page (hover "
+                   "a token for its score; the result JSON is embedded)")
+
+
+def check_outputs(json_path: str | None, image: Path | None, inputs=(), html=None) -> None:
     """Before any work: every output can be written, and none lands on another or on an input."""
-    check_distinct([json_path, image], inputs)
-    check_writable(json_path)
-    check_writable(image)
+    check_distinct([json_path, image, html], inputs)
+    for path in (json_path, image, html):
+        check_writable(path)
+
+
+def save_html_file(result, path) -> None:
+    """Write the web page of ``result`` through the render layer (one sentence if unavailable)."""
+    try:
+        from ..render.html import save_html
+    except ImportError as exc:  # the render layer needs Qt's colour type; a bare machine may lack it
+        raise JScopeError(f"Web-page export is not available here: {exc}.") from exc
+    save_html(result, path)
 
 
 def read_prompt(text: str, stdin=None) -> str:

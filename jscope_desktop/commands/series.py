@@ -19,7 +19,14 @@ from ..engine.series.explain import (
     series_scopes,
 )
 from ..engine.series.generators import system_names
-from .options import add_image_options, add_model_options, check_outputs, chosen_image
+from .options import (
+    add_html_option,
+    add_image_options,
+    add_model_options,
+    check_outputs,
+    chosen_image,
+    save_html_file,
+)
 
 
 def add_parser(sub) -> None:
@@ -43,6 +50,7 @@ def add_parser(sub) -> None:
     add_model_options(p)
     p.add_argument("--json", metavar="FILE", required=True, help="write the result here")
     add_image_options(p, "the series and the distribution")
+    add_html_option(p)
     p.set_defaults(run=run)
 
 
@@ -61,13 +69,15 @@ def run(args: argparse.Namespace) -> int:
     prepare_series(req)  # bad input fails here, before the model is loaded
     image = chosen_image(args)
     image = image and image[1]
-    check_outputs(args.json, image, [args.values])
+    check_outputs(args.json, image, [args.values], html=args.html)
     lm = load_model(args.model, args.device, args.dtype)
     result = explain_series(lm, req)
     if args.json == "-":
         sys.stdout.write(result.to_json() + "\n")
     else:
         result.save(args.json)
+    if args.html:
+        save_html_file(result, args.html)
     if image:
         _save_image(result, image)
     if args.json != "-":

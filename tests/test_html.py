@@ -1,0 +1,133 @@
+"""The web page of a result: one self-contained file with no network reference, the result
+contract embedded verbatim, safe against token texts that look like markup; and, in a real
+headless Chromium (selenium), hovering a token shows the score the JSON holds."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from cli_helpers import assert_one_line_error, run_cli
+from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
+
+from jscope_desktop.commands import attribute as attribute_command
+from jscope_desktop.commands import generate as generate_command
+from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.generation import generate_attribution
+from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.render.html import read_embedded, result_page
+
+PROMPT = "12,34,56,"
+NETWORK = re.compile(r"https?:|//[a-z0-9]|<link|<img|<iframe|@import|url\(|src=", re.I)
+
+
+@pytest.fixture
+def tiny_commands(monkeypatch, tiny_llama):
+    monkeypatch.setattr(attribute_command, "load_model", lambda *a, **k: tiny_llama)
+    monkeypatch.setattr(generate_command, "load_model", lambda *a, **k: tiny_llama)
+
+
+def test_the_page_is_the_data_and_reaches_nothing(tiny_llama):
+    for result in (attribute(tiny_llama, AttributionRequest(prompt=PROMPT, scope="fisher")),
+                   generate_attribution(tiny_llama, PROMPT, 3)):
+        page = result_page(result)
+        assert not NETWORK.search(page), NETWORK.search(page)
+        assert "default-src 'none'" in page  # the browser is told to load nothing at all
+        embedded = read_embedded(page)
+        assert embedded == json.loads(result.to_json())
+        assert AttributionResult.from_dict(embedded) == AttributionResult.from_dict(
+            json.loads(result.to_json()))
+
+
+def test_token_text_cannot_break_out_of_the_page(tiny_llama):
+    r = attribute(tiny_llama, AttributionRequest(prompt=PROMPT))
+    evil = "</script><script>alert(1)</script>\u2028&amp;"
+    r.tokens = [evil] + r.tokens[1:]
+    page = result_page(r)
+    assert "<script>alert(1)" not in page and page.count("</script>") == 3
+    assert read_embedded(page)["tokens"][0] == evil
+
+
+def test_cli_writes_the_page_beside_the_json(tiny_commands, capsys, tmp_path):
+    for command in ("attribute", "generate"):
+        html = tmp_path / f"{command}.html"
+        status, _, err = run_cli(capsys, command, PROMPT, "--json", str(tmp_path / "r.json"),
+                                 "--html", str(html))
+        assert status == 0, err
+        assert read_embedded(html.read_text(encoding="utf-8")) == json.loads(
+            (tmp_path / "r.json").read_text())
+    assert_one_line_error(run_cli(capsys, "attribute", PROMPT, "--json", str(tmp_path / "x"),
+                                  "--html", str(tmp_path / "x")), "is written twice")
+
+
+def _browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("headless Chromium is not installed (Debian: chromium chromium-driver; "
+                    ".ci/run installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-sync",
+                 "--disable-component-update", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_a_real_browser_shows_the_json_scores(tiny_llama, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser = _browser()
+    try:
+        r = attribute(tiny_llama, AttributionRequest(prompt=PROMPT, scope="temperature"))
+        page = tmp_path / "r.html"
+        page.write_text(result_page(r), encoding="utf-8")
+        browser.get(page.as_uri())
+        tokens = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
+        assert len(tokens) == len(r.tokens)
+        best = max(range(len(r.scores)), key=lambda i: r.scores[i])
+        ActionChains(browser).move_to_element(tokens[best]).perform()
+        tip = browser.find_element(By.ID, "tip").text
+        assert f"token {best}:" in tip and "rank 1 of" in tip
+        assert float(tip.split("score ")[1].split()[0]) == pytest.approx(r.scores[best], rel=1e-3)
+        tokens[best].click()
+        assert "pinned: token" in browser.find_element(By.ID, "pinned").text
+        Select(browser.find_element(By.ID, "scale")).select_by_value("log")
+        assert "log scale" in browser.find_element(By.ID, "barlabel").text
+        m = generate_attribution(tiny_llama, PROMPT, 3)
+        page.write_text(result_page(m), encoding="utf-8")
+        browser.get(page.as_uri())
+        rows = Select(browser.find_element(By.ID, "row"))
+        assert len(rows.options) == 3
+        rows.select_by_value("0")
+        first = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
+        p0 = m.positions[0]
+        assert "na" in first[p0 + 1].get_attribute("class")  # after row 0's position: not attributed
+        browser.save_screenshot(str(tmp_path / "page.png"))
+    finally:
+        browser.quit()
+
+
+def test_the_app_saves_the_shown_result_as_a_web_page(qtbot, tmp_path, tiny_llama):
+    from jscope_desktop.app.main_window import MainWindow
+
+    window = MainWindow(model=tiny_llama, autoload=False)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60000)
+    assert window.save_web_page(str(tmp_path / "none.html")) is False  # nothing to save yet
+    window.prompt_panel.prompt.setPlainText(PROMPT)
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.prompt_panel.run_button.click()
+    assert window.save_web_page(str(tmp_path / "r.html"))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert read_embedded(page) == json.loads(window.result.to_json())
+    assert not (tmp_path / "none.html").exists()
+    window.close()
