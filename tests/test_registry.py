@@ -276,3 +276,14 @@ def test_a_closed_output_pipe_is_one_sentence(capsys, monkeypatch, tiny_llama):
     code = cli.main(["attribute", PROMPT * 20, "--json", "-"])
     err = capsys.readouterr().err
     assert code == 1 and err == "jscope: the output pipe was closed before everything was written.\n"
+
+
+def test_an_unreadable_stdin_is_one_sentence():
+    from jscope_desktop.commands.options import read_prompt
+
+    class Closed:
+        def read(self):
+            raise OSError(9, "Bad file descriptor")
+
+    with pytest.raises(JScopeError, match="Could not read the prompt from stdin: Bad file"):
+        read_prompt("-", stdin=Closed())

@@ -77,6 +77,8 @@ def read_prompt(text: str, stdin=None) -> str:
         prompt = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
         raise JScopeError("The prompt on stdin is not UTF-8 text.") from exc
+    except OSError as exc:  # stdin closed, or a folder redirected into it (`< /`)
+        raise JScopeError(f"Could not read the prompt from stdin: {exc.strerror or exc}.") from exc
     return prompt.removesuffix("\n").removesuffix("\r")
 
 
