@@ -15,26 +15,6 @@ from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.models import load_model, resolve_device, resolve_dtype
 
 
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory) -> Path:
-    """A real Hugging Face folder: a 1-layer random Llama (safetensors) and a word tokenizer."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    words = ["<unk>", "<s>", "</s>", "the", "cat", "sat", "on", "mat", "a", "dog", "."]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
-                            eos_token="</s>").save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=64, bos_token_id=1, eos_token_id=2)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
-
-
 def damaged(model_folder: Path, tmp_path: Path, name: str, change) -> Path:
     """A copy of the tiny folder with ``change(folder)`` applied."""
     folder = tmp_path / name
