@@ -336,5 +336,5 @@ class MainWindow(QMainWindow, FileActions):
         self.save_settings()
         # within a second: a step that cannot stop (a conversion) finishes after the window is
         # gone, and the process waits for it at exit (worker.wait_for_all)
-        self.worker.shutdown(timeout_ms=1000)
+        self.worker.shutdown(timeout_ms=800)  # with saving the settings: gone within 1 s
         super().closeEvent(event)
