@@ -158,6 +158,12 @@ class AttributionResult:
             raise JScopeError(f"The result file {path} is not a Jacobian Scopes result "
                               f"({type(exc).__name__}: {exc}).") from None
 
+    def _repr_html_(self) -> str | None:
+        """The result's web page inside an iframe, for Jupyter (engine/display.py)."""
+        from .display import notebook_html
+
+        return notebook_html(self)
+
     def score_row(self, position: int | None = None) -> list[float | None]:
         """The scores explaining ``position`` (default: the result's own position)."""
         if self.positions is None:

@@ -1,0 +1,156 @@
+"""The notebook API (jscope_desktop.api): lazy and torch-free to import, settings passed to the
+one request dataclass, one-sentence errors, results that display themselves in an isolated
+frame, and load_result reading every saved contract back."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import jscope_desktop as js
+from jscope_desktop import api
+from jscope_desktop.engine import display
+from jscope_desktop.engine.generation import generate_attribution
+from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.render.html import read_embedded
+
+REPO = Path(__file__).resolve().parents[1]
+PROMPT = "12,34,56,"
+
+
+def _srcdoc(fragment: str) -> str:
+    """The page inside a notebook fragment's ``<iframe srcdoc="…">``, unescaped."""
+    m = re.fullmatch(r'<iframe class="jscope-result" srcdoc="([^"]*)" style="[^"]*" '
+                     r'sandbox="allow-scripts"></iframe>', fragment)
+    assert m, fragment[:200]
+    return html.unescape(m.group(1))
+
+
+def _subprocess(code: str) -> str:
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_importing_the_package_is_fast_and_loads_no_torch():
+    code = ("import sys, jscope_desktop as js\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers',"
+            " 'PySide6', 'numpy')), js.__file__)")
+    assert _subprocess(code) == f"[] {REPO / 'jscope_desktop' / '__init__.py'}"
+
+
+def test_the_api_names_are_reached_through_the_package():
+    assert js.attribute is api.attribute and js.load_result is api.load_result
+    assert js.load_model is api.load_model and js.AttributionResult is AttributionResult
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        js.nope  # noqa: B018
+    assert {"attribute", "load_model", "load_result"} <= set(dir(js))
+
+
+def test_temperature_scores_match_a_brute_force_gradient(tiny_llama):
+    r = js.attribute(tiny_llama, PROMPT)  # Temperature Scope by default
+    ids = torch.tensor([r.token_ids])
+    x = tiny_llama.model.get_input_embeddings()(ids).detach().requires_grad_(True)
+    out = tiny_llama.model(inputs_embeds=x, output_hidden_states=True)
+    h = out.hidden_states[-1][0, -1]  # final post-norm hidden state at the last position
+    (g,) = torch.autograd.grad(h.norm(), x)
+    torch.testing.assert_close(torch.tensor(r.scores), g[0].norm(dim=-1), rtol=1e-4, atol=1e-6)
+
+
+def test_settings_pass_through_to_the_request(tiny_llama):
+    r = js.attribute(tiny_llama, PROMPT, scope="fisher", fisher_method="exact", position=4,
+                     top_k=3)
+    assert r.scope == "fisher" and r.fisher.method == "exact" and r.position == 4
+    assert len(r.topk) == 3 and r.scores[5:] == [None] * (len(r.tokens) - 5)
+    ids = js.attribute(tiny_llama, r.token_ids, scope="fisher", fisher_method="exact", position=4)
+    assert ids.token_ids == r.token_ids and ids.scores[5:] == r.scores[5:]
+    assert ids.scores[:5] == pytest.approx(r.scores[:5], rel=1e-5)
+
+
+@pytest.mark.parametrize(("kwargs", "needles"), [
+    ({"scope": "fisher", "fisher_probs": 3}, ("Unknown setting 'fisher_probs'", "fisher_probes")),
+    ({"scope": "fisher", "fisher_probes": 0}, ("The setting fisher_probes", "1 to")),
+    ({"scope": "temperature", "target": " 5"}, ("A target is not used by the Temperature",)),
+    ({"scope": "nonsense"}, ("nonsense",)),
+    ({"position": 99}, ("Position 99 is out of range",)),
+])
+def test_a_bad_setting_is_one_sentence(tiny_llama, kwargs, needles):
+    with pytest.raises(js.JScopeError) as info:
+        js.attribute(tiny_llama, PROMPT, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and message.rstrip().endswith((".", ")")), message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_a_result_displays_itself_in_an_isolated_frame(tiny_llama):
+    r = js.attribute(tiny_llama, PROMPT, scope="semantic")
+    fragment = r._repr_html_()
+    # the notebook sees no script, style or id of the page: all of it lives in the frame
+    assert "<script" not in fragment and "<style" not in fragment and 'id="' not in fragment
+    page = _srcdoc(fragment)
+    assert read_embedded(page) == json.loads(r.to_json())
+    other = js.attribute(tiny_llama, "98,76,", scope="temperature")._repr_html_()
+    assert read_embedded(_srcdoc(other))["tokens"] != read_embedded(page)["tokens"]
+
+
+def test_a_result_loaded_without_the_api_still_displays_itself(tiny_llama, tmp_path):
+    path = tmp_path / "r.json"
+    js.attribute(tiny_llama, PROMPT).save(path)
+    code = ("import jscope_desktop, html, re\n"
+            "from jscope_desktop.engine.result import AttributionResult\n"
+            f"frag = AttributionResult.load({str(path)!r})._repr_html_()\n"
+            "import sys\n"
+            "print('jscope-result' in html.unescape(frag), 'jscope_desktop.api' in sys.modules)")
+    assert _subprocess(code) == "True True"
+
+
+def test_without_a_page_maker_jupyter_gets_the_plain_repr(tiny_llama):
+    r = js.attribute(tiny_llama, PROMPT)
+    previous = display.register_page_maker(None)
+    try:
+        assert r._repr_html_() is None
+    finally:
+        display.register_page_maker(previous)
+
+
+def test_load_result_reads_single_matrix_and_series_back(tiny_llama, tmp_path):
+    from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
+
+    single = js.attribute(tiny_llama, PROMPT, scope="fisher")
+    matrix = generate_attribution(tiny_llama, PROMPT, 3)
+    values = [float(v) for v in (12, 40, 33, 70, 21, 55)]
+    series = explain_series(tiny_llama, SeriesRequest(values=values))
+    for name, result in (("single", single), ("matrix", matrix), ("series", series)):
+        path = tmp_path / f"{name}.json"
+        result.save(path)
+        back = js.load_result(path)
+        assert back.to_dict() == json.loads(path.read_text())
+    assert js.load_result(tmp_path / "matrix.json").positions == matrix.positions
+    assert js.load_result(tmp_path / "series.json").series.values == values
+
+
+def test_load_result_errors_are_one_sentence(tmp_path, monkeypatch, tiny_llama):
+    cases = {"list.json": "[1, 2]", "bad.json": '{"version": 1, "tokens": []}', "junk.json": "{"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(js.JScopeError) as info:
+            js.load_result(tmp_path / name)
+        assert "\n" not in str(info.value), str(info.value)
+    with pytest.raises(js.JScopeError, match="does not exist|No such|not found|missing"):
+        js.load_result(tmp_path / "absent.json")
+    multi = tmp_path / "multi.json"
+    multi.write_text(json.dumps({"version": 1, "results": [
+        json.loads(js.attribute(tiny_llama, PROMPT).to_json())]}))
+    monkeypatch.setattr(api, "MULTI_READER", "jscope_desktop.engine.no_such_reader")
+    with pytest.raises(js.JScopeError, match="several scopes' results, which this version cannot"):
+        js.load_result(multi)
