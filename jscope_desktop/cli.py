@@ -13,7 +13,7 @@ import sys
 
 from .engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
 
-SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness", "batch")
+SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness", "batch", "examples")
 # the out-of-memory advice in the words of this command line
 OOM_WORDS = {"fisher_fast": "--fisher fast", "fewer_steps": "fewer --steps",
              "bfloat16": "--dtype bfloat16", "cpu": "--device cpu"}
