@@ -143,10 +143,12 @@ class MainWindow(QMainWindow, FileActions):
         return self.prompt_panel.request().but(target=None, target_id=None, foil=None,
                                                foil_id=None)
 
-    def compare(self) -> Job:
-        """Run Fisher (the selected method) and Temperature and show both strips."""
+    def compare(self, first: AttributionRequest | None = None,
+                second: AttributionRequest | None = None) -> Job:
+        """Run Fisher (the selected method) and Temperature, or the requests ``first`` and
+        ``second`` (e.g. an example's), and show both strips."""
         base = self._untargeted()
-        first, second = base.but(scope="fisher"), base.but(scope="temperature")
+        first, second = first or base.but(scope="fisher"), second or base.but(scope="temperature")
         self._run_job = self._submit("compare", jobs.pair_job(self.holder, first, second),
                                      self._run_job)
         return self._run_job

@@ -1,11 +1,12 @@
 """The window's menus and keyboard shortcuts (Ctrl+Enter run, Esc cancel, Ctrl+O open,
-Ctrl+S save image)."""
+Ctrl+S save image); Help ▸ Examples runs the paper's case studies (app/examples_action.py)."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
 
+from .examples_action import add_examples_menu
 from .palette import apply_palette
 
 
@@ -58,6 +59,8 @@ def build_menus(window) -> None:
     v.addAction(dark)
     window.act_dark = dark
     h = bar.addMenu("&Help")
+    add_examples_menu(window, h)
+    h.addSeparator()
     _action(window, h, "&About Jacobian Scopes Desktop", window.about)
 
 

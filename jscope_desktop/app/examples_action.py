@@ -1,0 +1,125 @@
+"""Help ▸ Examples: the paper's case studies, one click each.
+
+Each entry (from ``engine.examples.EXAMPLES``) puts its prompt and settings into the prompt panel
+(or the time-series tab), runs it on the window's worker, and shows its note in a small
+non-modal panel at the bottom of the window; when the run is done the panel adds the key
+numbers (top tokens and scores; Spearman's ρ for a comparison, which runs its two scopes one
+after the other and shows both in the Compare tab).
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu
+
+from ..engine.examples import EXAMPLES, Example, ExampleRun, get_example, summary_lines
+from .worker import Job
+
+
+class ExampleNote(QDockWidget):
+    """The non-modal panel with the chosen example's title, figure, note and, after the run,
+    its key numbers."""
+
+    def __init__(self, parent=None):
+        super().__init__("Example", parent)
+        self.setObjectName("example_note")
+        self.label = QLabel("")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setContentsMargins(8, 4, 8, 4)
+        self.setWidget(self.label)
+        self.example: Example | None = None
+
+    def show_example(self, example: Example, status: str = "Running…") -> None:
+        """Show ``example``'s note with ``status`` below it."""
+        self.example = example
+        self.setWindowTitle(f"Example: {example.title} [{example.figure}]")
+        self._set(example, [status])
+        self.show()
+
+    def show_numbers(self, example: Example, lines: list[str]) -> None:
+        """Add the key numbers of a finished run (ignored if another example was chosen since)."""
+        if example is self.example:
+            self._set(example, lines)
+
+    def _set(self, example: Example, lines: list[str]) -> None:
+        body = "<br>".join(html.escape(line).replace("  ", "&nbsp;&nbsp;") for line in lines)
+        self.label.setText(f"<b>{html.escape(example.title)}</b> ({html.escape(example.figure)}): "
+                           f"{html.escape(example.note)}<br><span style='font-family:monospace'>"
+                           f"{body}</span>")
+
+
+def add_examples_menu(window, menu: QMenu) -> QMenu:
+    """Add the Examples submenu to ``menu`` (Help) of ``window`` (a MainWindow): one action per
+    example, its id in the action's data."""
+    sub = menu.addMenu("&Examples")
+    for example in EXAMPLES:
+        act = QAction(f"{example.title}  [{example.figure}]", window)
+        act.setData(example.id)
+        act.setStatusTip(example.note)
+        act.triggered.connect(lambda *_, name=example.id: run_example(window, get_example(name)))
+        sub.addAction(act)
+    window.examples_menu = sub
+    return sub
+
+
+def note_panel(window) -> ExampleNote:
+    """The window's example panel (created, docked at the bottom, on first use)."""
+    panel = getattr(window, "example_note", None)
+    if panel is None:
+        panel = ExampleNote(window)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, panel)
+        window.example_note = panel
+    return panel
+
+
+def run_example(window, example: Example) -> Job | None:
+    """Load ``example`` into the window and run it; returns the job (None when the series tab
+    refused its input, which it then says)."""
+    panel = note_panel(window)
+    panel.show_example(example)
+    if example.series is not None:
+        job = _run_series(window, example)
+    else:
+        _load_prompt(window, example)
+        if example.kind == "compare":
+            job = window.compare(*(r.but() for r in example.requests))
+        else:
+            job = window.run(example.requests[0].but())
+    if job is not None:
+        job.finished.connect(lambda value: _finished(window, example, value))
+        job.failed.connect(lambda message: panel.show_numbers(example, [f"Failed: {message}"]))
+        job.cancelled.connect(lambda _latency: panel.show_numbers(example, ["Cancelled."]))
+    return job
+
+
+def _load_prompt(window, example: Example) -> None:
+    req = example.requests[0]
+    window.prompt_panel.restore({
+        "prompt": req.prompt, "chat": req.chat, "scope": req.scope, "target": req.target or "",
+        "target_id": None, "foil": req.foil or "", "fisher_method": req.fisher_method,
+        "position": req.position})
+
+
+def _run_series(window, example: Example) -> Job | None:
+    tab, s = window.series_tab, example.series
+    tab.source.setCurrentIndex(max(0, tab.source.findData(s["system"])))
+    tab.n_values.setValue(s.get("n_values") or tab.n_values.value())
+    tab.seed.setValue(s.get("seed", 0))
+    tab.digits.setCurrentIndex(max(0, tab.digits.findData(s.get("digits", 2))))
+    tab.scope.setCurrentIndex(max(0, tab.scope.findData(s.get("scope", "temperature"))))
+    window.tabs.setCurrentWidget(tab)
+    return tab.run()
+
+
+def _finished(window, example: Example, value) -> None:
+    results = list(value) if isinstance(value, tuple) else [value]
+    if example.kind == "single" and results[0].positions is None:
+        r = results[0]  # show the explained position as an index (the example may count back)
+        if window.prompt_panel.prompt.toPlainText() == example.prompt and \
+                example.requests[0].position is not None:
+            window.prompt_panel.set_position(r.position, r.tokens[r.position])
+    note_panel(window).show_numbers(example, summary_lines(ExampleRun(example, results)))
