@@ -160,3 +160,16 @@ def test_cli_all_goes_on_after_a_failing_example(tiny_examples, capsys, monkeypa
     assert status == 1, err
     assert re.search(r"fig1-reasoning .*\n.*\n  failed: .*one token", out), out
     assert "fig3-french" in out and "top tokens:" in out.split("fig3-french")[1]
+
+
+def test_cli_pictures_of_a_series_and_of_a_comparison(tiny_examples, capsys, tmp_path):
+    status, _, err = run_cli(capsys, "examples", "fig5-brownian", "--png", str(tmp_path / "s.png"))
+    assert status == 0, err
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, err = run_cli(capsys, "examples", "a4-fisher-vs-temperature", "--svg",
+                             str(tmp_path / "c.svg"), "--html", str(tmp_path / "c.html"))
+    assert status == 0, err
+    for scope in ("fisher", "temperature"):
+        assert "<svg" in (tmp_path / f"c-{scope}.svg").read_text()
+        page = (tmp_path / f"c-{scope}.html").read_text(encoding="utf-8")
+        assert f'"scope": "{scope}"' in page
