@@ -154,3 +154,35 @@ def test_load_result_errors_are_one_sentence(tmp_path, monkeypatch, tiny_llama):
     monkeypatch.setattr(api, "MULTI_READER", "jscope_desktop.engine.no_such_reader")
     with pytest.raises(js.JScopeError, match="several scopes' results, which this version cannot"):
         js.load_result(multi)
+
+
+def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from test_html import _browser
+
+    results = [js.attribute(tiny_llama, PROMPT, scope="fisher"),
+               js.attribute(tiny_llama, "98,76,", scope="temperature")]
+    notebook = tmp_path / "notebook.html"  # as Jupyter puts outputs: fragments in one document
+    notebook.write_text("<!DOCTYPE html><html><body>" + "".join(
+        f"<div class=output>{r._repr_html_()}</div>" for r in results) + "</body></html>",
+        encoding="utf-8")
+    browser = _browser()
+    try:
+        browser.set_window_size(1200, 1400)  # both frames in view: hovering needs no scrolling
+        browser.get(notebook.as_uri())
+        frames = browser.find_elements(By.CSS_SELECTOR, "iframe.jscope-result")
+        assert len(frames) == 2
+        for frame, r in zip(frames, results):
+            browser.switch_to.frame(frame)  # each page runs its own script on its own ids
+            tokens = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
+            assert len(tokens) == len(r.tokens)
+            best = max(range(len(r.scores)), key=lambda i: r.scores[i])
+            ActionChains(browser).move_to_element(tokens[best]).perform()
+            tip = browser.find_element(By.ID, "tip").text
+            assert f"token {best}:" in tip and "rank 1 of" in tip, tip
+            assert float(tip.split("score ")[1].split()[0]) == pytest.approx(r.scores[best],
+                                                                            rel=1e-3)
+            browser.switch_to.default_content()
+    finally:
+        browser.quit()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 PageMaker = Callable[[object], str]  # a result (any contract) -> one self-contained HTML page
 
 _page_maker: PageMaker | None = None
-FRAME_BASE_PX = 300  # the title, captions, controls and colour bar of the page
+FRAME_BASE_PX = 260  # the title, captions, controls and colour bar of the page, some slack
 LINE_PX, LINE_CHARS = 34, 110  # one strip line (line-height 2.1 at 15 px) holds ~110 characters
 FRAME_MAX_PX = 900  # beyond this the frame scrolls
 
