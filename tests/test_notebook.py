@@ -51,7 +51,8 @@ def _text(outputs) -> str:
 
 
 def test_the_quickstart_runs_in_a_kernel_and_shows_what_it_saved(tmp_path, monkeypatch):
-    # the kernel is this venv's python running this checkout's code, offline
+    # the kernel is this venv's python (ipykernel's "python3" spec says `python`, which
+    # jupyter_client replaces by sys.executable) running this checkout's code, offline
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
