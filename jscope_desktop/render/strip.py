@@ -184,7 +184,7 @@ def _paint_box(painter, box, units, norm, cmap, style, explained, hover) -> None
         text = text_color_on(fill)
     if not unit.excluded:
         painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
-    if unit.special:
+    if unit.special and not unit.excluded:  # an excluded box is grey: keep its text readable
         text = QColor(text)
         text.setAlphaF(0.55)
     painter.setPen(text)
