@@ -301,3 +301,25 @@ def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatc
     page = (tmp_path / "s.html").read_text(encoding="utf-8")
     assert read_embedded(page) == json.loads(tab.result.to_json())
     window.close()
+
+
+def test_the_matrix_view_greys_excluded_columns(qtbot, tiny_llama):
+    from jscope_desktop.app.widgets.matrix_view import MatrixView
+    from jscope_desktop.engine.generation import generate_attribution
+    from jscope_desktop.render.colormaps import COLORMAPS
+    from jscope_desktop.render.strip import LIGHT
+
+    m = generate_attribution(tiny_llama, "12,34,", 3)
+    view = MatrixView()
+    qtbot.addWidget(view)
+    view.set_result(m)
+    view.set_view(exclude="first")
+    grey = (*LIGHT.excluded.getRgb()[:3], 255)
+    assert all(view.cell_color(r, 0) == grey for r in range(len(m.positions)))
+    rest = [(v, r, c) for r, row in enumerate(m.scores) for c, v in enumerate(row)
+            if c > 0 and v is not None]
+    _, r, c = max(rest)
+    assert view.cell_color(r, c)[:3] == COLORMAPS["viridis"].rgb(1.0)  # the top of the scale
+    assert view.strip.units[0].excluded
+    view.set_view(exclude="")
+    assert view.cell_color(0, 0) != grey

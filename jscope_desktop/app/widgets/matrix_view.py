@@ -107,10 +107,14 @@ class MatrixView(QWidget):
                                               [(*c, 255) for c in lut.tolist()]))
         if self.scale == "log":
             self.colorbar.setLevels((np.log10(norm.vmin), np.log10(norm.vmax)))
-            self.colorbar.axis.setLabel("log₁₀ score")
+            self.colorbar.axis.setLabel("log₁₀ score" + self._excluded_note(mask))
         else:
             self.colorbar.setLevels((0.0, norm.vmax))
-            self.colorbar.axis.setLabel("score")
+            self.colorbar.axis.setLabel("score" + self._excluded_note(mask))
+
+    @staticmethod
+    def _excluded_note(mask: list[bool]) -> str:
+        return " (grey columns: excluded)" if any(mask) else ""
 
     def cell_color(self, row: int, col: int) -> tuple[int, int, int, int]:
         """The RGBA drawn for one cell (alpha 0 where the row does not attribute the token)."""
