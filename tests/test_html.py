@@ -167,9 +167,16 @@ def test_the_pages_sink_control_in_a_real_browser(tmp_path):
         assert first.get_attribute("data-rank") == "" and first.get_attribute("data-excluded") == "1"
         Select(browser.find_element(By.ID, "unit")).select_by_value("word")
         words = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
-        assert words[0].text == "<s>The" and "ex" not in words[0].get_attribute("class").split()
-        assert words[0].get_attribute("data-score") == str(r.scores[1])  # its kept member only
-        assert words[state()[1]].text == "·sat."
+        assert [w.text for w in words[:5]] == ["<s>", "The", "·cat", "·sat", "."]  # as the strip
+        assert "ex" in words[0].get_attribute("class").split() and state()[1] == 4
+        r2 = sink_result()
+        r2.tokens[:2], r2.special = ["Th", "e"], [False] * 10  # "The": one word, half excluded
+        page.write_text(result_page(r2, exclude="first"), encoding="utf-8")
+        browser.get(page.as_uri())
+        Select(browser.find_element(By.ID, "unit")).select_by_value("word")
+        word = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")[0]
+        assert word.text == "The" and "ex" not in word.get_attribute("class").split()
+        assert float(word.get_attribute("data-score")) == pytest.approx(r2.scores[1])  # kept only
         embedded = json.loads(browser.find_element(By.ID, "jscope-result").get_attribute(
             "textContent"))
         assert embedded["scores"] == r.scores

@@ -17,6 +17,7 @@ from ..engine.errors import finite_or_none
 from ..engine.io import write_text
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label, scope_unit
+from ..engine.tokens import word_spans
 from .caption import caption_lines, scale_sentence
 from .colormaps import COLORMAPS, SCALES
 from .view_options import MODE_LABELS, MODES, ScaleExclusion, as_exclusion, scale_mask
@@ -54,6 +55,15 @@ def exclusion_choices(result: AttributionResult,
         for key, o in options.items()}}
 
 
+def word_starts(result: AttributionResult) -> list[bool]:
+    """True at each token that starts a word: the words of ``engine.tokens.word_spans``, as the
+    strip and the picture group them, so the page's per-word units are the same."""
+    starts = [False] * len(result.tokens)
+    for span in word_spans(result.tokens, result.special or [False] * len(result.tokens)):
+        starts[span.start] = True
+    return starts
+
+
 def result_page(result: AttributionResult, cmap: str = "viridis",
                 exclude: ScaleExclusion | str | None = None) -> str:
     """The whole HTML page for ``result`` (single, multi-position or series), as text.
@@ -65,7 +75,8 @@ def result_page(result: AttributionResult, cmap: str = "viridis",
     header, footer = caption_lines(result, result.position, "linear", exclude)
     lut = [COLORMAPS[cmap].rgb(i / (LUT_STEPS - 1)) for i in range(LUT_STEPS)]
     meta = {"label": scope_label(result.scope), "unit": scope_unit(result.scope), "lut": lut,
-            "header": header, "footer": footer, "exclude": exclusion_choices(result, exclude)}
+            "header": header, "footer": footer, "exclude": exclusion_choices(result, exclude),
+            "word_starts": word_starts(result)}
     title = html.escape(header[0])
     lines = [f"<p class=foot>{html.escape(line)}</p>" for line in footer[:-1]]
     lines.append(f"<p class=foot id=scaleline>{html.escape(footer[-1])}</p>")
@@ -130,7 +141,7 @@ function units(scores){var out=[],mk=mask();if(state.unit==='token'){
 for(var i=0;i<R.tokens.length;i++)out.push({start:i,end:i+1,text:R.tokens[i],score:scores[i],
 ex:!!mk[i]});return out;}
 var cur=null;for(var j=0;j<R.tokens.length;j++){var t=R.tokens[j],s=scores[j];
-var starts=cur===null||/^[\s]/.test(t)||(R.special&&R.special[j]);
+var starts=cur===null||M.word_starts[j];
 if(starts){cur={start:j,end:j+1,text:t,sq:null,all:null,out:0};out.push(cur);}
 else{cur.end=j+1;cur.text+=t;}if(mk[j])cur.out++;
 if(s!==null&&s!==undefined){cur.all=(cur.all||0)+s*s;if(!mk[j])cur.sq=(cur.sq||0)+s*s;}}
