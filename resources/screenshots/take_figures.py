@@ -51,7 +51,7 @@ def page_shot(result, path: Path) -> None:
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,330"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,400"):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     try:
