@@ -131,3 +131,57 @@ def test_the_app_saves_the_shown_result_as_a_web_page(qtbot, tmp_path, tiny_llam
     assert read_embedded(page) == json.loads(window.result.to_json())
     assert not (tmp_path / "none.html").exists()
     window.close()
+
+
+def test_the_pages_sink_control_in_a_real_browser(tmp_path):
+    """The page's "Exclude from scale" control: the first token (scored 30, ten times any other)
+    leaves the colour scale and the ranking, the scale's top becomes the largest other score,
+    the caption says so, and the embedded scores stay as they were."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    from test_view_options import SINK, sink_result
+
+    r = sink_result()
+    page = tmp_path / "sink.html"
+    page.write_text(result_page(r), encoding="utf-8")
+    browser = _browser()
+    try:
+        browser.get(page.as_uri())
+
+        def state():
+            toks = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
+            ranks = [t.get_attribute("data-rank") for t in toks]
+            return (toks[0].get_attribute("class"), ranks.index("1"),
+                    browser.find_element(By.ID, "max").text,
+                    browser.find_element(By.ID, "scaleline").text)
+
+        cls, top, vmax, line = state()
+        assert "ex" not in cls.split() and top == 0 and float(vmax) == SINK
+        assert "excludes" not in line
+        Select(browser.find_element(By.ID, "exclude")).select_by_value("first")
+        cls, top, vmax, line = state()
+        assert "ex" in cls.split() and top == 4 and float(vmax) == max(r.scores[1:])
+        assert "colour scale excludes: first token" in line
+        assert "excludes: first token" in browser.find_element(By.ID, "barlabel").text
+        first = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")[0]
+        assert first.get_attribute("data-rank") == "" and first.get_attribute("data-excluded") == "1"
+        Select(browser.find_element(By.ID, "unit")).select_by_value("word")
+        words = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")
+        assert [w.text for w in words[:5]] == ["<s>", "The", "·cat", "·sat", "."]  # as the strip
+        assert "ex" in words[0].get_attribute("class").split() and state()[1] == 4
+        r2 = sink_result()
+        r2.tokens[:2], r2.special = ["Th", "e"], [False] * 10  # "The": one word, half excluded
+        page.write_text(result_page(r2, exclude="first"), encoding="utf-8")
+        browser.get(page.as_uri())
+        Select(browser.find_element(By.ID, "unit")).select_by_value("word")
+        word = browser.find_elements(By.CSS_SELECTOR, "#strip .tok")[0]
+        assert word.text == "The" and "ex" not in word.get_attribute("class").split()
+        assert float(word.get_attribute("data-score")) == pytest.approx(r2.scores[1])  # kept only
+        embedded = json.loads(browser.find_element(By.ID, "jscope-result").get_attribute(
+            "textContent"))
+        assert embedded["scores"] == r.scores
+        browser.save_screenshot(str(tmp_path / "sink.png"))
+    finally:
+        browser.quit()
+    opened = result_page(r, exclude="special")  # a page can open with the control on
+    assert read_embedded(opened)["scores"] == r.scores and "colour scale excludes" in opened

@@ -77,11 +77,18 @@ class FileActions:
         return bool(path) and self._guard(lambda: save_actions.write_csv(result, path), "Wrote {}.")
 
     def save_web_page(self, path: str | None = None) -> bool:
-        """Write the shown result (the matrix in the matrix tab) as a self-contained web page."""
-        result = self._need_result()
+        """Write the shown result (the matrix in the matrix tab, the series in the time-series
+        tab) as a self-contained web page, opening with the view's colour map and what its
+        colour scale excludes."""
+        if self.tabs.currentWidget() is self.series_tab and self.series_tab.result is not None:
+            result = self.series_tab.result  # the series tab's own button
+        else:
+            result = self._need_result()
         path = result and (path or self._ask_path("Save as web page", f"jscope-{result.scope}.html",
                                                   "Web page (*.html)"))
-        return bool(path) and self._guard(lambda: save_html(result, path), "Wrote {}.")
+        view = self.view_controls.view()
+        return bool(path) and self._guard(
+            lambda: save_html(result, path, view["cmap"], view["exclude"]), "Wrote {}.")
 
     def export_json(self, path: str | None = None) -> bool:
         """Write the result's JSON contract."""
@@ -170,4 +177,4 @@ class FileActions:
         self.prompt_panel.generate_n.setValue(s.get("generate_n"))
         self.model_panel.set_recent(s.recent_models())
         self.view_controls.set_view(s.get("cmap"), s.get("scale"), s.get("granularity"),
-                                    s.get("zoom"))
+                                    s.get("zoom"), exclude=s.get("exclude"))

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow, FileActions):
         self.view_controls.changed.connect(self._view_changed)
         self.strip.zoom_changed.connect(self.view_controls.set_zoom)
         self.matrix_view.row_chosen.connect(self._matrix_row)
+        self.series_tab.web_page_requested.connect(self.save_web_page)
 
     # -- jobs ------------------------------------------------------------------------------
     def _submit(self, kind: str, fn, replaces: Job | None = None) -> Job:
@@ -306,7 +307,7 @@ class MainWindow(QMainWindow, FileActions):
         self.matrix_shown.emit(result)
 
     def _view_changed(self, view: dict) -> None:
-        for v in (self.strip, self.compare_view, self.matrix_view):
+        for v in (self.strip, self.compare_view, self.matrix_view, self.series_tab):
             v.set_view(**view)
         self.ranking.setText(ranking_text(self.strip.units))
         for key, value in view.items():

@@ -9,6 +9,7 @@ from ..engine.errors import JScopeError
 from ..engine.io import read_user_json, write_json
 from ..engine.request import AttributionRequest
 from ..engine.result import AttributionResult
+from ..render.view_options import ScaleExclusion
 
 SESSION_KIND = "jscope-session"
 SESSION_VERSION = 1
@@ -19,7 +20,7 @@ class Session:
     """What a session file holds.
 
     ``request`` is the prompt panel's state (prompt, scope, target, ...), ``view`` the strip's
-    view (cmap, scale, granularity, zoom), ``model`` the model source (None: embedded),
+    view (cmap, scale, granularity, zoom, exclude), ``model`` the model source (None: embedded),
     ``result`` the shown result, ``compare`` the two compared results, ``matrix`` the
     generation result.
     """
@@ -47,7 +48,7 @@ def save_session(session: Session, path: str | Path) -> Path:
     return write_json(path, session.to_dict())
 
 
-VIEW_KEYS = {"cmap": str, "scale": str, "granularity": str, "zoom": (int, float)}
+VIEW_KEYS = {"cmap": str, "scale": str, "granularity": str, "zoom": (int, float), "exclude": str}
 
 
 def load_session(path: str | Path) -> Session:
@@ -72,6 +73,10 @@ def load_session(path: str | Path) -> Session:
         if key not in VIEW_KEYS or isinstance(value, bool) or not isinstance(value, VIEW_KEYS[key]):
             raise JScopeError(f"The saved view setting '{key:.40}' has the value {value!r:.40}, "
                               "which is not valid.")
+    try:
+        ScaleExclusion.parse(view.get("exclude", ""))
+    except ValueError as exc:
+        raise JScopeError(f"The saved view setting 'exclude' is not valid: {exc}") from exc
     model = d.get("model")
     if model is not None and not isinstance(model, str):
         raise JScopeError(f"{path.name} is a damaged session file (its model is not a path).")

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, object] = {
     "cmap": "viridis",
     "scale": "linear",
     "granularity": "token",
+    "exclude": "",  # the attention-sink control (render.view_options.ScaleExclusion text)
     "zoom": 1.0,
     "dark": False,
     "device": "auto",
@@ -33,6 +34,16 @@ DEFAULTS: dict[str, object] = {
 
 
 CHOICES = {"device": DEVICE_NAMES, "dtype": DTYPE_NAMES}  # a stale or edited value falls back
+
+
+def _is_exclusion(text: str) -> bool:
+    from ..render.view_options import ScaleExclusion
+
+    try:
+        ScaleExclusion.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 class AppSettings:
@@ -60,6 +71,8 @@ class AppSettings:
         if isinstance(value, str) and len(value) > 100_000:
             return default
         if key in CHOICES and value not in CHOICES[key]:
+            return default
+        if key == "exclude" and not _is_exclusion(value):
             return default
         return value
 

@@ -15,6 +15,7 @@ from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
 from ..engine.scopes import get_scope, scope_names
 from .options import (
+    add_exclude_option,
     add_html_option,
     add_image_options,
     add_model_options,
@@ -50,6 +51,7 @@ def add_parser(sub) -> None:
                    "(- for stdout) instead of printing the terminal view")
     add_image_options(p)
     add_html_option(p)
+    add_exclude_option(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
@@ -117,28 +119,31 @@ def run(args) -> int:
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = attribute(lm, request, progress=progress)
-    write_outputs(result, args.json, image, args.html)
+    write_outputs(result, args.json, image, args.html, args.exclude_from_scale)
     if not args.json:
         from ..render.terminal import print_result
 
-        print_result(result)
+        print_result(result, exclude=args.exclude_from_scale)
     return 0
 
 
 def write_outputs(result: AttributionResult, json_path: str | None,
-                  image: tuple[str, Path] | None, html: str | None = None) -> None:
-    """Write the JSON contract (``-``: stdout), then the image and the web page (if asked)."""
+                  image: tuple[str, Path] | None, html: str | None = None,
+                  exclude=None) -> None:
+    """Write the JSON contract (``-``: stdout), then the image and the web page (if asked);
+    ``exclude`` (a ``render.view_options.ScaleExclusion``) is the pictures' attention-sink
+    control, the JSON keeps every score."""
     if json_path == "-":  # the data first: a picture that fails never costs the result
         sys.stdout.write(result.to_json() + "\n")
     elif json_path:
         result.save(json_path)
     if html:
-        save_html_file(result, html)
+        save_html_file(result, html, exclude)
     if image:
-        save_image_file(result, image[1])
+        save_image_file(result, image[1], exclude)
 
 
-def save_image_file(result: AttributionResult, path: Path) -> None:
+def save_image_file(result: AttributionResult, path: Path, exclude=None) -> None:
     """Save the annotated picture of ``result`` (format from the suffix) through the render
     layer's exporter."""
     # The exporter paints with Qt; a command line never shows a window.
@@ -148,11 +153,12 @@ def save_image_file(result: AttributionResult, path: Path) -> None:
         matrix = importlib.import_module("jscope_desktop.render.matrix")
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
+    text = exclude.to_text() if exclude is not None else ""
     try:
         if result.positions is not None:  # a generation matrix is drawn as the matrix
-            matrix.save_matrix_image(result, user_path(path))
+            matrix.save_matrix_image(result, user_path(path), exclude=text)
         else:
-            export.save_image(result, user_path(path))
+            export.save_image(result, user_path(path), exclude=text)
     except OSError as exc:
         raise could_not_write(path, exc) from exc
 

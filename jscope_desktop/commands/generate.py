@@ -10,6 +10,7 @@ from ..engine.io import user_path
 from ..engine.models import load_model
 from .attribute import write_outputs
 from .options import (
+    add_exclude_option,
     add_html_option,
     add_image_options,
     add_model_options,
@@ -42,6 +43,7 @@ def add_parser(sub) -> None:
                    help="write the result (multi-position JSON contract) to FILE (- for stdout)")
     add_image_options(p)
     add_html_option(p)
+    add_exclude_option(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = generate_attribution(lm, prompt, args.n_tokens, scope=args.scope,
                                       chat=args.chat, progress=progress)
-    write_outputs(result, args.json, image, args.html)
+    write_outputs(result, args.json, image, args.html, args.exclude_from_scale)
     if args.json != "-":
         n = len(result.positions or [])
         print(f"Generated {n} token{'s' if n != 1 else ''}: "

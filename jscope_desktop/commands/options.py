@@ -13,6 +13,7 @@ from ..engine.errors import JScopeError
 from ..engine.io import check_distinct, check_writable
 from ..engine.models import DEVICES, DTYPES
 from ..render.formats import image_formats, with_suffix_of
+from ..render.view_options import MODES, ScaleExclusion
 
 
 def add_model_options(p) -> None:
@@ -27,6 +28,24 @@ def add_image_options(p, what: str = "an annotated picture") -> None:
     images = p.add_mutually_exclusive_group()
     for fmt in image_formats():
         images.add_argument(f"--{fmt}", metavar="FILE", help=f"save {what} as {fmt.upper()}")
+
+
+def add_exclude_option(p) -> None:
+    """--exclude-from-scale first|special|template|I,J,K: the attention-sink control of the
+    pictures, the web page and the terminal view (the JSON keeps every score)."""
+    p.add_argument("--exclude-from-scale", metavar="SET", type=exclusion, default=ScaleExclusion(),
+                   help=f"leave tokens out of the colour scale and the top list of the picture, "
+                   f"web page and terminal view: {', '.join(MODES)}, token indices I,J,K, or a "
+                   "mix (first,5); the stored scores are not changed (the paper's attention-sink "
+                   "caveat: early tokens can look important)")
+
+
+def exclusion(text: str) -> ScaleExclusion:
+    """argparse type: a :class:`ScaleExclusion` read from its text."""
+    try:
+        return ScaleExclusion.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from exc
 
 
 def positive_integer(text: str) -> int:
@@ -58,13 +77,14 @@ def check_outputs(json_path: str | None, image: Path | None, inputs=(), html=Non
         check_writable(path)
 
 
-def save_html_file(result, path) -> None:
-    """Write the web page of ``result`` through the render layer (one sentence if unavailable)."""
+def save_html_file(result, path, exclude: ScaleExclusion | None = None) -> None:
+    """Write the web page of ``result`` through the render layer (one sentence if unavailable);
+    ``exclude`` is the page's initial attention-sink setting."""
     try:
         from ..render.html import save_html
     except ImportError as exc:  # the render layer needs Qt's colour type; a bare machine may lack it
         raise JScopeError(f"Web-page export is not available here: {exc}.") from exc
-    save_html(result, path)
+    save_html(result, path, exclude=exclude)
 
 
 def read_prompt(text: str, stdin=None) -> str:

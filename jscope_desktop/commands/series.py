@@ -20,6 +20,7 @@ from ..engine.series.explain import (
 )
 from ..engine.series.generators import system_names
 from .options import (
+    add_exclude_option,
     add_html_option,
     add_image_options,
     add_model_options,
@@ -51,6 +52,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", required=True, help="write the result here")
     add_image_options(p, "the series and the distribution")
     add_html_option(p)
+    add_exclude_option(p)
     p.set_defaults(run=run)
 
 
@@ -77,22 +79,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         result.save(args.json)
     if args.html:
-        save_html_file(result, args.html)
+        save_html_file(result, args.html, args.exclude_from_scale)
     if image:
-        _save_image(result, image)
+        _save_image(result, image, args.exclude_from_scale.to_text())
     if args.json != "-":
         _print_summary(result)
     return 0
 
 
-def _save_image(result: AttributionResult, path: Path) -> None:
+def _save_image(result: AttributionResult, path: Path, exclude: str = "") -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
     try:
         from ..render.series_plot import save_series_image
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:
-        save_series_image(result, path)
+        save_series_image(result, path, exclude=exclude)
     except (OSError, ValueError) as exc:
         raise JScopeError(str(exc).rstrip(".") + ".") from exc
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from ..engine.fisher_config import describe_fisher
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label
+from .view_options import ScaleExclusion, as_exclusion
 
-__all__ = ["caption_lines", "paint_header", "scope_label"]
+__all__ = ["caption_lines", "paint_header", "scale_sentence", "scope_label"]
 
 
 def caption_lines(
-    result: AttributionResult, position: int, scale: str
+    result: AttributionResult, position: int, scale: str,
+    exclude: ScaleExclusion | str | None = None,
 ) -> tuple[list[str], list[str]]:
     """(header lines, footer lines) for an annotated picture of ``result`` at ``position``.
 
     The header's first line is the title (scope and model); the footer carries the timings,
-    the Fisher method and the top predictions.
+    the Fisher method, the top predictions and the colour scale (with what ``exclude`` leaves
+    out of it, see :func:`scale_sentence`).
     """
     model = result.model.get("name", "model")
     title = f"{scope_label(result.scope)} Scope · {model}"
@@ -39,8 +42,18 @@ def caption_lines(
     if result.positions is None and result.topk:
         top = ", ".join(f"{k.token!r} {k.prob:.1%}" for k in result.topk[:4])
         footer.append(f"Top predictions: {top}")
-    footer.append(f"Colours: {scale} scale; raw scores are in the JSON export.")
+    footer.append(scale_sentence(scale, exclude))
     return header, footer
+
+
+def scale_sentence(scale: str, exclude: ScaleExclusion | str | None = None) -> str:
+    """The caption's sentence on the colours: the scale, and when the attention-sink control is
+    on, "colour scale excludes: first token (hatched; its score is kept)"."""
+    option = as_exclusion(exclude)
+    text = f"Colours: {scale} scale"
+    if option.active:
+        text += f"; colour scale excludes: {option.describe()} (hatched; scores kept)"
+    return text + "; raw scores are in the JSON export."
 
 
 def paint_header(painter, lines: list[str], title_font, font, color, x: float, y: float) -> float:

@@ -6,7 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QLinearGradient, QPainter, QPen
 
 from .colormaps import ColorMap, Normalizer, format_score
-from .strip import StripStyle
+from .strip import StripStyle, paint_excluded
 
 BAR_HEIGHT = 12.0
 TICK = 4.0
@@ -55,3 +55,64 @@ def paint_colorbar(
             painter.drawText(QPointF(left, bar.bottom() + TICK + fm.ascent()), label)
             last_right = left + w
     painter.restore()
+
+
+# What the marks that are not score colours mean, for the legend under the colour bar.
+KEY_LABELS = {
+    "explained": "explained position",
+    "target": "explained token (target)",
+    "unattributed": "not attributed",
+    "excluded": "excluded from the colour scale",
+}
+SWATCH = 14.0
+
+
+def key_height(font: QFont) -> float:
+    """Height (px) of one row of :func:`paint_key`."""
+    return max(QFontMetricsF(font).height(), SWATCH) + 2
+
+
+def key_rows(items: list[str], font: QFont, width: float) -> list[list[str]]:
+    """``items`` (keys of :data:`KEY_LABELS`) wrapped into rows that fit ``width`` px."""
+    fm = QFontMetricsF(font)
+    rows: list[list[str]] = [[]]
+    x = 0.0
+    for item in items:
+        w = SWATCH + 6 + fm.horizontalAdvance(KEY_LABELS[item]) + 16
+        if rows[-1] and x + w > width:
+            rows.append([])
+            x = 0.0
+        rows[-1].append(item)
+        x += w
+    return rows if rows[0] else []
+
+
+def paint_key(painter: QPainter, x: float, y: float, width: float, items: list[str],
+              style: StripStyle, font: QFont) -> float:
+    """Draw the legend of the strip's non-colour marks (``items``: keys of :data:`KEY_LABELS`)
+    from (x, y), wrapping within ``width`` px; returns the y below it."""
+    fm = QFontMetricsF(font)
+    painter.save()
+    painter.setFont(font)
+    for row in key_rows(items, font, width):
+        cx = x
+        for item in row:
+            box = QRectF(cx, y + 1, SWATCH, SWATCH)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            if item == "excluded":
+                paint_excluded(painter, box, style, 2.0)
+            elif item == "unattributed":
+                painter.setPen(QPen(style.outline, 1.0, Qt.PenStyle.DotLine))
+                painter.drawRoundedRect(box, 2, 2)
+            else:
+                dash = Qt.PenStyle.DashLine if item == "target" else Qt.PenStyle.SolidLine
+                painter.setPen(QPen(style.marker, 1.5 if item == "target" else 2.5, dash))
+                painter.drawRoundedRect(box.adjusted(1, 1, -1, -1), 2, 2)
+            painter.setPen(style.text)
+            label = KEY_LABELS[item]
+            painter.drawText(QPointF(cx + SWATCH + 6, y + 1 + SWATCH / 2 + fm.ascent() / 2 - 1),
+                             label)
+            cx += SWATCH + 6 + fm.horizontalAdvance(label) + 16
+        y += key_height(font)
+    painter.restore()
+    return y

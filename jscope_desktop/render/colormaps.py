@@ -59,9 +59,11 @@ class ColorMap:
 
 
 COLORMAPS: dict[str, ColorMap] = {
-    "viridis": ColorMap("viridis", "Viridis (perceptual)", _VIRIDIS),
+    # viridis is the default everywhere: perceptually uniform and readable with the common
+    # colour-vision deficiencies; cividis is tuned further for them, magma is an alternative.
+    "viridis": ColorMap("viridis", "Viridis (perceptual, colour-blind safe)", _VIRIDIS),
     "magma": ColorMap("magma", "Magma (perceptual)", _MAGMA),
-    "cividis": ColorMap("cividis", "Cividis (colour-blind safe)", _CIVIDIS),
+    "cividis": ColorMap("cividis", "Cividis (colour-blind optimised)", _CIVIDIS),
 }
 SCALES = ("linear", "log")
 LOG_DECADES = 4.0  # a log scale shows at most this many decades below the largest score
@@ -109,7 +111,8 @@ class Normalizer:
         if self.scale == "log":
             lo, hi = math.ceil(math.log10(self.vmin) - 1e-9), math.floor(math.log10(self.vmax) + 1e-9)
             values = [10.0**e for e in range(lo, hi + 1)]
-            values = values or [self.vmin, self.vmax]
+            if len(values) < 2:  # under two decades shown: label both ends as well
+                values = sorted({self.vmin, *values, self.vmax})
         else:
             step = _nice_step(self.vmax / 4)
             values = [i * step for i in range(int(self.vmax / step + 1e-9) + 1)]

@@ -16,19 +16,23 @@ from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_unit
-from .caption import caption_lines, paint_header
-from .colorbar import colorbar_height, paint_colorbar
+from .caption import caption_lines, paint_header, scope_label
+from .colorbar import colorbar_height, key_height, key_rows, paint_colorbar, paint_key
 from .colormaps import COLORMAPS, Normalizer
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
 from .strip import DARK, LIGHT, StripStyle, layout_strip, paint_strip, strip_font
-from .units import make_units, row_scores, unit_of_token
+from .units import Unit, make_units, scale_scores, unit_of_token
+from .view_options import as_exclusion
 
 MARGIN = 18.0
 
 
 @dataclass
 class FigureOptions:
-    """How to draw the figure: colour map name, linear/log scale, granularity, width in px."""
+    """How to draw the figure: colour map name, linear/log scale, granularity, width in px, and
+    ``exclude``: the tokens left out of the colour scale and the ranking (a
+    :class:`~.view_options.ScaleExclusion` as text: "first", "special", "template", "0,3"; "" for
+    none)."""
 
     cmap: str = "viridis"
     scale: str = "linear"
@@ -37,6 +41,7 @@ class FigureOptions:
     dark: bool = False
     font_px: float = 15.0
     position: int | None = None  # which row of a multi-position result (default: its own)
+    exclude: str = ""
 
 
 class Figure:
@@ -54,15 +59,17 @@ class Figure:
         self.title_font = QFont(self.font)
         self.title_font.setBold(True)
         position = self.opt.position if self.opt.position is not None else result.position
-        self.units = make_units(result, self.opt.granularity, position)
-        self.norm = Normalizer.from_scores(row_scores(result, position), self.opt.scale)
+        self.exclude = as_exclusion(self.opt.exclude)
+        self.units = make_units(result, self.opt.granularity, position, self.exclude)
+        self.norm = Normalizer.from_scores(scale_scores(self.units), self.opt.scale)
         self.explained = unit_of_token(self.units, position)
         nxt = target_index(result, position)
         self.target_unit = None if nxt is None else unit_of_token(self.units, nxt)
         target = explained_token(result, position)
         inner = self.opt.width - 2 * MARGIN
         self.layout = layout_strip(self.units, self.font, inner, target, self.explained)
-        self.header, self.footer = caption_lines(result, position, self.opt.scale)
+        self.header, self.footer = caption_lines(result, position, self.opt.scale, self.exclude)
+        self.key = key_items(self.units, self.target_unit is not None or target is not None)
         fm, fs = QFontMetricsF(self.title_font), QFontMetricsF(self.small)
         self.header_h = fm.height() + fs.height() * (len(self.header) - 1) + 8
         self.footer_h = fs.height() * len(self.footer)
@@ -70,8 +77,10 @@ class Figure:
                      + [fs.horizontalAdvance(line) for line in self.header[1:] + self.footer])
         content = max(self.layout.width, text_w, min(inner, 420.0))
         self.width = min(self.opt.width, content + 2 * MARGIN)  # shrink to fit short prompts
+        self.key_h = key_height(self.small) * len(key_rows(self.key, self.small, self.width
+                                                           - 2 * MARGIN))
         self.height = (MARGIN + self.header_h + self.layout.height + 14
-                       + colorbar_height(self.small) + 10 + self.footer_h + MARGIN)
+                       + colorbar_height(self.small) + 8 + self.key_h + 8 + self.footer_h + MARGIN)
 
     def size(self) -> QSizeF:
         """The figure's size in logical px."""
@@ -90,7 +99,8 @@ class Figure:
         bar_w = min(inner, 420.0)
         paint_colorbar(painter, QRectF(MARGIN, y, bar_w, colorbar_height(self.small)), self.cmap,
                        self.norm, self.style, self.small, self.header_scale_title())
-        y += colorbar_height(self.small) + 10
+        y = paint_key(painter, MARGIN, y + colorbar_height(self.small) + 8, inner, self.key,
+                      self.style, self.small) + 8
         painter.setFont(self.small)
         painter.setPen(self.style.dim_text)
         for line in self.footer:
@@ -102,7 +112,17 @@ class Figure:
         """Title of the colour bar: what the colours measure and on which scale."""
         unit = scope_unit(self.result.scope)
         agg = "" if self.opt.granularity == "token" else f", L2 per {self.opt.granularity}"
-        return f"score {unit} ({self.opt.scale} scale{agg})"
+        return f"{scope_label(self.result.scope)} score {unit} ({self.opt.scale} scale{agg})"
+
+
+def key_items(units: list[Unit], has_target: bool) -> list[str]:
+    """The legend entries a strip of ``units`` needs (keys of ``colorbar.KEY_LABELS``)."""
+    items = ["explained"] + (["target"] if has_target else [])
+    if any(u.score is None and not u.excluded for u in units):
+        items.append("unattributed")
+    if any(u.excluded for u in units):
+        items.append("excluded")
+    return items
 
 
 def explained_token(result: AttributionResult, position: int) -> str | None:

@@ -111,6 +111,27 @@ def _write_svg(fig, path: Path) -> None:
     fig.paint(painter)
     if not painter.end() or not path.exists():
         raise OSError("Qt could not write the image")
+    _add_generic_family(path)
+
+
+def _add_generic_family(path: Path) -> None:
+    """Give every font family of an SVG a generic fallback (``'DejaVu Sans', sans-serif``), so a
+    viewer without the font still shows the text as text, in a sans-serif face."""
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r'font-family="([^"]+)"', lambda m: f'font-family="{_with_generic(m[1])}"',
+                  text)
+    path.write_text(text, encoding="utf-8")
+
+
+def _with_generic(family: str) -> str:
+    names = [f.strip().strip("'&quot;") for f in family.split(",") if f.strip()]
+    generic = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui"}
+    quoted = [n if n in generic else f"'{n}'" for n in names]
+    if not any(n in generic for n in names):
+        quoted.append("sans-serif")
+    return ", ".join(quoted)
 
 
 def _write_pdf(fig, path: Path) -> None:

@@ -14,11 +14,12 @@ from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label, scope_unit
 from .caption import caption_lines, paint_header
-from .colorbar import colorbar_height, paint_colorbar
+from .colorbar import colorbar_height, key_height, paint_colorbar, paint_key
 from .colormaps import COLORMAPS, Normalizer
 from .formats import ensure_gui_app, image_format, write_figure
-from .strip import DARK, LIGHT, strip_font
+from .strip import DARK, LIGHT, paint_excluded, strip_font
 from .units import visible_text
+from .view_options import as_exclusion, masked, scale_mask
 
 MARGIN = 18.0
 MAX_LABEL = 12  # characters of a token shown as a row or column label
@@ -30,7 +31,8 @@ class MatrixFigure:
     doc_title = "Jacobian Scopes generation matrix"
 
     def __init__(self, result: AttributionResult, cmap: str = "viridis", scale: str = "linear",
-                 dark: bool = False, cell: float = 22.0, font_px: float = 13.0):
+                 dark: bool = False, cell: float = 22.0, font_px: float = 13.0,
+                 exclude: str = ""):
         if result.positions is None:
             raise ValueError("A generation-matrix picture needs a multi-position result.")
         self.result, self.scale = result, scale
@@ -38,7 +40,9 @@ class MatrixFigure:
         self.font, self.small = strip_font(font_px), strip_font(font_px * 0.85)
         self.title_font = QFont(self.font)
         self.title_font.setBold(True)
-        self.norm = Normalizer.from_scores(result.scores, scale)
+        self.exclude = as_exclusion(exclude)
+        self.mask = scale_mask(result, self.exclude)  # columns left out of the colour scale
+        self.norm = Normalizer.from_scores(masked(result.scores, self.mask), scale)
         self.n_rows, self.n_cols = len(result.positions), len(result.tokens) - 1
         self.cell = cell
         fs = QFontMetricsF(self.small)
@@ -46,7 +50,7 @@ class MatrixFigure:
         self.col_labels = [visible_text(t)[:MAX_LABEL] for t in result.tokens[:-1]]
         self.label_w = max(fs.horizontalAdvance(s) for s in self.row_labels) + 8
         self.col_label_h = max(fs.horizontalAdvance(s) for s in self.col_labels) + 8
-        header, footer = caption_lines(result, result.position, scale)
+        header, footer = caption_lines(result, result.position, scale, self.exclude)
         generated = "".join(result.tokens[len(result.tokens) - self.n_rows:])
         self.header = [f"{scope_label(result.scope)} Scope · generation matrix · "
                        f"{result.model.get('name', 'model')}",
@@ -60,7 +64,9 @@ class MatrixFigure:
                      + [fs.horizontalAdvance(s) for s in self.header[1:] + self.footer])
         self.width = 2 * MARGIN + max(grid_w, text_w, 360.0)
         self.grid_top = MARGIN + self.header_h + self.col_label_h
-        self.height = (self.grid_top + self.n_rows * cell + 14 + colorbar_height(self.small) + 10
+        self.key = ["excluded"] if any(self.mask[: self.n_cols]) else []  # blank: not attributed
+        self.height = (self.grid_top + self.n_rows * cell + 14 + colorbar_height(self.small) + 8
+                       + (key_height(self.small) + 8 if self.key else 0)
                        + fs.height() * len(self.footer) + MARGIN)
 
     def size(self) -> QSizeF:
@@ -82,7 +88,10 @@ class MatrixFigure:
         for r, row in enumerate(self.result.scores):
             for c, v in enumerate(row[: self.n_cols]):
                 t = self.norm(v)
-                if t is not None:
+                if t is not None and self.mask[c]:
+                    paint_excluded(painter, self.cell_rect(r, c), st, 0.0)
+                elif t is not None:
+                    painter.setPen(Qt.PenStyle.NoPen)
                     painter.setBrush(self.cmap.qcolor(t))
                     painter.drawRect(self.cell_rect(r, c))
         painter.setPen(QPen(st.outline, 1.0))
@@ -93,8 +102,10 @@ class MatrixFigure:
         unit = scope_unit(self.result.scope)
         paint_colorbar(painter, QRectF(MARGIN, y, min(self.width - 2 * MARGIN, 420.0),
                                        colorbar_height(self.small)), self.cmap, self.norm, st,
-                       self.small, f"score {unit} ({self.scale} scale, one scale for all rows)")
-        y += colorbar_height(self.small) + 10
+                       self.small, f"{scope_label(self.result.scope)} score {unit} "
+                       f"({self.scale} scale, one scale for all rows)")
+        y = paint_key(painter, MARGIN, y + colorbar_height(self.small) + 8,
+                      self.width - 2 * MARGIN, self.key, st, self.small) + (8 if self.key else 0)
         painter.setFont(self.small)
         painter.setPen(st.dim_text)
         for line in self.footer:
@@ -121,7 +132,7 @@ class MatrixFigure:
 
 def save_matrix_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
     """Write the generation-matrix picture of ``result`` to ``path`` (PNG, SVG or PDF by the
-    suffix; ``options``: cmap, scale, dark, cell, font_px). Returns the path written."""
+    suffix; ``options``: cmap, scale, dark, cell, font_px, exclude). Returns the path written."""
     image_format(path)  # a wrong suffix fails before any painting
     ensure_gui_app()  # fonts need a (possibly offscreen) Qt application before the layout
     return write_figure(MatrixFigure(result, **options), path)

@@ -18,12 +18,14 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
 from ..engine.result import AttributionResult
+from ..engine.scopes import scope_unit
 from .caption import scope_label
 from .colorbar import colorbar_height, paint_colorbar
 from .colormaps import COLORMAPS, SERIES_COLOURS, Normalizer, format_score
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
 from .series_data import series_view, summary_sentences
-from .strip import DARK, LIGHT, StripStyle, strip_font
+from .strip import DARK, LIGHT, StripStyle, paint_excluded, strip_font
+from .view_options import ScaleExclusion, as_exclusion, scale_mask
 
 MARGIN, SCREEN_MARGIN, AXIS_W, GAP = 18.0, 8.0, 34.0, 14.0
 PLOT_H, BARS_H, DIST_W = 250.0, 80.0, 200.0  # at the default (export) height
@@ -42,21 +44,32 @@ class SeriesFigure:
         style: background, text and marker colours.
         height: fit the panels to this height in logical px (None: the export's fixed height).
         captions: paint the header (scope, model, series) and the summary footer.
+        exclude: the attention-sink control (:class:`ScaleExclusion` or its text): a value with
+            an excluded token is left out of the colour scale and drawn grey and hatched.
     """
 
     doc_title = "Jacobian Scopes time series"  # the SVG/PDF document title
 
     def __init__(self, result: AttributionResult, width: float = 1000.0, cmap: str = "viridis",
-                 style: StripStyle = LIGHT, height: float | None = None, captions: bool = True):
+                 style: StripStyle = LIGHT, height: float | None = None, captions: bool = True,
+                 exclude: ScaleExclusion | str | None = None):
         self.result, self.view, self.style = result, series_view(result), style
         self.cmap = COLORMAPS[cmap]
-        self.norm = Normalizer.from_scores(self.view.scores)
+        self.exclude = as_exclusion(exclude)
+        self.excluded = value_mask(result, self.exclude)
+        self.norm = Normalizer.from_scores(
+            [None if x else v for v, x in zip(self.view.scores, self.excluded)])
         self.small = strip_font(11.5)
         self.bold = QFont(strip_font(14))
         self.bold.setBold(True)
         self.captions, self.width = captions, width
         self.margin = MARGIN if captions else SCREEN_MARGIN
         self.footer = summary_sentences(result)[1:] if captions else []
+        if captions and any(self.excluded):
+            gone = [str(i + 1) for i, x in enumerate(self.excluded) if x]
+            self.footer.append(f"Colour scale excludes: {self.exclude.describe()} (value "
+                               f"{', '.join(gone[:8])}{'…' if len(gone) > 8 else ''}; hatched, "
+                               "scores kept).")
         fs = QFontMetricsF(self.small)
         self.header_h = QFontMetricsF(self.bold).height() + fs.height() + 10 if captions else 0.0
         title_h = fs.height() + 2
@@ -116,6 +129,8 @@ class SeriesFigure:
             if i >= v.n:
                 return None
             seen = f"score {format_score(v.scores[i])}" if i < v.cutoff else "after the cutoff"
+            if self.excluded[i] and i < v.cutoff:
+                seen += " (excluded from the colour scale)"
             return f"value {i + 1}: {s.values[i]!r} (encoded {v.encoded[i]})\n{seen}"
         if self.dist.contains(point):
             e = round((self.plot.bottom() - y) / self.plot.height() * 10**v.digits - 0.5)
@@ -137,7 +152,8 @@ class SeriesFigure:
         self._paint_bars(painter)
         self._paint_distribution(painter)
         paint_colorbar(painter, self.colorbar, self.cmap, self.norm, self.style, self.small,
-                       f"value score: L2 of its tokens' {scope_label(self.result.scope)} scores")
+                       f"value score {scope_unit(self.result.scope)}: L2 of its tokens' "
+                       f"{scope_label(self.result.scope)} scores")
         if self.footer:
             self._paint_lines(painter, self.footer, self.colorbar.bottom() + 8)
 
@@ -205,9 +221,10 @@ class SeriesFigure:
                          QPointF(self.cutoff_x(), self.bars.bottom()))
         radius = max(2.0, min(5.0, self.plot.width() / (v.n + 1) / 3))
         for i, e in enumerate(v.encoded):
-            t = self.norm(v.scores[i]) if i < v.cutoff else None
+            t = self.norm(v.scores[i]) if i < v.cutoff and not self.excluded[i] else None
             painter.setPen(QPen(self.style.outline if t is None else self.style.text, 0.6))
-            painter.setBrush(self.style.background if t is None else self.cmap.qcolor(t))
+            painter.setBrush(self.style.excluded if self.excluded[i] and i < v.cutoff
+                             else self.style.background if t is None else self.cmap.qcolor(t))
             painter.drawEllipse(QPointF(self.x_of(i), self.y_of(e)), radius, radius)
         x_next = self.x_of(v.cutoff)
         painter.setBrush(SERIES_COLOURS.qcolor("model"))
@@ -225,6 +242,11 @@ class SeriesFigure:
         for i, s in enumerate(v.scores):
             t = self.norm(s)
             if t is None:
+                continue
+            if self.excluded[i]:  # a full-height hatched bar: off the scale, not a score
+                paint_excluded(painter, QRectF(self.x_of(i) - width / 2, r.top() + 1, width,
+                                               r.height() - 1), self.style, 0.0)
+                painter.setPen(Qt.PenStyle.NoPen)
                 continue
             h = max(1.0, t * (r.height() - 2))
             painter.setBrush(self.cmap.qcolor(t))
@@ -281,20 +303,32 @@ class SeriesFigure:
             y += fs.height()
 
 
+def value_mask(result: AttributionResult, exclude: ScaleExclusion | str | None) -> list[bool]:
+    """Which values of a series result ``exclude`` leaves out of the colour scale: those whose
+    token span holds an excluded token (``render.view_options.scale_mask``).
+
+    Returns:
+        One bool per value (True: excluded).
+    """
+    mask = scale_mask(result, exclude)
+    return [any(mask[a:b]) for a, b in result.series.value_spans]
+
+
 def render_series_image(result: AttributionResult, width: float = 1000.0, scale: float = PNG_SCALE,
-                        cmap: str = "viridis", dark: bool = False) -> QImage:
+                        cmap: str = "viridis", dark: bool = False, exclude: str = "") -> QImage:
     """The series figure (header and footer included) as a QImage.
 
     Returns:
         An image of ``scale`` × the figure's logical size (``width`` px wide), device pixel ratio
         set to ``scale``.
     """
-    return paint_to_image(_figure(result, width, cmap, dark), scale)
+    return paint_to_image(_figure(result, width, cmap, dark, exclude), scale)
 
 
 def save_series_image(result: AttributionResult, path: str | os.PathLike, width: float = 1000.0,
-                      cmap: str = "viridis", dark: bool = False) -> Path:
+                      cmap: str = "viridis", dark: bool = False, exclude: str = "") -> Path:
     """Write the series figure of ``result``; the format follows the suffix (PNG at 2×, SVG, PDF).
+    ``exclude`` is the attention-sink control (see :class:`SeriesFigure`).
 
     Returns:
         The path written.
@@ -304,9 +338,10 @@ def save_series_image(result: AttributionResult, path: str | os.PathLike, width:
         OSError: when the file cannot be written.
     """
     image_format(path)  # a wrong suffix fails before any painting
-    return write_figure(_figure(result, width, cmap, dark), path)
+    return write_figure(_figure(result, width, cmap, dark, exclude), path)
 
 
-def _figure(result: AttributionResult, width: float, cmap: str, dark: bool) -> SeriesFigure:
+def _figure(result: AttributionResult, width: float, cmap: str, dark: bool,
+            exclude: str = "") -> SeriesFigure:
     ensure_gui_app()  # fonts need an application
-    return SeriesFigure(result, width, cmap, DARK if dark else LIGHT)
+    return SeriesFigure(result, width, cmap, DARK if dark else LIGHT, exclude=exclude)

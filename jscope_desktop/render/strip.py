@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from .colormaps import ColorMap, Normalizer
 from .units import Unit, visible_text
@@ -27,6 +27,7 @@ class StripStyle:
     dim_text: QColor
     outline: QColor
     marker: QColor  # the explained position and the target
+    excluded: QColor  # fill of tokens left out of the colour scale (hatched over it)
 
     @property
     def is_dark(self) -> bool:
@@ -34,10 +35,27 @@ class StripStyle:
         return self.background.lightness() < 128
 
 
-LIGHT = StripStyle(QColor("#ffffff"), QColor("#1a1a1a"), QColor("#8a8a8a"), QColor("#c8c8c8"),
-                   QColor("#d62728"))
-DARK = StripStyle(QColor("#1e1f22"), QColor("#e8e8e8"), QColor("#8c8c8c"), QColor("#4a4a4f"),
-                  QColor("#ff6b5e"))
+LIGHT = StripStyle(QColor("#ffffff"), QColor("#1a1a1a"), QColor("#6e6e6e"), QColor("#c8c8c8"),
+                   QColor("#d62728"), QColor("#d9d9d9"))
+DARK = StripStyle(QColor("#1e1f22"), QColor("#e8e8e8"), QColor("#9a9a9a"), QColor("#4a4a4f"),
+                  QColor("#ff6b5e"), QColor("#55555c"))
+
+
+def paint_excluded(painter: QPainter, rect: QRectF, style: StripStyle, radius: float = 3.0) -> None:
+    """Fill ``rect`` as a token left out of the colour scale: flat grey, diagonal hatching, a
+    dashed outline (unmistakably not a score colour)."""
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(style.excluded)
+    painter.drawRoundedRect(rect, radius, radius)
+    hatch = QColor(style.text)
+    hatch.setAlphaF(0.35)
+    painter.setBrush(QBrush(hatch, Qt.BrushStyle.BDiagPattern))
+    painter.drawRoundedRect(rect, radius, radius)
+    painter.setPen(QPen(style.dim_text, 1.0, Qt.PenStyle.DashLine))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRoundedRect(rect, radius, radius)
+    painter.restore()
 
 
 def strip_font(pixel_size: float = 15.0) -> QFont:
@@ -120,7 +138,8 @@ def paint_strip(
     """Draw ``layout`` with ``painter``, offset by ``origin``.
 
     Attributed units are filled with their score colour; unattributed ones get an outline only;
-    special tokens have dimmed text; unit ``explained`` gets a thick marker outline and the
+    units excluded from the colour scale are grey and hatched (:func:`paint_excluded`); special
+    tokens have dimmed text; unit ``explained`` gets a thick marker outline and the
     target box (or unit ``target_unit``, when the explained token is in the strip) a dashed
     marker outline. ``hover`` (a unit index) gets a thin highlight.
     """
@@ -150,8 +169,11 @@ def _paint_box(painter, box, units, norm, cmap, style, explained, hover) -> None
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, box.label)
         return
     unit = units[box.unit]
-    t = norm(unit.score)
-    if t is None:
+    t = None if unit.excluded else norm(unit.score)
+    if unit.excluded:
+        paint_excluded(painter, rect.adjusted(0.5, 0.5, -0.5, -0.5), style)
+        text = style.text
+    elif t is None:
         painter.setPen(QPen(style.outline, 1.0, Qt.PenStyle.DotLine))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         text = style.dim_text
@@ -160,10 +182,11 @@ def _paint_box(painter, box, units, norm, cmap, style, explained, hover) -> None
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         text = text_color_on(fill)
-    painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
-    if unit.special:
+    if not unit.excluded:
+        painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 3, 3)
+    if unit.special and not unit.excluded:  # an excluded box is grey: keep its text readable
         text = QColor(text)
-        text.setAlphaF(0.55)
+        text.setAlphaF(0.72)  # dimmed, still readable on every fill
     painter.setPen(text)
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, box.label)
     if box.unit == explained or box.unit == hover:

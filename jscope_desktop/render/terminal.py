@@ -16,8 +16,9 @@ from rich.text import Text
 
 from ..engine.fisher_config import describe_fisher
 from ..engine.result import AttributionResult
-from ..engine.scopes import scope_label
+from ..engine.scopes import scope_label, scope_unit
 from .units import visible_text
+from .view_options import ScaleExclusion, as_exclusion, scale_mask
 
 # A sequential white → yellow → red ramp (ColorBrewer YlOrRd): readable on dark and light
 # terminals, and a zero score stays distinguishable from "not attributed" (no background).
@@ -48,11 +49,22 @@ def normalised(scores: list[float | None]) -> list[float | None]:
             for s in scores]
 
 
-def token_strip(result: AttributionResult) -> Text:
+EXCLUDED_STYLE = "black on rgb(190,190,190) strike"  # left out of the colour scale: grey, struck
+
+
+def _kept(result: AttributionResult, exclude) -> tuple[list[float | None], list[bool]]:
+    """The row's scores with the excluded tokens set to None, and the mask itself."""
+    mask = scale_mask(result, exclude)
+    return [None if m else s for s, m in zip(result.score_row(), mask)], mask
+
+
+def token_strip(result: AttributionResult, exclude: ScaleExclusion | str | None = None) -> Text:
     """The prompt as coloured token boxes: background by score, special tokens in italics,
     role changes labelled (chat), the explained token underlined, unattributed tokens dim,
-    and the top prediction after the last token."""
-    row = normalised(result.score_row())
+    tokens excluded from the colour scale grey and struck through, and the top prediction
+    after the last token."""
+    kept, mask = _kept(result, exclude)
+    row = normalised(kept)
     special = result.special or [False] * len(result.tokens)
     roles = result.roles or [None] * len(result.tokens)
     strip = Text()
@@ -61,7 +73,7 @@ def token_strip(result: AttributionResult) -> Text:
         if roles[i] is not None and roles[i] != last_role:
             strip.append(f"[{roles[i]}] ", style="bold cyan")
             last_role = roles[i]
-        style = "dim" if f is None else _colour_style(f)
+        style = EXCLUDED_STYLE if mask[i] else "dim" if f is None else _colour_style(f)
         if special[i]:
             style += " italic"
         if i == result.position:
@@ -73,13 +85,22 @@ def token_strip(result: AttributionResult) -> Text:
     return strip
 
 
-def colour_scale(result: AttributionResult, cells: int = 20) -> Text:
-    """A legend: the colour ramp from 0 to the row's largest raw score."""
-    finite = [s for s in result.score_row() if s is not None and math.isfinite(s)]
-    legend = Text("score  0 ")
+def colour_scale(result: AttributionResult, cells: int = 20,
+                 exclude: ScaleExclusion | str | None = None) -> Text:
+    """A legend: the colour ramp from 0 to the largest raw score of the tokens the scale spans
+    (all but the excluded ones), and a line saying what ``exclude`` leaves out."""
+    kept, _ = _kept(result, exclude)
+    finite = [s for s in kept if s is not None and math.isfinite(s)]
+    legend = Text(f"score {scope_unit(result.scope)}  0 ")
     for j in range(cells):
         legend.append(" ", style=_colour_style(j / (cells - 1)))
     legend.append(f" {max(finite, default=0.0):.4g}  (raw; colours relative to the largest)")
+    option = as_exclusion(exclude)
+    if option.active:
+        legend.append("\n")
+        legend.append(" excluded ", style=EXCLUDED_STYLE)
+        legend.append(f" colour scale excludes: {option.describe()} (scores kept; not in the "
+                      "top list)", style="dim")
     return legend
 
 
@@ -97,9 +118,11 @@ def predictions_table(result: AttributionResult, n: int = 5) -> Table:
     return table
 
 
-def influential_table(result: AttributionResult, n: int = 5) -> Table:
-    """The ``n`` highest-scored tokens with their index, raw score and share of the largest."""
-    row = result.score_row()
+def influential_table(result: AttributionResult, n: int = 5,
+                      exclude: ScaleExclusion | str | None = None) -> Table:
+    """The ``n`` highest-scored tokens (none that ``exclude`` leaves out) with their index, raw
+    score and share of the largest."""
+    row, _ = _kept(result, exclude)
     ranked = sorted((i for i, s in enumerate(row) if s is not None), key=lambda i: -row[i])[:n]
     top = row[ranked[0]] if ranked else 0.0
     table = Table(title="Most influential tokens", title_justify="left", box=None, pad_edge=False)
@@ -146,14 +169,18 @@ def timing_line(result: AttributionResult) -> Text:
     return Text(line, style="dim")
 
 
-def render_result(result: AttributionResult) -> Group:
-    """The whole terminal view of ``result`` as one rich renderable."""
+def render_result(result: AttributionResult,
+                  exclude: ScaleExclusion | str | None = None) -> Group:
+    """The whole terminal view of ``result`` as one rich renderable (``exclude``: the tokens
+    left out of the colour scale and the top list)."""
     return Group(
-        header(result), Text(), predictions_table(result), Text(), token_strip(result),
-        colour_scale(result), Text(), influential_table(result), Text(), timing_line(result),
+        header(result), Text(), predictions_table(result), Text(), token_strip(result, exclude),
+        colour_scale(result, exclude=exclude), Text(), influential_table(result, exclude=exclude),
+        Text(), timing_line(result),
     )
 
 
-def print_result(result: AttributionResult, console: Console | None = None) -> None:
+def print_result(result: AttributionResult, console: Console | None = None,
+                 exclude: ScaleExclusion | str | None = None) -> None:
     """Print the terminal view of ``result`` (to stdout unless ``console`` says otherwise)."""
-    (console or Console()).print(render_result(result))
+    (console or Console()).print(render_result(result, exclude))

@@ -27,6 +27,7 @@ class SeriesPlots(QWidget):
         self.result: AttributionResult | None = None
         self.view: SeriesView | None = None
         self.cmap = "viridis"
+        self.exclude = ""  # the attention-sink control (ScaleExclusion text)
         self.dark: bool | None = None  # None: follow the widget's palette
         self.placeholder = "Explain a series to see its values, their scores and the prediction."
         self._figure: SeriesFigure | None = None
@@ -48,6 +49,13 @@ class SeriesPlots(QWidget):
         self.result, self.cmap, self._figure = result, cmap, None
         self.update()
 
+    def set_view(self, cmap: str | None = None, exclude: str | None = None) -> None:
+        """Change the colour map or what the colour scale excludes (None keeps the current)."""
+        self.cmap = cmap or self.cmap
+        self.exclude = self.exclude if exclude is None else exclude
+        self._figure = None
+        self.update()
+
     def paint_style(self) -> StripStyle:
         """The colours painted with: dark or light as set, else following the palette."""
         if self.dark is not None:
@@ -55,8 +63,9 @@ class SeriesPlots(QWidget):
         return DARK if self.palette().window().color().lightness() < 128 else LIGHT
 
     def export_options(self) -> dict:
-        """The ``save_series_image`` options matching what is on screen (colour map, dark)."""
-        return {"cmap": self.cmap, "dark": self.paint_style().is_dark}
+        """The ``save_series_image`` options matching what is on screen (colour map, dark,
+        exclude)."""
+        return {"cmap": self.cmap, "dark": self.paint_style().is_dark, "exclude": self.exclude}
 
     def figure(self) -> SeriesFigure | None:
         """The figure as laid out at the widget's size (widget coordinates = figure logical px),
@@ -64,8 +73,9 @@ class SeriesPlots(QWidget):
         if self.result is None:
             return None
         if self._figure is None:
-            self._figure = SeriesFigure(self.result, float(self.width()), self.cmap, self.paint_style(),
-                                        height=float(self.height()), captions=False)
+            self._figure = SeriesFigure(self.result, float(self.width()), self.cmap,
+                                        self.paint_style(), height=float(self.height()),
+                                        captions=False, exclude=self.exclude)
         return self._figure
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)

@@ -59,11 +59,14 @@ class SeriesTab(QWidget):
         result_shown(object): a series result is on screen.
         run_failed(str): a run or an input failed; carries the one sentence shown.
         run_cancelled(float): a run stopped after Cancel; carries the latency in seconds.
+        web_page_requested(): "Save as web page…" was pressed (the window saves the shown
+            result with its ``save_web_page``).
     """
 
     result_shown = Signal(object)
     run_failed = Signal(str)
     run_cancelled = Signal(float)
+    web_page_requested = Signal()
 
     def __init__(self, worker: Worker, holder: ModelHolder, parent: QWidget | None = None):
         super().__init__(parent)
@@ -108,6 +111,9 @@ class SeriesTab(QWidget):
         self.export_csv_button = QPushButton("CSV…")
         self.export_json_button = QPushButton("JSON…")
         self.copy_button = QPushButton("Copy image")
+        self.web_page_button = QPushButton("Save as web page…")
+        self.web_page_button.setToolTip("One self-contained HTML file: hover a token for its "
+                                        "score; the result JSON is inside")
         self._layout()
         self._connect()
         self._set_running(False)
@@ -136,8 +142,7 @@ class SeriesTab(QWidget):
         cut.addWidget(self.cutoff_label)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export:"))
-        for b in (self.export_image_button, self.export_csv_button, self.export_json_button,
-                  self.copy_button):
+        for b in self._export_buttons():
             exports.addWidget(b)
         exports.addStretch(1)
         right = QVBoxLayout()
@@ -160,6 +165,11 @@ class SeriesTab(QWidget):
         self.export_csv_button.clicked.connect(lambda: self._export("CSV", save_actions.CSV_FILTER))
         self.export_json_button.clicked.connect(lambda: self._export("JSON", save_actions.JSON_FILTER))
         self.copy_button.clicked.connect(self.copy_image)
+        self.web_page_button.clicked.connect(self.web_page_requested.emit)
+
+    def _export_buttons(self) -> tuple[QPushButton, ...]:
+        return (self.export_image_button, self.export_csv_button, self.export_json_button,
+                self.copy_button, self.web_page_button)
 
     def _source_changed(self) -> None:
         own = self.source.currentData() == VALUES
@@ -230,8 +240,7 @@ class SeriesTab(QWidget):
         self.progress.setVisible(running)
         self.progress.setValue(0)
         has = self.result is not None
-        for b in (self.export_image_button, self.export_csv_button, self.export_json_button,
-                  self.copy_button):
+        for b in self._export_buttons():
             b.setEnabled(has)
         self.cutoff.setEnabled(has and not running)
 
@@ -263,10 +272,15 @@ class SeriesTab(QWidget):
         self.run_failed.emit(message)
 
     # -- showing ---------------------------------------------------------------------------
+    def set_view(self, cmap: str | None = None, exclude: str | None = None, **_) -> None:
+        """Follow the window's view controls: the colour map and the attention-sink control
+        (``ScaleExclusion`` text; a value holding an excluded token leaves the colour scale)."""
+        self.plots.set_view(cmap, exclude)
+
     def show_result(self, result: AttributionResult) -> None:
         """Draw a series result, set the slider to its cutoff and summarise it in numbers."""
         self.result = result
-        self.plots.set_result(result)
+        self.plots.set_result(result, self.plots.cmap)
         view = series_view(result)
         self.cutoff.blockSignals(True)
         self.cutoff.setRange(1, view.n)

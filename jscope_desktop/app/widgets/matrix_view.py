@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ...engine.result import AttributionResult
 from ...render.colormaps import COLORMAPS, Normalizer
+from ...render.strip import LIGHT
 from ...render.units import visible_text
+from ...render.view_options import masked, scale_mask
 from .plotting import pg
 from .strip_widget import StripWidget
 
@@ -29,7 +31,7 @@ class MatrixView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.result: AttributionResult | None = None
-        self.cmap, self.scale = "viridis", "linear"
+        self.cmap, self.scale, self.exclude = "viridis", "linear", ""
         v = QVBoxLayout(self)
         self.summary = QLabel("Generate tokens to see the attribution matrix.")
         self.summary.setWordWrap(True)
@@ -80,31 +82,39 @@ class MatrixView(QWidget):
         self.plot.setYRange(-0.5, n - 0.5, padding=0)
         self.select_row(n - 1)
 
-    def set_view(self, cmap=None, scale=None, granularity=None, zoom=None) -> None:
-        """Apply a colour map and scale to the image and the row strip."""
+    def set_view(self, cmap=None, scale=None, granularity=None, zoom=None, exclude=None) -> None:
+        """Apply a colour map, scale and attention-sink control (``ScaleExclusion`` text: the
+        excluded columns are grey and out of the colour scale) to the image and the row strip."""
         self.cmap, self.scale = cmap or self.cmap, scale or self.scale
-        self.strip.set_view(cmap, scale, granularity, zoom)
+        self.exclude = exclude if exclude is not None else self.exclude
+        self.strip.set_view(cmap, scale, granularity, zoom, exclude)
         if self.result is not None:
             self._draw()
 
     def _draw(self) -> None:
         m = self.matrix()
-        norm = Normalizer.from_scores(self.result.scores, self.scale)
+        mask = scale_mask(self.result, self.exclude)
+        norm = Normalizer.from_scores(masked(self.result.scores, mask), self.scale)
+        grey = LIGHT.excluded.getRgb()[:3]
         lut = np.array(COLORMAPS[self.cmap].lut(), dtype=np.uint8)  # (256, 3)
         rgba = np.zeros((*m.shape, 4), dtype=np.uint8)
         for (i, j), v in np.ndenumerate(m):
             if not np.isnan(v):
-                rgba[i, j, :3] = lut[round(norm(float(v)) * (len(lut) - 1))]
+                rgba[i, j, :3] = grey if mask[j] else lut[round(norm(float(v)) * (len(lut) - 1))]
                 rgba[i, j, 3] = 255
         self.image.setImage(rgba)
         self.colorbar.setColorMap(pg.ColorMap(np.linspace(0, 1, len(lut)),
                                               [(*c, 255) for c in lut.tolist()]))
         if self.scale == "log":
             self.colorbar.setLevels((np.log10(norm.vmin), np.log10(norm.vmax)))
-            self.colorbar.axis.setLabel("log₁₀ score")
+            self.colorbar.axis.setLabel("log₁₀ score" + self._excluded_note(mask))
         else:
             self.colorbar.setLevels((0.0, norm.vmax))
-            self.colorbar.axis.setLabel("score")
+            self.colorbar.axis.setLabel("score" + self._excluded_note(mask))
+
+    @staticmethod
+    def _excluded_note(mask: list[bool]) -> str:
+        return " (grey columns: excluded)" if any(mask) else ""
 
     def cell_color(self, row: int, col: int) -> tuple[int, int, int, int]:
         """The RGBA drawn for one cell (alpha 0 where the row does not attribute the token)."""

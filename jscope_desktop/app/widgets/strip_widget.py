@@ -14,11 +14,13 @@ from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ...engine.result import AttributionResult
+from ...engine.scopes import scope_unit
 from ...render.colorbar import colorbar_height, paint_colorbar
 from ...render.colormaps import COLORMAPS, Normalizer, format_score
 from ...render.export import Figure, FigureOptions, explained_token, target_index
 from ...render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
-from ...render.units import Unit, make_units, row_scores, unit_of_token
+from ...render.units import Unit, make_units, scale_scores, unit_of_token
+from ...render.view_options import as_exclusion
 
 MARGIN = 10.0
 BASE_FONT_PX = 15.0
@@ -42,6 +44,7 @@ class StripWidget(QWidget):
         self.result: AttributionResult | None = None
         self.position: int | None = None
         self.cmap, self.scale, self.granularity, self.zoom = "viridis", "linear", "token", 1.0
+        self.exclude = ""  # the attention-sink control, as ScaleExclusion text
         self.show_colorbar = show_colorbar
         self.dark: bool | None = None  # None: follow the widget's palette
         self.units: list[Unit] = []
@@ -62,8 +65,11 @@ class StripWidget(QWidget):
         self._relayout()
 
     def set_view(self, cmap: str | None = None, scale: str | None = None,
-                 granularity: str | None = None, zoom: float | None = None) -> None:
-        """Change colour map, scale, granularity or zoom (None keeps the current one)."""
+                 granularity: str | None = None, zoom: float | None = None,
+                 exclude: str | None = None) -> None:
+        """Change colour map, scale, granularity, zoom or what the colour scale excludes
+        (``ScaleExclusion`` text; None keeps the current one)."""
+        self.exclude = as_exclusion(exclude).to_text() if exclude is not None else self.exclude
         self.cmap = cmap or self.cmap
         self.scale = scale or self.scale
         self.granularity = granularity or self.granularity
@@ -74,7 +80,8 @@ class StripWidget(QWidget):
     def figure_options(self) -> FigureOptions:
         """The export options matching what is on screen."""
         return FigureOptions(cmap=self.cmap, scale=self.scale, granularity=self.granularity,
-                             dark=self._style().is_dark, position=self._row_position())
+                             dark=self._style().is_dark, position=self._row_position(),
+                             exclude=self.exclude)
 
     def figure(self) -> Figure | None:
         """The annotated figure of what is shown (for export), or None without a result."""
@@ -106,8 +113,8 @@ class StripWidget(QWidget):
             self.update()
             return
         pos = self._row_position()
-        self.units = make_units(self.result, self.granularity, pos)
-        self.norm = Normalizer.from_scores(row_scores(self.result, pos), self.scale)
+        self.units = make_units(self.result, self.granularity, pos, self.exclude)
+        self.norm = Normalizer.from_scores(scale_scores(self.units), self.scale)
         self.explained = unit_of_token(self.units, pos)
         nxt = target_index(self.result, pos)
         self.target_unit = None if nxt is None else unit_of_token(self.units, nxt)
@@ -144,11 +151,18 @@ class StripWidget(QWidget):
             y = MARGIN + self.layout_.height + 14
             w = min(420.0, self.width() - 2 * MARGIN)
             font = strip_font(12)
-            title = f"score ({self.scale} scale" + (
-                ")" if self.granularity == "token" else f", L2 per {self.granularity})")
+            title = self.colorbar_title()
             paint_colorbar(painter, QRectF(MARGIN, y, w, colorbar_height(font)), cmap,
                            self.norm, style, font, title)
         painter.end()
+
+    def colorbar_title(self) -> str:
+        """The colour bar's title: the score's unit, the scale, the aggregation and what the
+        scale excludes."""
+        agg = "" if self.granularity == "token" else f", L2 per {self.granularity}"
+        option = as_exclusion(self.exclude)
+        ex = f"; excludes {option.describe()} (hatched)" if option.active else ""
+        return f"score {scope_unit(self.result.scope)} ({self.scale} scale{agg}{ex})"
 
     # -- interaction -------------------------------------------------------------------
     def _box_at(self, pos: QPointF):
@@ -170,7 +184,10 @@ class StripWidget(QWidget):
         u = self.units[unit]
         ranked = sum(1 for v in self.units if v.rank is not None)
         where = f"token {u.start}" if u.end - u.start == 1 else f"tokens {u.start}–{u.end - 1}"
-        rank = f"rank {u.rank} of {ranked}" if u.rank else "not attributed"
+        rank = (f"rank {u.rank} of {ranked}" if u.rank else "excluded from the colour scale"
+                if u.excluded else "not attributed")
+        if u.dropped:
+            rank += f" (without {u.dropped} excluded token{'s' if u.dropped > 1 else ''})"
         special = " (special)" if u.special else ""
         return f"{u.text!r}{special}\n{where}\nscore {format_score(u.score)}, {rank}"
 

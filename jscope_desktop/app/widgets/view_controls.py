@@ -1,19 +1,28 @@
-"""The strip's view controls: colour map, linear/log scale, granularity and zoom."""
+"""The strip's view controls: colour map, linear/log scale, granularity, the attention-sink
+control (what the colour scale excludes) and zoom."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from ...render.colormaps import COLORMAPS, SCALES
 from ...render.units import GRANULARITIES
+from ...render.view_options import MODE_LABELS, MODES, ScaleExclusion
+
+CUSTOM = "custom"  # the exclusion entry whose token indices are typed in the box beside it
 
 
 class ViewControls(QWidget):
     """A row of combo boxes and zoom buttons.
 
+    The "Scale" combo is the attention-sink control (``render.view_options.ScaleExclusion``):
+    the first token, special tokens, chat-template tokens or typed token indices are left out
+    of the colour scale and the ranking; the stored scores never change.
+
     Signals:
-        changed(dict): the new view, keys cmap, scale, granularity, zoom.
+        changed(dict): the new view, keys cmap, scale, granularity, exclude (the exclusion as
+            text, "" for none), zoom.
     """
 
     changed = Signal(dict)
@@ -31,33 +40,77 @@ class ViewControls(QWidget):
         self.granularity = QComboBox()
         for g in GRANULARITIES:
             self.granularity.addItem(f"per {g}", g)
+        self.exclude = QComboBox()
+        self.exclude.addItem("scale: all tokens", "")
+        for m in MODES:
+            self.exclude.addItem(f"scale without {MODE_LABELS[m].split(' (')[0]}", m)
+        self.exclude.addItem("scale without tokens…", CUSTOM)
+        self.indices = QLineEdit()
+        self.indices.setPlaceholderText("e.g. 0,3")
+        self.indices.setMaximumWidth(110)
+        self.indices.setVisible(False)
         self.zoom_out, self.zoom_in = QToolButton(text="−"), QToolButton(text="+")
         self.zoom_label = QLabel("100 %")
         self.zoom = 1.0
         for w, tip in ((self.cmap, "Colour map"), (self.scale, "Colour scale"),
                        (self.granularity, "Show scores per token, word (L2) or sentence (L2)"),
+                       (self.exclude, "Attention sink: leave tokens out of the colour scale and "
+                        "the ranking (drawn hatched; the stored scores are not changed)"),
+                       (self.indices, "Token indices to leave out of the colour scale, e.g. 0,3 "
+                        "(negative counts from the end); Enter applies"),
                        (self.zoom_out, "Zoom out (Ctrl+−)"), (self.zoom_in, "Zoom in (Ctrl++)")):
             w.setToolTip(tip)
             row.addWidget(w)
-        row.insertWidget(4, self.zoom_label)
+        row.insertWidget(6, self.zoom_label)
         row.addStretch(1)
-        for combo in (self.cmap, self.scale, self.granularity):
+        for combo in (self.cmap, self.scale, self.granularity, self.exclude):
             combo.currentIndexChanged.connect(self._emit)
+        self.indices.editingFinished.connect(self._emit)
         self.zoom_in.clicked.connect(lambda: self.set_zoom(self.zoom * 1.25))
         self.zoom_out.clicked.connect(lambda: self.set_zoom(self.zoom / 1.25))
+        self._last_exclude = ""
+
+    def exclusion(self) -> str:
+        """The attention-sink control as ``ScaleExclusion`` text ("" for none). Typed indices
+        that do not read as indices keep the last valid choice (the box turns red)."""
+        choice = self.exclude.currentData()
+        self.indices.setVisible(choice == CUSTOM)
+        if choice != CUSTOM:
+            self._last_exclude = choice
+            return choice
+        try:
+            text = ScaleExclusion.parse(self.indices.text()).to_text()
+        except ValueError as exc:
+            self.indices.setStyleSheet("border: 1px solid #b00020;")
+            self.indices.setToolTip(str(exc))
+            return self._last_exclude
+        self.indices.setStyleSheet("")
+        self._last_exclude = text
+        return text
 
     def view(self) -> dict:
-        """The current choices: cmap, scale, granularity (names) and zoom (factor)."""
+        """The current choices: cmap, scale, granularity, exclude (names) and zoom (factor)."""
         return {"cmap": self.cmap.currentData(), "scale": self.scale.currentData(),
-                "granularity": self.granularity.currentData(), "zoom": self.zoom}
+                "granularity": self.granularity.currentData(), "exclude": self.exclusion(),
+                "zoom": self.zoom}
 
-    def set_view(self, cmap=None, scale=None, granularity=None, zoom=None) -> None:
-        """Select the given values (None keeps the current one) and emit ``changed`` once."""
+    def set_view(self, cmap=None, scale=None, granularity=None, zoom=None, exclude=None) -> None:
+        """Select the given values (None keeps the current one) and emit ``changed`` once.
+
+        ``exclude`` is ``ScaleExclusion`` text: a named set selects its entry, anything else the
+        "tokens…" entry with the text in the box.
+        """
         self.blockSignals(True)
         for combo, value in ((self.cmap, cmap), (self.scale, scale),
                              (self.granularity, granularity)):
             if value is not None and combo.findData(value) >= 0:
                 combo.setCurrentIndex(combo.findData(value))
+        if exclude is not None:
+            k = self.exclude.findData(exclude)
+            if k < 0 or exclude == CUSTOM:
+                self.indices.setText(exclude)
+                k = self.exclude.findData(CUSTOM)
+            self.exclude.setCurrentIndex(k)
         self.blockSignals(False)
         if zoom is not None:
             self.set_zoom(zoom)
