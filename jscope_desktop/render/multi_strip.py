@@ -46,7 +46,7 @@ def agreement_color(rho: float | None, cmap: ColorMap) -> QColor | None:
 def agreement_size(n: int, font: QFont) -> QSizeF:
     """The size (px) :func:`paint_agreement` needs for ``n`` scopes."""
     fm = QFontMetricsF(font)
-    return QSizeF(fm.height() * 1.2 + 8 + n * CELL + 8 + 110,
+    return QSizeF(_label_w(fm) + n * CELL + 8 + 220,
                   fm.height() + 4 + n * CELL + fm.height() + 4)
 
 
@@ -63,7 +63,7 @@ def paint_agreement(painter: QPainter, origin: QPointF, multi: MultiScopeResult,
     painter.drawText(QPointF(origin.x(), origin.y() + fm.ascent()),
                      "Rank agreement (Spearman ρ over attributed tokens)")
     top = origin.y() + fm.height() + 4
-    left = origin.x() + fm.height() * 1.2 + 8
+    left = origin.x() + _label_w(fm)
     for i, name in enumerate(a.scopes):
         short = _short(name)
         painter.setPen(style.text)
@@ -87,6 +87,10 @@ def paint_agreement(painter: QPainter, origin: QPointF, multi: MultiScopeResult,
         painter.drawText(QPointF(legend_x, top + fm.ascent() + k * fm.height()),
                          f"{name} = {label}")
     painter.restore()
+
+
+def _label_w(fm: QFontMetricsF) -> float:
+    return fm.horizontalAdvance("Mmm") + 10
 
 
 def _short(name: str) -> str:
