@@ -117,6 +117,19 @@ def pair_job(holder: ModelHolder, first, second):
     return run
 
 
+def multi_job(holder: ModelHolder, request, scopes: list[str]):
+    """A job running ``scopes`` (names) on ``request``'s prompt in one pass (one forward graph,
+    one batched backward pass); returns an ``engine.multi_result.MultiScopeResult``."""
+
+    def run(progress, cancel):
+        from ..engine.multi import attribute_many, check_scopes
+
+        check_scopes(request, scopes, refuse_unused=True)
+        return attribute_many(holder.require(), request, scopes, progress, cancel)
+
+    return run
+
+
 def generate_job(holder: ModelHolder, prompt: str, n_tokens: int, scope: str, chat: bool):
     """A job generating ``n_tokens`` and attributing each generated token (a matrix result)."""
 
