@@ -80,11 +80,12 @@ def test_direction_scopes_ride_in_fishers_one_batched_pass(tiny_llama, one_threa
     assert n_fisher == alone.timing.backward_passes == 1
     count_passes.clear()
     multi = attribute_many(tiny_llama, req, [*DIRECTIONS, "fisher"])
-    assert count_passes == [alone.fisher.rank + alone.fisher.probes + len(DIRECTIONS)]
+    # Semantic and Grad × input share their direction w_target: three rows ride, not four
+    assert count_passes == [alone.fisher.rank + alone.fisher.probes + len(DIRECTIONS) - 1]
     assert multi.timing.backward_passes == 1
     count_passes.clear()
     multi = attribute_many(tiny_llama, req, DIRECTIONS)  # no Fisher: one batch of their own
-    assert count_passes == [len(DIRECTIONS)] and multi.timing.backward_passes == 1
+    assert count_passes == [len(DIRECTIONS) - 1] and multi.timing.backward_passes == 1
 
 
 def test_fisher_exact_and_with_an_error_target(tiny_llama, one_thread, count_passes):

@@ -96,7 +96,7 @@ def attribute_many(
     graph = build_graph(lm, prep.ids, prep.position)
     graph_s = time.perf_counter() - t0
     direction = [i for i, s in enumerate(objs) if _is_direction(s)]
-    riders = _riders(lm, graph, prep, objs, direction)
+    riders, row_of = _riders(lm, graph, prep, objs, direction)
     outs: dict[int, ScopeOutput] = {}
     share: dict[int, float] = {}
     passes = 0
@@ -118,7 +118,7 @@ def attribute_many(
         share[i] = time.perf_counter() - t
         passes += outs[i].backward_passes
         if s.name == FISHER and riders is not None and riders.grads is not None:
-            _split_share(share, i, direction, outs[i])
+            _split_share(share, i, direction, riders.directions.shape[0], outs[i])
     if riders is not None:
         if riders.grads is None:  # no Fisher (or it took another path): one batch of their own
             say(0.9, "Direction scopes")
@@ -129,7 +129,8 @@ def attribute_many(
             for i in direction:
                 share[i] = (time.perf_counter() - t) / len(direction)
         for j, i in enumerate(direction):
-            outs[i] = _direction_output(objs[i], graph, riders.grads[j], prep.position + 1)
+            outs[i] = _direction_output(objs[i], graph, riders.grads[row_of[j]],
+                                        prep.position + 1)
     sync(lm)
     total_s = time.perf_counter() - t0
     results = [build_result(lm, prep, graph, objs[i].name, outs[i],
@@ -140,16 +141,23 @@ def attribute_many(
 
 
 def _riders(lm: LoadedModel, graph: Graph, prep: Prepared, objs: list[Scope],
-            direction: list[int]) -> Riders | None:
-    """The direction scopes' directions (m, d), checked, as riders of one batched pass."""
+            direction: list[int]) -> tuple[Riders | None, list[int]]:
+    """The direction scopes' directions, checked, as riders of one batched pass: the distinct
+    rows (m, d) — Semantic and Grad × input share theirs — and, per direction scope, its row."""
     if not direction:
-        return None
-    rows = []
+        return None, []
+    rows: list[torch.Tensor] = []
+    row_of = []
     for i in direction:
         s = objs[i]
         pred = prediction_for(lm, graph, prep, s)
-        rows.append(guarded(s, lambda s=s, pred=pred: s.direction_for(pred)))
-    return Riders(graph, torch.stack(rows))
+        u = guarded(s, lambda s=s, pred=pred: s.direction_for(pred))
+        same = next((k for k, r in enumerate(rows) if torch.equal(r, u)), None)
+        if same is None:
+            rows.append(u)
+            same = len(rows) - 1
+        row_of.append(same)
+    return Riders(graph, torch.stack(rows)), row_of
 
 
 def _batched(graph: Graph, directions: torch.Tensor, cancel) -> tuple[torch.Tensor, int]:
@@ -174,12 +182,13 @@ def _direction_output(scope: DirectionScope, graph: Graph, g: torch.Tensor,
     return out
 
 
-def _split_share(share: dict[int, float], fisher: int, direction: list[int],
+def _split_share(share: dict[int, float], fisher: int, direction: list[int], m: int,
                  out: ScopeOutput) -> None:
-    """Split the Fisher call's seconds between Fisher and its riders by directions pushed."""
+    """Split the Fisher call's seconds between Fisher and its ``m`` rider rows by directions
+    pushed; the riders' part is shared evenly by the direction scopes."""
     f = out.fisher
     k = (f.rank + f.probes) if f is not None else 0
-    per = share[fisher] / (k + len(direction))
+    riders_s = share[fisher] * m / (k + m)
     for i in direction:
-        share[i] = per
-    share[fisher] -= per * len(direction)
+        share[i] = riders_s / len(direction)
+    share[fisher] -= riders_s
