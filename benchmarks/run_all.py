@@ -15,10 +15,10 @@ import argparse
 import time
 from pathlib import Path
 
-from . import bench_cost, bench_faithfulness, bench_fisher, bench_generation
+from . import bench_cost, bench_faithfulness, bench_fisher, bench_generation, bench_multi
 from .common import RESULTS, add_model_args, load
 
-BENCHMARKS = ("cost", "fisher", "generation", "faithfulness")
+BENCHMARKS = ("cost", "fisher", "generation", "multi", "faithfulness")
 
 # name -> settings per size; the default fits ~30 min on 2 cores (see each module's docstring)
 SIZES = {
@@ -78,6 +78,7 @@ def run_benchmarks(lm, out: Path, only: list[str], s: dict, deadline: float | No
         "fisher": lambda: bench_fisher.run(lm, out, s["ranks"], s["probes"], s["seeds"],
                                            bench_fisher.PROMPTS[: s["fisher_prompts"]]),
         "generation": lambda: bench_generation.run(lm, out, s["gen_n"]),
+        "multi": lambda: bench_multi.run(lm, out, s["repeats"]),
         "faithfulness": lambda: bench_faithfulness.run(lm, out, s["passages"], s["loo_passages"],
                                                        deadline=deadline),
     }
@@ -100,10 +101,11 @@ def print_summary(done: dict, out: Path) -> None:
         "cost": ["method", "128 tokens (× Temperature)", "1,024 tokens (× Temperature)"],
         "fisher": ["Fisher fast (frontier)", "median rel. L2", "median Spearman", "time / Temperature"],
         "generation": ["scope", "N", "batched s", "N separate s", "speed-up", "max rel. diff"],
+        "multi": ["prompt", "tokens", "5 scopes s", "Fisher fast s", "ratio", "5 separate s"],
         "faithfulness": ["scope", "top 5 %", "top 10 %", "top 20 %", "LOO ρ (KL)", "paper top 10 %"],
     }
     modules = {"cost": bench_cost, "fisher": bench_fisher, "generation": bench_generation,
-               "faithfulness": bench_faithfulness}
+               "multi": bench_multi, "faithfulness": bench_faithfulness}
     for name, (result, seconds) in done.items():
         table = Table(title=f"{name} ({seconds:.0f} s) — {out}")
         for h in headers[name]:

@@ -40,6 +40,12 @@ MULTI_READER = "jscope_desktop.engine.multi_result"  # reads the multi-scope con
 
 def _page(result) -> str | None:
     """The render layer's web page of ``result`` (None for a kind it has no page for)."""
+    from .engine.multi_result import MultiScopeResult
+
+    if isinstance(result, MultiScopeResult):
+        from .render.html_multi import multi_page
+
+        return multi_page(result)
     from .render.html import result_page
 
     return result_page(result) if isinstance(result, AttributionResult) else None
@@ -65,15 +71,16 @@ def load_model(path: str | os.PathLike | None = None, device: str = "auto",
     return _load_model(path, device, dtype)
 
 
-def attribute(lm: LoadedModel, prompt: str | list[int], scope: str = "temperature",
-              **settings) -> AttributionResult:
+def attribute(lm: LoadedModel, prompt: str | list[int],
+              scope: str | list[str] | tuple[str, ...] = "temperature", **settings):
     """Explain which input tokens caused ``lm``'s prediction after ``prompt``.
 
     Args:
         lm: a model from :func:`load_model`.
         prompt: the text (or a list of token ids, fed exactly as given).
         scope: ``semantic``, ``contrast``, ``temperature``, ``fisher``, ``integrated``,
-            ``grad_input`` or a plugin scope's name.
+            ``grad_input`` or a plugin scope's name; several scopes (a list, ``"a,b,c"`` or
+            ``"all"``) run on one forward graph with one batched backward pass.
         **settings: any other field of :class:`AttributionRequest`: ``target``/``foil`` (text of
             one token), ``target_id``/``foil_id``, ``position`` (the token index whose next-token
             prediction is explained; default the last, negative counts from the end), ``chat``
@@ -85,6 +92,8 @@ def attribute(lm: LoadedModel, prompt: str | list[int], scope: str = "temperatur
         An :class:`AttributionResult`: ``scores`` (one raw score per token, None after the
         explained position), ``tokens``, ``topk`` (the explained prediction), ``timing`` (s).
         In Jupyter it displays itself as the interactive page; ``.save(path)`` writes the JSON.
+        Several scopes give a :class:`~jscope_desktop.engine.multi_result.MultiScopeResult`
+        (``results`` in the order asked, ``agreement`` Spearman matrix, ``timing``).
 
     Raises:
         JScopeError: an unknown setting, a value out of range, a target that is not one token,
@@ -94,6 +103,18 @@ def attribute(lm: LoadedModel, prompt: str | list[int], scope: str = "temperatur
     if unknown:
         raise JScopeError(f"Unknown setting {', '.join(map(repr, unknown))}; the settings are "
                           f"{', '.join(REQUEST_SETTINGS)}.")
+    from .engine.multi import parse_scopes
+
+    try:
+        names = list(scope) if isinstance(scope, (list, tuple)) else \
+            parse_scopes(scope) if isinstance(scope, str) and ("," in scope or
+                                                                scope.strip() == "all") else None
+        if names is not None:
+            names = parse_scopes(",".join(map(str, names)))
+    except RequestError as exc:
+        raise JScopeError(exc.sentence({"scope": "The scope setting"}) + ".") from None
+    if names is not None:
+        scope = names[0]
     if isinstance(prompt, str):
         request = AttributionRequest(prompt=prompt, scope=scope, **settings)
     elif isinstance(prompt, (list, tuple)):
@@ -102,12 +123,21 @@ def attribute(lm: LoadedModel, prompt: str | list[int], scope: str = "temperatur
         raise JScopeError(f"The prompt must be text or a list of token ids, not "
                           f"{type(prompt).__name__}.")
     try:
-        check_request(request, refuse_unused=True)
+        if names is not None:
+            from .engine.multi import check_scopes
+
+            check_scopes(request, names, refuse_unused=True)
+        else:
+            check_request(request, refuse_unused=True)
     except RequestError as exc:  # name the settings as this API spells them
         sentence = exc.sentence({s: f"The setting {s}" for s in REQUEST_SETTINGS
                                  if s not in ("target", "foil", "scope")})
         raise JScopeError(sentence if sentence.endswith((".", "?", ")")) else sentence + ".") \
             from None
+    if names is not None:
+        from .engine.multi import attribute_many
+
+        return attribute_many(lm, request, names)
     from .engine.attribute import attribute as _attribute
 
     return _attribute(lm, request)

@@ -186,3 +186,25 @@ def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp
             browser.switch_to.default_content()
     finally:
         browser.quit()
+
+
+def test_several_scopes_run_in_one_pass_display_and_read_back(tiny_llama, tmp_path):
+    many = js.attribute(tiny_llama, PROMPT, scope=["temperature", "semantic"])
+    assert [r.scope for r in many.results] == ["temperature", "semantic"]
+    single = js.attribute(tiny_llama, PROMPT, scope="temperature")
+    torch.testing.assert_close(torch.tensor(many.results[0].scores), torch.tensor(single.scores),
+                               rtol=1e-5, atol=1e-7)
+    assert js.attribute(tiny_llama, PROMPT, scope="temperature,semantic").scopes == many.scopes
+    page = _srcdoc(many._repr_html_())
+    assert read_embedded(page) == json.loads(many.to_json())
+    path = tmp_path / "many.json"
+    many.save(path)
+    assert js.load_result(path).to_dict() == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("scope", [["temperature", "temperature"], "temperature,nope", ","])
+def test_a_bad_scope_list_is_one_sentence(tiny_llama, scope):
+    with pytest.raises(js.JScopeError) as err:
+        js.attribute(tiny_llama, PROMPT, scope=scope)
+    text = str(err.value)
+    assert text.count(".") >= 1 and "\n" not in text and "{" not in text, text

@@ -86,7 +86,8 @@ def run_example(window, example: Example) -> Job | None:
     else:
         _load_prompt(window, example)
         if example.kind == "compare":
-            job = window.compare(*(r.but() for r in example.requests))
+            # one multi-scope job; the last request carries the settings the comparison needs
+            job = window.compare(example.scopes(), base=example.requests[-1].but())
         else:
             job = window.run(example.requests[0].but())
     if job is not None:
@@ -116,7 +117,7 @@ def _run_series(window, example: Example) -> Job | None:
 
 
 def _finished(window, example: Example, value) -> None:
-    results = list(value) if isinstance(value, tuple) else [value]
+    results = list(getattr(value, "results", None) or [value])  # a multi-scope result: its parts
     if example.kind == "single" and results[0].positions is None:
         r = results[0]  # show the explained position as an index (the example may count back)
         if window.prompt_panel.prompt.toPlainText() == example.prompt and \

@@ -103,7 +103,7 @@ def attribute_job(holder: ModelHolder, request):
 def pair_job(holder: ModelHolder, first, second):
     """A job running two attributions of the same prompt; returns (first, second) results.
 
-    Used by "Compare Fisher and Temperature" and by the cost panel's measurement.
+    Used by the cost panel's measurement (two runs).
     """
 
     def run(progress, cancel):
@@ -113,6 +113,19 @@ def pair_job(holder: ModelHolder, first, second):
         a = attribute(lm, first, lambda f, m: progress(f / 2, m), cancel)
         b = attribute(lm, second, lambda f, m: progress(0.5 + f / 2, m), cancel)
         return a, b
+
+    return run
+
+
+def multi_job(holder: ModelHolder, request, scopes: list[str]):
+    """A job running ``scopes`` (names) on ``request``'s prompt in one pass (one forward graph,
+    one batched backward pass); returns an ``engine.multi_result.MultiScopeResult``."""
+
+    def run(progress, cancel):
+        from ..engine.multi import attribute_many, check_scopes
+
+        check_scopes(request, scopes, refuse_unused=True)
+        return attribute_many(holder.require(), request, scopes, progress, cancel)
 
     return run
 

@@ -31,7 +31,9 @@ class MainWindow(QMainWindow, FileActions):
         engine_ready(object): the engine was imported; carries :class:`jobs.EngineInfo`.
         model_ready(object): a model finished loading; carries its ``ModelInfo``.
         result_shown(object): a new single-position result is on screen.
-        compare_shown(float): a comparison is on screen; carries Spearman's ρ.
+        compare_shown(float): a comparison is on screen; carries Spearman's ρ of its first two.
+        multi_shown(object): a multi-scope comparison is on screen; carries the
+            ``MultiScopeResult``.
         matrix_shown(object): a generation's attribution matrix is on screen.
         run_failed(str): a job failed; carries the one-sentence message shown.
         run_cancelled(float): a run stopped after Cancel; carries the latency in seconds.
@@ -41,6 +43,7 @@ class MainWindow(QMainWindow, FileActions):
     model_ready = Signal(object)
     result_shown = Signal(object)
     compare_shown = Signal(float)
+    multi_shown = Signal(object)
     matrix_shown = Signal(object)
     run_failed = Signal(str)
     run_cancelled = Signal(float)
@@ -82,6 +85,8 @@ class MainWindow(QMainWindow, FileActions):
         p.run_requested.connect(self.run)
         p.cancel_requested.connect(self.cancel)
         p.compare_requested.connect(self.compare)
+        p.compare_button.setText("Compare scopes (chosen in the Compare tab)")
+        self.compare_view.run_requested.connect(self.compare)
         p.generate_requested.connect(self.generate)
         p.prompt.textChanged.connect(lambda: p.set_position(None))
         self.model_panel.load_requested.connect(self.load_model)
@@ -144,14 +149,21 @@ class MainWindow(QMainWindow, FileActions):
         return self.prompt_panel.request().but(target=None, target_id=None, foil=None,
                                                foil_id=None)
 
-    def compare(self, first: AttributionRequest | None = None,
-                second: AttributionRequest | None = None) -> Job:
-        """Run Fisher (the selected method) and Temperature, or the requests ``first`` and
-        ``second`` (e.g. an example's), and show both strips."""
-        base = self._untargeted()
-        first, second = first or base.but(scope="fisher"), second or base.but(scope="temperature")
-        self._run_job = self._submit("compare", jobs.pair_job(self.holder, first, second),
+    def compare(self, scopes: list[str] | None = None,
+                base: AttributionRequest | None = None) -> Job:
+        """Run ``scopes`` (default: those ticked in the Compare tab; Fisher and Temperature at
+        first) on ``base`` (default: the prompt panel's request; an example passes its own) in
+        one multi-scope job and show their strips and agreement."""
+        names = scopes or self.compare_view.selected()
+        base = base or self.prompt_panel.request()
+        objs = [s for s in (self.engine.scopes if self.engine else []) if s.name in names]
+        if not any(s.needs_target for s in objs):  # a target only where a chosen scope uses it
+            base = base.but(target=None, target_id=None)
+        if not any(s.needs_foil for s in objs):
+            base = base.but(foil=None, foil_id=None)
+        self._run_job = self._submit("compare", jobs.multi_job(self.holder, base, names),
                                      self._run_job)
+        self.statusBar().showMessage(f"Comparing {', '.join(map(scope_label, names))}…")
         return self._run_job
 
     def measure(self) -> Job:
@@ -207,7 +219,7 @@ class MainWindow(QMainWindow, FileActions):
         elif kind == "run":
             self.show_result(value)
         elif kind == "compare":
-            self.show_compare(*value)
+            self.show_multi(value)
         elif kind == "measure":
             for r in value:
                 self.cost_panel.add_result(r, self._d_model())
@@ -245,6 +257,7 @@ class MainWindow(QMainWindow, FileActions):
         self.prompt_panel.set_scopes(info.scopes, s.get("scope"))
         self.prompt_panel.set_fisher_methods(info.fisher_methods, s.get("fisher_method"))
         self.series_tab.set_scopes(info.scopes)
+        self.compare_view.set_scopes(info.scopes)
         self.model_panel.set_engine_info(info.devices, info.all_devices, info.dtypes,
                                          s.get("device"), s.get("dtype"))
         if info.plugin_problems:  # a broken plugin is said once and never stops the app
@@ -290,14 +303,16 @@ class MainWindow(QMainWindow, FileActions):
             f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s.")
         self.result_shown.emit(result)
 
-    def show_compare(self, first: AttributionResult, second: AttributionResult) -> None:
-        """Show two results of one prompt in the Compare tab and record their costs."""
-        rho = self.compare_view.set_results(first, second)
-        for r in (first, second):
-            self.cost_panel.add_result(r, self._d_model())
+    def show_multi(self, multi) -> None:
+        """Show a multi-scope result in the Compare tab and its timing in the cost panel."""
+        rho = self.compare_view.set_multi(multi)
+        self.cost_panel.add_multi(multi, self._d_model())
         self.tabs.setCurrentWidget(self.compare_view)
         self.show_message("")
+        self.statusBar().showMessage(f"{len(multi.results)} scopes compared in "
+                                     f"{multi.timing.total_s:.2f} s.")
         self.compare_shown.emit(rho)
+        self.multi_shown.emit(multi)
 
     def show_matrix(self, result: AttributionResult) -> None:
         """Show a generation's attribution matrix."""

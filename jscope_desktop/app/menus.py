@@ -44,7 +44,7 @@ def build_menus(window) -> None:
     r = bar.addMenu("&Run")
     window.act_run = _action(window, r, "&Run", window.run, ["Ctrl+Return", "Ctrl+Enter"])
     window.act_cancel = _action(window, r, "&Cancel", window.cancel, ["Esc"])
-    _action(window, r, "Compare &Fisher and Temperature", window.compare)
+    _action(window, r, "&Compare the ticked scopes", window.compare)
     _action(window, r, "&Measure costs", window.measure)
     _action(window, r, "Run Fisher &exact", window.run_exact)
     _action(window, r, "&Generate and attribute", window.generate)

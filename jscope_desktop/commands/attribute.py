@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("prompt", help="the prompt text, or - to read it from stdin "
                    "(one trailing newline is dropped)")
-    add_request_options(p)
+    add_request_options(p, several=True)
     add_model_options(p)
     p.add_argument("--json", metavar="FILE", help="write the result (JSON contract) to FILE "
                    "(- for stdout) instead of printing the terminal view")
@@ -55,10 +55,18 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run, usage_error=p.error)
 
 
-def add_request_options(p, scopes: list[str] | None = None) -> None:
-    """The options that fill an :class:`AttributionRequest` (scope, target, foil, settings)."""
+def add_request_options(p, scopes: list[str] | None = None, several: bool = False) -> None:
+    """The options that fill an :class:`AttributionRequest` (scope, target, foil, settings);
+    with ``several``, ``--scope`` also takes ``a,b,c`` or ``all`` (checked by the command)."""
     targeted = ", ".join(n for n in scope_names() if get_scope(n).needs_target)
-    p.add_argument("--scope", default="temperature", choices=scopes or scope_names())
+    if several:
+        from .multi_scope import SCOPE_HELP, ScopeChoices
+
+        p.add_argument("--scope", default="temperature", choices=ScopeChoices(scopes or scope_names()),
+                       metavar="SCOPE[,SCOPE...]|all",
+                       help=f"{SCOPE_HELP}; one of {', '.join(scopes or scope_names())}")
+    else:
+        p.add_argument("--scope", default="temperature", choices=scopes or scope_names())
     p.add_argument("--target", help="text of one token to explain, leading space included "
                    f"(default: the top prediction); for {targeted}")
     p.add_argument("--foil", help="text of one token to contrast with (contrast; default: the "
@@ -109,6 +117,10 @@ def request_from_args(args, prompt: str) -> AttributionRequest:
 def run(args) -> int:
     """Load the model, run the scope, then write the JSON/image or print the terminal view."""
     prompt = read_prompt(args.prompt)
+    from .multi_scope import run_several, wants_several
+
+    if wants_several(args.scope):
+        return run_several(args, prompt, SETTING_FLAGS)
     request = request_from_args(args, prompt)
     if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
         raise JScopeError("The prompt is empty; type some text to explain.")

@@ -1,21 +1,30 @@
-"""Explain one prediction: tokenize, check the request, run a scope, time it, build the result."""
+"""Explain one prediction: tokenize, check the request, run a scope, time it, build the result.
+
+The steps are public so that several scopes on one graph (:mod:`.multi`) share them."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 
 from .errors import Cancelled, JScopeError, finite_or_none, is_out_of_memory
-from .forward import CancelCheck, ProgressFn, build_graph, plain_forward, sync, warm_up
+from .forward import CancelCheck, Graph, ProgressFn, build_graph, plain_forward, sync, warm_up
 from .head import output_matrix
 from .models import LoadedModel
 from .request import AttributionRequest, check_request
 from .result import AttributionResult, FisherInfo, Timing, TopToken
-from .scopes import Prediction, ScopeCall, get_scope
+from .scopes import Prediction, Scope, ScopeCall, ScopeOutput, get_scope
 from .tokens import encode_prompt, single_token_id, special_ids, token_texts
 
-__all__ = ["AttributionRequest", "attribute", "check_request"]
+__all__ = ["AttributionRequest", "Prepared", "attribute", "build_result", "check_request",
+           "prepare", "run_scope", "scope_call"]
+
+T = TypeVar("T")
+
 
 def attribute(
     lm: LoadedModel,
@@ -29,6 +38,51 @@ def attribute(
     set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`.
     """
     check_request(req)
+    scope = get_scope(req.scope)
+    prep = prepare(lm, req, [scope], progress)
+    if progress:
+        progress(0.05, f"{scope.label} Scope")
+    t0 = time.perf_counter()
+    graph = build_graph(lm, prep.ids, prep.position)
+    call = scope_call(
+        lm, graph, prep, scope, req, cancel,
+        (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
+    )
+    out = run_scope(scope, call, prep.position + 1)
+    sync(lm)
+    result = build_result(lm, prep, graph, req.scope, out, time.perf_counter() - t0)
+    if progress:
+        progress(1.0, "Done")
+    return result
+
+
+@dataclass
+class Prepared:
+    """A request resolved against a model, before any scope runs: the fed ids and their texts,
+    the explained position, the target/foil ids the scopes need (None when none does), the
+    plain forward's next-token probabilities (V,) with their top-k, and its seconds."""
+
+    ids: list[int]
+    tokens: list[str]
+    special: list[bool]
+    roles: list[str | None] | None
+    position: int
+    target_id: int | None
+    foil_id: int | None
+    probs: torch.Tensor
+    top: Any  # torch.return_types.topk of probs
+    forward_s: float
+
+
+def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
+            progress: ProgressFn | None = None) -> Prepared:
+    """Tokenize ``req``, check it against the model and run the plain forward pass.
+
+    A target is resolved (default: the top-1 prediction) when any of ``scopes`` needs one, a
+    foil (default: the most probable other token) when any needs one. Raises a one-sentence
+    :class:`JScopeError` for an empty prompt, a bad position, target or foil, or a prompt
+    longer than the model's context.
+    """
     tok = lm.tokenizer
     if req.token_ids is not None:
         ids = list(req.token_ids)
@@ -47,70 +101,82 @@ def attribute(
         )
     target_id = _token_id(tok, req.target, req.target_id, "target", lm.info.vocab_size)
     foil_id = _token_id(tok, req.foil, req.foil_id, "foil", lm.info.vocab_size)
-    scope = get_scope(req.scope)
+    needs_target = any(s.needs_target for s in scopes)
+    needs_foil = any(s.needs_foil for s in scopes)
     if progress:
         progress(0.0, "Forward pass")
     warm_up(lm, ids)
     logits, forward_s = plain_forward(lm, ids[: position + 1])
     probs = torch.softmax(logits, -1)
     top = probs.topk(min(req.top_k, probs.numel()))
-    if scope.needs_target and target_id is None:
+    if needs_target and target_id is None:
         target_id = int(top.indices[0])
-    if scope.needs_foil and foil_id is None:
+    if needs_foil and foil_id is None:
         foil_id = next(int(i) for i in probs.topk(2).indices if int(i) != target_id)
-    if scope.needs_foil and foil_id == target_id:
+    if needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
-    if progress:
-        progress(0.05, f"{scope.label} Scope")
-    t0 = time.perf_counter()
-    graph = build_graph(lm, ids, position)
-    pred = Prediction(graph.h.detach(), output_matrix(lm), graph.logits, graph.probs,
-                      target_id if scope.needs_target else None,
-                      foil_id if scope.needs_foil else None)
-    call = ScopeCall(
-        lm, graph, pred, req, cancel,
-        (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
-    )
-    out = _run_scope(scope, call, position + 1)
-    sync(lm)
-    scope_s = time.perf_counter() - t0
-    scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
-    p = probs.cpu().double()
+    return Prepared(ids, tokens, special, roles, position, target_id if needs_target else None,
+                    foil_id if needs_foil else None, probs, top, forward_s)
+
+
+def prediction_for(lm: LoadedModel, graph: Graph, prep: Prepared, scope: Scope) -> Prediction:
+    """The explained prediction as ``scope`` sees it (target/foil only where it needs them)."""
+    return Prediction(graph.h.detach(), output_matrix(lm), graph.logits, graph.probs,
+                      prep.target_id if scope.needs_target else None,
+                      prep.foil_id if scope.needs_foil else None)
+
+
+def scope_call(lm: LoadedModel, graph: Graph, prep: Prepared, scope: Scope,
+               req: AttributionRequest, cancel: CancelCheck | None = None,
+               progress=None) -> ScopeCall:
+    """What ``scope.compute`` gets for the prepared request on ``graph``."""
+    return ScopeCall(lm, graph, prediction_for(lm, graph, prep, scope), req, cancel, progress)
+
+
+def build_result(lm: LoadedModel, prep: Prepared, graph: Graph, scope_name: str,
+                 out: ScopeOutput, scope_s: float) -> AttributionResult:
+    """The result contract for ``out`` (scores of the fed tokens) of scope ``scope_name``;
+    ``scope_s`` seconds are recorded as the scope's time."""
+    scope = get_scope(scope_name)
+    tok = lm.tokenizer
+    target_id = prep.target_id if scope.needs_target else None
+    foil_id = prep.foil_id if scope.needs_foil else None
+    scores = [float(v) for v in out.scores.tolist()] + [None] * (len(prep.ids) - prep.position - 1)
+    p = prep.probs.cpu().double()
     fisher = out.fisher
-    result = AttributionResult(
+    return AttributionResult(
         model=lm.info.to_dict(),
         device=str(lm.device),
         dtype=lm.dtype_name,
-        token_ids=ids,
-        tokens=tokens,
-        position=position,
-        scope=req.scope,
-        target_id=target_id if scope.needs_target else None,
-        target=_text(tok, target_id) if scope.needs_target else None,
-        foil_id=foil_id if scope.needs_foil else None,
-        foil=_text(tok, foil_id) if scope.needs_foil else None,
+        token_ids=prep.ids,
+        tokens=prep.tokens,
+        position=prep.position,
+        scope=scope_name,
+        target_id=target_id,
+        target=_text(tok, target_id),
+        foil_id=foil_id,
+        foil=_text(tok, foil_id),
         scores=scores,
-        topk=[TopToken(int(i), _text(tok, int(i)), float(v)) for v, i in zip(top.values, top.indices)],
-        timing=Timing(forward_s=forward_s, scope_s=scope_s, backward_passes=out.backward_passes),
+        topk=[TopToken(int(i), _text(tok, int(i)), float(v))
+              for v, i in zip(prep.top.values, prep.top.indices)],
+        timing=Timing(forward_s=prep.forward_s, scope_s=scope_s,
+                      backward_passes=out.backward_passes),
         fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, finite_or_none(
             fisher.rel_error_estimate)) if fisher else None,
-        special=special,
-        roles=roles,
+        special=prep.special,
+        roles=prep.roles,
         entropy=float(-(p * p.clamp_min(1e-300).log()).sum()),
         beta=float(graph.h.detach().float().norm()),
     )
-    if progress:
-        progress(1.0, "Done")
-    return result
 
 
-def _run_scope(scope, call: ScopeCall, n_fed: int):
-    """``scope.compute(call)``, checked: a plugin's error or malformed output becomes one
-    sentence naming the plugin; built-in scopes are trusted."""
+def guarded(scope: Scope, fn: Callable[[], T]) -> T:
+    """``fn()``; for a plugin scope any error but ours becomes one sentence naming the plugin
+    (built-in scopes are trusted and run bare)."""
     if scope.plugin is None:
-        return scope.compute(call)
+        return fn()
     try:
-        out = scope.compute(call)
+        return fn()
     except (JScopeError, Cancelled):
         raise
     except Exception as exc:
@@ -118,6 +184,14 @@ def _run_scope(scope, call: ScopeCall, n_fed: int):
             raise
         raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) failed: "
                           f"{type(exc).__name__}: {str(exc)[:200]}.") from exc
+
+
+def run_scope(scope: Scope, call: ScopeCall, n_fed: int) -> ScopeOutput:
+    """``scope.compute(call)``, checked: a plugin's error or malformed output becomes one
+    sentence naming the plugin; built-in scopes are trusted."""
+    out = guarded(scope, lambda: scope.compute(call))
+    if scope.plugin is None:
+        return out
     shape = tuple(getattr(getattr(out, "scores", None), "shape", ()))
     if shape != (n_fed,):
         raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) gave scores of shape "

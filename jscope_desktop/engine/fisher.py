@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -200,16 +202,53 @@ def _rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
 
 
 def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
-    """‖J_tᵀ v‖² for every direction and token: (K, T) float64, and the number of passes."""
-    K = directions.shape[0]
+    """‖J_tᵀ v‖² for every direction and token: (K, T) float64, and the number of passes.
+
+    Riders waiting for ``graph`` (:func:`riding`) go first in the first batch; their VJPs are
+    kept whole in ``Riders.grads`` and not counted in the output."""
+    riders = _RIDERS.get()
+    m = 0
+    if riders is not None and riders.graph is graph and riders.grads is None:
+        m = riders.directions.shape[0]
+        directions = torch.cat([riders.directions.to(directions.device, directions.dtype),
+                                directions])
+        first_batch = None if first_batch is None else first_batch + m
+        riders.grads = torch.empty((m, *graph.x.shape), dtype=graph.x.dtype, device=graph.x.device)
+    K = directions.shape[0] - m
     out = torch.empty(K, graph.x.shape[0], dtype=torch.float64)
     passes = 0
     for start, g in vjp_chunks(graph, directions, cancel, first_batch=first_batch):
-        out[start : start + g.shape[0]] = row_norms(g, squared=True)
+        if start < m:  # the riders' rows of this batch
+            riders.grads[start : start + g.shape[0]] = g[: m - start]
+            g, start = g[m - start :], m
+        out[start - m : start - m + g.shape[0]] = row_norms(g, squared=True)
         passes += 1
         if progress:
-            progress((start + g.shape[0]) / K)
+            progress((start - m + g.shape[0]) / K)
     return out, passes
+
+
+@dataclass
+class Riders:
+    """Directions (m, d) of other scopes whose input-VJPs ride in Fisher's first batched
+    backward pass on ``graph`` (engine.multi); ``grads`` (m, T, d), on the graph's device, once they ran."""
+
+    graph: Graph
+    directions: torch.Tensor
+    grads: torch.Tensor | None = None
+
+
+_RIDERS: ContextVar[Riders | None] = ContextVar("jscope_fisher_riders", default=None)
+
+
+@contextmanager
+def riding(riders: Riders):
+    """Within the block, Fisher's first VJP batch on ``riders.graph`` also carries the riders."""
+    token = _RIDERS.set(riders)
+    try:
+        yield riders
+    finally:
+        _RIDERS.reset(token)
 
 
 def _sum_sq_vjps(graph, directions, cancel, progress) -> tuple[torch.Tensor, int]:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.result import AttributionResult
-from ..analysis import CostRow, cost_rows, same_input
+from ..analysis import CostRow, cost_rows, joint_note, same_input
 
 
 def _fmt_s(s: float | None) -> str:
@@ -42,6 +42,8 @@ class CostPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Cost on this prompt", parent)
         self.results: list[AttributionResult] = []
+        self.shared: dict[int, int] = {}  # id of a result from a joint run -> scopes in it
+        self.joint = ""  # the line about the latest joint run
         self.d_model = 0
         v = QVBoxLayout(self)
         self.table = QTableWidget(4, 3)
@@ -70,20 +72,33 @@ class CostPanel(QGroupBox):
         """Record ``result``'s timing; a result of another input starts a fresh record."""
         if result.positions is not None:
             return
-        if self.results and not same_input(self.results[-1], result):
-            self.results = []
-        self.results.append(result)
+        self._record(result)
         self.d_model = d_model
-        self._show(cost_rows(self.results, d_model))
+        self._show(self.rows())
+
+    def add_multi(self, multi, d_model: int) -> None:
+        """Record a joint run (``engine.multi_result.MultiScopeResult``): its forward time, each
+        scope's share (shown as estimates) and, below the table, the time of all together."""
+        for r in multi.results:
+            self._record(r)
+            self.shared[id(r)] = len(multi.results)
+        self.joint = joint_note(multi)
+        self.d_model = d_model
+        self._show(self.rows())
+
+    def _record(self, result: AttributionResult) -> None:
+        if self.results and not same_input(self.results[-1], result):
+            self.results, self.shared, self.joint = [], {}, ""
+        self.results.append(result)
 
     def clear(self) -> None:
         """Forget all timings (e.g. after another model was loaded)."""
-        self.results = []
+        self.results, self.shared, self.joint = [], {}, ""
         self._show(cost_rows([], 0))
 
     def rows(self) -> list[CostRow]:
         """The rows shown."""
-        return cost_rows(self.results, self.d_model)
+        return cost_rows(self.results, self.d_model, self.shared)
 
     def _show(self, rows: list[CostRow]) -> None:
         fwd, temp = rows[0].seconds, rows[1].seconds
@@ -98,5 +113,11 @@ class CostPanel(QGroupBox):
                 if r.note:
                     item.setToolTip(r.note)
                 self.table.setItem(i, j, item)
-        notes = [f"{r.label}: {r.note}" for r in rows if r.note]
+        by_note: dict[str, list[str]] = {}  # rows with the same note are named together
+        for r in rows:
+            if r.note:
+                by_note.setdefault(r.note, []).append(r.label)
+        notes = [f"{', '.join(labels)}: {note}." for note, labels in by_note.items()]
+        if self.joint:
+            notes.append(self.joint)
         self.note.setText(" ".join(notes) if notes else "All four measured on this prompt.")
