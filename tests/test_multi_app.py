@@ -65,3 +65,18 @@ def test_a_scope_list_with_an_unused_target_still_runs(qtbot, make_window, tiny_
         window.compare(["temperature", "semantic"])
     multi = blocker.args[0]
     assert multi.result("semantic").target_id == 10 and multi.result("temperature").target is None
+
+
+def test_a_session_keeps_every_compared_scope(qtbot, make_window, tiny_llama, tmp_path):
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText(PROMPT)
+    with qtbot.waitSignal(window.multi_shown, timeout=60000) as blocker:
+        window.compare(["temperature", "semantic", "grad_input"])
+    shown = [r.scores for r in blocker.args[0].results]
+    path = tmp_path / "three.jscope.json"
+    assert window.save_session(str(path))
+    other = make_window(tiny_llama)
+    assert other.open_session(str(path))
+    assert [r.scope for r in other.compare_view.results] == ["temperature", "semantic",
+                                                             "grad_input"]
+    assert [s.result.scores for s in other.compare_view.strips] == shown

@@ -140,7 +140,7 @@ class FileActions:
         self.view_controls.set_view(**s.view)
         if s.result is not None:
             self.show_result(s.result)
-        if len(s.compare) == 2:
+        if s.compare:  # any number of compared scopes (a multi-scope run keeps every one)
             self.compare_view.set_results(*s.compare)
         if s.matrix is not None:
             self.matrix_view.set_result(s.matrix)

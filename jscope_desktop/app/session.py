@@ -21,7 +21,7 @@ class Session:
 
     ``request`` is the prompt panel's state (prompt, scope, target, ...), ``view`` the strip's
     view (cmap, scale, granularity, zoom, exclude), ``model`` the model source (None: embedded),
-    ``result`` the shown result, ``compare`` the two compared results, ``matrix`` the
+    ``result`` the shown result, ``compare`` the compared results (any number), ``matrix`` the
     generation result.
     """
 

@@ -180,7 +180,7 @@ class CompareView(QScrollArea):
         agreement is computed here. Returns ρ of the first two."""
         self.multi = None
         self._show(list(results), None)
-        self.summary.setText(f"{len(results)} scopes, run separately.")
+        self.summary.setText(f"{len(results)} scopes (run separately or restored from a session).")
         return self.rho
 
     def _show(self, results: list[AttributionResult], multi: MultiScopeResult | None) -> None:
