@@ -17,7 +17,7 @@ replaced and the passage run again (at most ``MAX_ATTEMPTS`` times, then that pa
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,7 @@ def run_faithfulness_on_workers(
     prompts: list[str], cfg: FaithfulnessConfig, model: str | None, device: str, dtype: str,
     address: str = "local", workers: int | None = None, partial: str | Path | None = None,
     progress: PromptProgressFn | None = None, cancel: CancelCheck | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> tuple[list[PromptResult], ModelAbout]:
     """:func:`~.run.run_faithfulness` with the passages on a pool of Ray workers.
 
@@ -95,6 +96,7 @@ def run_faithfulness_on_workers(
         model, device, dtype: what each worker loads (``load_model``'s arguments; on a cluster
             with GPUs the workers are GPU actors with the model on ``cuda``).
         address, workers: as :class:`~jscope_desktop.engine.batch_ray.RayWorkers`.
+        ready: called once the first worker holds the model, before any passage (timing).
 
     Returns:
         The results in input order and what the report records of the workers' model.
@@ -113,6 +115,8 @@ def run_faithfulness_on_workers(
     with RayWorkers(run_item, model, device, dtype, address=address, workers=workers,
                     died_line=died_line) as pool:
         info = ModelAbout(pool.info["model"], pool.info["device"], pool.info["dtype"])
+        if ready:
+            ready()
 
         def measure(todo: Todo, cancel: CancelCheck | None) -> Iterator[PromptResult]:
             passages = [Passage(i, text, sha) for i, text, sha in todo]
