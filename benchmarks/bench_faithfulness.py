@@ -139,18 +139,27 @@ def run(lm, out_dir, passages=200, loo_passages=20, scopes=None, fractions=FRACT
     return report
 
 
-def _parallel_once(model, device: str, dtype: str, texts: list[str], cfg, address, workers):
-    """One timed run as the command runs it; returns (row, report without timings)."""
+def _parallel_once(model, device: str, dtype: str, texts: list[str], cfg, address, workers,
+                   seq_threads: int | None = None):
+    """One timed run as the command runs it (the sequential one on ``seq_threads`` torch
+    threads, None: torch's own); returns (row, report without timings)."""
     from jscope_desktop.engine.faithfulness.parallel import run_faithfulness_on_workers
     from jscope_desktop.engine.models import load_model
 
     start = time.perf_counter()
     marks = {}
     if address is None:
-        lm = load_model(model, device, dtype)
-        marks["ready"] = time.perf_counter()
-        results = run_faithfulness(lm, texts, cfg)
-        threads = _torch_threads()
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(seq_threads or before)
+        try:
+            lm = load_model(model, device, dtype)
+            marks["ready"] = time.perf_counter()
+            results = run_faithfulness(lm, texts, cfg)
+            threads = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(before)
     else:
         results, lm = run_faithfulness_on_workers(
             texts, cfg, model, device, dtype, address=address, workers=workers,
@@ -163,12 +172,6 @@ def _parallel_once(model, device: str, dtype: str, texts: list[str], cfg, addres
     row = {"startup_s": marks["ready"] - start, "run_s": end - marks["ready"],
            "wall_s": end - start, "threads_per_worker": threads}
     return row, report
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _max_diff(a, b) -> float:
@@ -189,12 +192,15 @@ def _max_diff(a, b) -> float:
 
 
 def run_parallel(lm, out_dir, passages: int = 4, repeats: int = 2, model: str | None = None,
-                 configs=PARALLEL_CONFIGS, log=print) -> dict:
+                 configs=PARALLEL_CONFIGS, seq_threads: int | None = None, log=print) -> dict:
     """Time the first ``passages`` LAMBADA passages (``--explain last``, every scope, no LOO)
     sequentially, on ``--workers 2`` and on ``--ray local`` in ``repeats`` interleaved rounds;
     write ``faithfulness_parallel.json`` (medians, every run, and whether each configuration's
     report equals the sequential one apart from timings) and its plot. ``model`` is the
-    ``--model`` the workers load (``lm`` was loaded from it; None: the embedded model)."""
+    ``--model`` the workers load (``lm`` was loaded from it; None: the embedded model);
+    ``seq_threads``: torch threads of the sequential run (None: torch's own; 1 compares one
+    process on one core against two workers on one core each, the fair test on a machine
+    other jobs load, where a 2-thread process stalls on its spinning threads)."""
     t0 = time.perf_counter()
     cfg = FaithfulnessConfig(scopes=faithfulness_scopes(), fractions=list(FRACTIONS),
                              explain="last", loo=False)
@@ -204,7 +210,7 @@ def run_parallel(lm, out_dir, passages: int = 4, repeats: int = 2, model: str | 
     for r in range(max(1, repeats)):
         for name, address, workers in configs:
             row, report = _parallel_once(model, lm.device.type, lm.dtype_name, texts, cfg,
-                                         address, workers)
+                                         address, workers, seq_threads)
             runs[name].append(row)
             reports.setdefault(name, report)
             log(f"  faithfulness {name:24s} round {r + 1}: run {row['run_s']:.1f} s, start-up "
@@ -254,10 +260,11 @@ def plot_parallel(result: dict, out_dir):
             f"max |Δ| {r['max_abs_diff_to_sequential']:.1g}"
         ax.text(i, r["wall_s"], f"{r['run_speedup']:.2f}× run\n{same}", ha="center",
                 va="bottom", fontsize=8)
-    ax.set_xticks(x, [r["name"] for r in rows], fontsize=8)
+    ax.set_xticks(x, [f"{r['name']}\n{r.get('threads_per_worker', '?')} torch thread(s) each"
+                      for r in rows], fontsize=8)
     ax.set_ylabel("seconds (median)")
     ax.set_ylim(0, max(r["wall_s"] for r in rows) * 1.25)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     env = result["environment"]
     ax.set_title(f"jscope faithfulness, {result['n_passages']} LAMBADA passages, every scope — "
                  f"{env['model']['name']}, {result['cpus']} CPUs (median of "
@@ -299,10 +306,12 @@ def main(argv=None) -> int:
     p.add_argument("--parallel", action="store_true", help="time sequential against "
                    "--workers 2 and --ray local on --passages (default 4) passages")
     p.add_argument("--repeats", type=int, default=2, help="rounds of --parallel")
+    p.add_argument("--seq-threads", type=int, help="torch threads of --parallel's sequential "
+                   "run (default: torch's own)")
     args = p.parse_args(argv)
     if args.parallel:
         run_parallel(load(args), args.out, args.passages if args.passages != 200 else 4,
-                     args.repeats, model=args.model)
+                     args.repeats, model=args.model, seq_threads=args.seq_threads)
         return 0
     run(load(args), args.out, args.passages, args.loo_passages, args.scopes.split(","))
     return 0
