@@ -263,12 +263,12 @@ def plot_parallel(result: dict, out_dir):
     ax.set_xticks(x, [f"{r['name']}\n{r.get('threads_per_worker', '?')} torch thread(s) each"
                       for r in rows], fontsize=8)
     ax.set_ylabel("seconds (median)")
-    ax.set_ylim(0, max(r["wall_s"] for r in rows) * 1.25)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_ylim(0, max(r["wall_s"] for r in rows) * 1.4)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
     env = result["environment"]
-    ax.set_title(f"jscope faithfulness, {result['n_passages']} LAMBADA passages, every scope — "
-                 f"{env['model']['name']}, {result['cpus']} CPUs (median of "
-                 f"{result['repeats']})", fontsize=9)
+    ax.set_title(f"jscope faithfulness, {result['n_passages']} LAMBADA passages, every scope\n"
+                 f"{env['model']['name']}, {result['cpus']} shared CPUs (median of "
+                 f"{result['repeats']} interleaved rounds)", fontsize=9)
     return save_figure(plt, fig, out_dir, PARALLEL)
 
 
