@@ -5,6 +5,7 @@ then a summary table. Results: ``benchmarks/results/<name>.json`` and ``<name>.p
     python -m benchmarks.run_all --quick         # a few seconds per benchmark, to check it works
     python -m benchmarks.run_all --full          # all 1,000 passages with LOO, 5 seeds (hours)
     python -m benchmarks.run_all --model PATH --device cuda --only cost,faithfulness
+    python -m benchmarks.run_all --only batch,faithfulness_parallel   # workers against sequential
 
 ``--quick`` writes into ``benchmarks/results/quick/`` so it never overwrites a real run.
 """
@@ -15,21 +16,27 @@ import argparse
 import time
 from pathlib import Path
 
-from . import bench_cost, bench_faithfulness, bench_fisher, bench_generation, bench_multi
+from . import bench_batch, bench_cost, bench_faithfulness, bench_fisher, bench_generation, bench_multi
 from .common import RESULTS, add_model_args, load
 
-BENCHMARKS = ("cost", "fisher", "generation", "multi", "faithfulness")
+# faithfulness last: it is the one bounded by the time budget
+BENCHMARKS = ("cost", "fisher", "generation", "multi", "batch", "faithfulness_parallel",
+              "faithfulness")
 
 # name -> settings per size; the default fits ~30 min on 2 cores (see each module's docstring)
 SIZES = {
     "quick": {"lengths": (32, 64, 128), "repeats": 1, "ranks": (0, 8), "probes": (4, 8), "seeds": 1,
-              "fisher_prompts": 2, "gen_n": (2, 4), "passages": 3, "loo_passages": 2},
+              "fisher_prompts": 2, "gen_n": (2, 4), "passages": 3, "loo_passages": 2,
+              "batch_items": 4, "batch_repeats": 1, "par_passages": 1, "par_repeats": 1},
     "default": {"lengths": bench_cost.LENGTHS, "repeats": 3, "ranks": bench_fisher.RANKS,
                 "probes": bench_fisher.PROBES, "seeds": 4, "fisher_prompts": 6,
-                "gen_n": bench_generation.N_TOKENS, "passages": 200, "loo_passages": 20},
+                "gen_n": bench_generation.N_TOKENS, "passages": 200, "loo_passages": 20,
+                "batch_items": bench_batch.N_ITEMS, "batch_repeats": bench_batch.REPEATS,
+                "par_passages": 4, "par_repeats": 2},
     "full": {"lengths": bench_cost.LENGTHS, "repeats": 5, "ranks": bench_fisher.RANKS,
              "probes": bench_fisher.PROBES, "seeds": 5, "fisher_prompts": 6,
-             "gen_n": bench_generation.N_TOKENS + (64,), "passages": 1000, "loo_passages": 1000},
+             "gen_n": bench_generation.N_TOKENS + (64,), "passages": 1000, "loo_passages": 1000,
+             "batch_items": 48, "batch_repeats": 5, "par_passages": 8, "par_repeats": 3},
 }
 
 
@@ -70,15 +77,21 @@ def sizes(args) -> dict:
     return s
 
 
-def run_benchmarks(lm, out: Path, only: list[str], s: dict, deadline: float | None = None) -> dict:
+def run_benchmarks(lm, out: Path, only: list[str], s: dict, deadline: float | None = None,
+                   model: str | None = None) -> dict:
     """Run the chosen benchmarks (faithfulness last, bounded by ``deadline``, a
-    ``time.monotonic()`` value); returns {name: (result, seconds)}."""
+    ``time.monotonic()`` value; ``model``: the ``--model`` that Ray workers load, None the
+    embedded one); returns {name: (result, seconds)}."""
     jobs = {
         "cost": lambda: bench_cost.run(lm, out, s["lengths"], s["repeats"]),
         "fisher": lambda: bench_fisher.run(lm, out, s["ranks"], s["probes"], s["seeds"],
                                            bench_fisher.PROMPTS[: s["fisher_prompts"]]),
         "generation": lambda: bench_generation.run(lm, out, s["gen_n"]),
         "multi": lambda: bench_multi.run(lm, out, s["repeats"]),
+        "batch": lambda: bench_batch.run(lm, out, s["batch_items"], repeats=s["batch_repeats"],
+                                         model=model),
+        "faithfulness_parallel": lambda: bench_faithfulness.run_parallel(
+            lm, out, s["par_passages"], s["par_repeats"], model=model),
         "faithfulness": lambda: bench_faithfulness.run(lm, out, s["passages"], s["loo_passages"],
                                                        deadline=deadline),
     }
@@ -102,15 +115,21 @@ def print_summary(done: dict, out: Path) -> None:
         "fisher": ["Fisher fast (frontier)", "median rel. L2", "median Spearman", "time / Temperature"],
         "generation": ["scope", "N", "batched s", "N separate s", "speed-up", "max rel. diff"],
         "multi": ["prompt", "tokens", "5 scopes s", "Fisher fast s", "ratio", "5 separate s"],
+        "batch": ["configuration", "items/min", "× sequential", "start-up s"],
+        "faithfulness_parallel": ["configuration", "run s", "× sequential", "start-up s",
+                                  "same report"],
         "faithfulness": ["scope", "top 5 %", "top 10 %", "top 20 %", "LOO ρ (KL)", "paper top 10 %"],
     }
-    modules = {"cost": bench_cost, "fisher": bench_fisher, "generation": bench_generation,
-               "multi": bench_multi, "faithfulness": bench_faithfulness}
+    rows = {"cost": bench_cost.summary_rows, "fisher": bench_fisher.summary_rows,
+            "generation": bench_generation.summary_rows,
+            "multi": bench_multi.summary_rows, "batch": bench_batch.summary_rows,
+            "faithfulness_parallel": bench_faithfulness.parallel_rows,
+            "faithfulness": bench_faithfulness.summary_rows}
     for name, (result, seconds) in done.items():
         table = Table(title=f"{name} ({seconds:.0f} s) — {out}")
         for h in headers[name]:
             table.add_column(h)
-        for row in modules[name].summary_rows(result):
+        for row in rows[name](result):
             table.add_row(*row)
         console.print(table)
         if name == "faithfulness":
@@ -125,7 +144,7 @@ def main(argv=None) -> int:
     budget = 0 if args.quick or args.full else args.budget_min
     deadline = time.monotonic() + 60 * budget if budget > 0 else None
     lm = load(args)
-    done = run_benchmarks(lm, args.out, args.only.split(","), sizes(args), deadline)
+    done = run_benchmarks(lm, args.out, args.only.split(","), sizes(args), deadline, args.model)
     print_summary(done, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s; results in {args.out}")
     return 0

@@ -4,7 +4,9 @@ each id exactly once, also when an actor dies mid-batch, and resume as the seque
 The workers are other processes, so they load a real model folder from disk (a 1-layer random
 Llama and a word tokenizer, as in test_models_errors.py). The first test lets the command start
 and stop Ray itself; the others share one local Ray instance (the command uses a Ray that the
-process already started), so that the module takes about a minute on two cores.
+process already started), so that the module takes about a minute on two cores. The workers get
+``PYTHONPATH`` = this checkout (the command sets it when it starts Ray itself, the fixture does
+for the shared instance), so that they run this checkout's code, not another installed copy.
 """
 
 from __future__ import annotations
@@ -31,14 +33,23 @@ ITEMS = [{"id": f"i{n}", "prompt": text} for n, text in enumerate([
 BAD = [{"id": "empty", "prompt": "  "}, {"id": "two", "prompt": "the cat", "target": "mat dog"},
        {"id": "far", "prompt": "the cat", "position": 40}]
 IDS = [i["id"] for i in ITEMS + BAD]
-
+ROOT = Path(__file__).resolve().parents[1]  # the checkout these tests run in
 
 
 @pytest.fixture(scope="module")
 def shared_ray():
-    """One local Ray instance for the rest of the module, always shut down."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             namespace="jscope-tests", logging_level="ERROR")
+    """One local Ray instance for the rest of the module, its workers importing this checkout's
+    code, always shut down."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), before) if p)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 namespace="jscope-tests", logging_level="ERROR")
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
     try:
         yield ray
     finally:
@@ -85,8 +96,17 @@ def assert_same_lines(got: list[dict], want: dict) -> None:
 
 
 def test_workers_start_ray_and_equal_the_sequential_run(capsys, model_folder, data, tmp_path,
-                                                        one_thread):
+                                                        one_thread, monkeypatch):
     ray_before = ray.is_initialized()  # False unless the tests run in another order
+    packages, enter = [], batch_ray.RayWorkers.__enter__
+
+    def record(self):  # the jscope_desktop folder the first worker imported
+        pool = enter(self)
+        packages.append(pool.info["package"])
+        return pool
+
+    monkeypatch.setattr(batch_ray.RayWorkers, "__enter__", record)
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # as under pytest: the command sets it
     want = sequential(capsys, model_folder, data, tmp_path / "seq.jsonl")
     status, out, err = batch(capsys, model_folder, data, tmp_path / "w.jsonl", "--workers", "2")
     assert status == 1 and "3 of 11 items failed" in err and "Traceback" not in err
@@ -98,6 +118,8 @@ def test_workers_start_ray_and_equal_the_sequential_run(capsys, model_folder, da
     assert "2 tokens ('mat' | 'dog')" in errors["two"]
     assert errors["far"].startswith("Position 40 is out of range")
     assert ray.is_initialized() == ray_before  # the command shut down the Ray it started
+    assert packages == [str(ROOT / "jscope_desktop")]  # this checkout's code, not main's
+    assert "PYTHONPATH" not in os.environ  # set only while Ray started
 
 
 class ExitOn:

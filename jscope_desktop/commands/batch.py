@@ -35,7 +35,8 @@ from ..engine.request import check_request
 from .attribute import add_request_options, build_request, request_from_args
 from .options import add_model_options, positive_integer
 
-__all__ = ["add_parser", "attribute", "item_line", "json_line", "load_model", "run"]
+__all__ = ["add_parser", "add_worker_options", "attribute", "item_line", "json_line", "load_model",
+           "run", "wants_workers"]
 
 
 def add_parser(sub) -> None:
@@ -53,17 +54,28 @@ def add_parser(sub) -> None:
                    help="write one JSON line per item here (a result, or the item's error)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run into --out: "
                    "items with a result are skipped, items with an error line are run again")
-    p.add_argument("--workers", type=positive_integer, metavar="N",
-                   help="run the items on N worker processes, each loading the model once (Ray; "
-                   "default 1: in this process; with --ray: the cluster's GPUs, else half its "
-                   "CPUs, at most 8 locally)")
-    p.add_argument("--ray", type=_ray_address, metavar="local|auto|HOST:PORT",
-                   help="run the workers as Ray actors: local starts Ray on this machine, auto or "
-                   "HOST:PORT joins a running cluster (every node needs jscope-desktop and the "
-                   "model)")
+    add_worker_options(p, "items")
     add_request_options(p)
     add_model_options(p)
     p.set_defaults(run=run, usage_error=p.error)
+
+
+def add_worker_options(p, what: str) -> None:
+    """``--workers N`` and ``--ray local|auto|HOST:PORT`` (shared by batch and faithfulness:
+    one runner, :mod:`jscope_desktop.engine.batch_ray`); ``what`` names what the workers run."""
+    p.add_argument("--workers", type=positive_integer, metavar="N",
+                   help=f"run the {what} on N worker processes, each loading the model once "
+                   "(Ray; default 1: in this process; with --ray: the cluster's GPUs, else half "
+                   "its CPUs, at most 8 locally)")
+    p.add_argument("--ray", type=_ray_address, metavar="local|auto|HOST:PORT",
+                   help="run the workers as Ray actors: local starts Ray on this machine, auto or "
+                   "HOST:PORT joins a running cluster (every node needs jscope-desktop and the "
+                   "model; GPU actors when the cluster has GPUs)")
+
+
+def wants_workers(args) -> bool:
+    """True when the options ask for Ray workers (``--ray``, or ``--workers`` above 1)."""
+    return args.ray is not None or (args.workers or 1) > 1
 
 
 def _ray_address(text: str) -> str:
@@ -95,8 +107,7 @@ def run(args) -> int:
     _check_scope(state, args)
     todo = [item for item in items if item.key not in state.done]
     runnable = [item for item in todo if item.error is None]
-    parallel = args.ray is not None or (args.workers or 1) > 1
-    if parallel and runnable:
+    if wants_workers(args) and runnable:
         from ..engine.batch_ray import import_ray
 
         import_ray()  # before any work: one sentence when Ray is missing

@@ -3,6 +3,10 @@
 Finished prompts go to ``FILE.partial.jsonl`` beside ``--json FILE`` as they finish; a stopped
 run started again with the same arguments continues there. The sidecar is removed once ``FILE``
 (which holds every per-prompt result too) is written.
+
+``--workers N`` / ``--ray local|auto|HOST:PORT`` measure the prompts on the Ray workers of
+``jscope batch`` (:mod:`jscope_desktop.engine.faithfulness.parallel`): the same numbers and the
+same report (apart from timings), prompts in input order, and the same first error.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulne
 from ..engine.fisher import FISHER_METHODS
 from ..engine.io import check_distinct, check_writable, user_path, write_json
 from ..engine.models import DEVICES, DTYPES, load_model
+from .batch import add_worker_options, wants_workers
 
 
 def add_parser(sub) -> None:
@@ -44,6 +49,7 @@ def add_parser(sub) -> None:
     p.add_argument("--loo-n", type=int, metavar="M",
                    help="leave-one-out on the first M prompts only (it costs one forward per token)")
     p.add_argument("--json", required=True, metavar="FILE", help="write the results here")
+    add_worker_options(p, "prompts")
     p.set_defaults(run=run)
 
 
@@ -76,8 +82,19 @@ def run(args) -> int:
     check_distinct([out], [args.prompts])  # the sidecar is read back: it is not a new output
     check_distinct([partial], [args.prompts])
     check_writable(out)
-    lm = load_model(args.model, args.device, args.dtype)
-    results = _run_with_bar(lm, prompts, cfg, partial)
+    if wants_workers(args):
+        from ..engine.batch_ray import import_ray
+        from ..engine.faithfulness.parallel import run_faithfulness_on_workers
+
+        import_ray()  # before any work: one sentence when Ray is missing
+        results, lm = _run_with_bar(lambda progress: run_faithfulness_on_workers(
+            prompts, cfg, args.model, args.device, args.dtype, address=args.ray or "local",
+            workers=args.workers, partial=partial, progress=progress), len(prompts))
+    else:
+        lm = load_model(args.model, args.device, args.dtype)
+        results = _run_with_bar(lambda progress: run_faithfulness(lm, prompts, cfg, partial,
+                                                                  progress=progress),
+                                len(prompts))
     report = build_report(lm, cfg, results, str(args.prompts))
     write_json(out, report)
     partial.unlink(missing_ok=True)
@@ -85,18 +102,16 @@ def run(args) -> int:
     return 0
 
 
-def _run_with_bar(lm, prompts, cfg, partial):
+def _run_with_bar(work, total: int):
+    """``work(progress)`` with a progress bar on stderr (when it is a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(file=sys.stderr)
     columns = (TextColumn("faithfulness"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("prompts", total=len(prompts))
-        return run_faithfulness(
-            lm, prompts, cfg, partial,
-            progress=lambda done, total, msg: bar.update(task, completed=done),
-        )
+        task = bar.add_task("prompts", total=total)
+        return work(lambda done, total, msg: bar.update(task, completed=done))
 
 
 def _print_table(report: dict, cfg: FaithfulnessConfig) -> None:

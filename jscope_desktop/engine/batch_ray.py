@@ -1,5 +1,6 @@
-"""Items of a data set attributed by a pool of Ray actors, one model each; lines stream back.
+"""Items attributed by a pool of Ray actors, one model each; lines stream back.
 
+The one runner of ``jscope batch --workers/--ray`` and ``jscope faithfulness --workers/--ray``.
 :class:`RayWorkers` starts (``"local"``) or joins (``"auto"``, ``"HOST:PORT"``) a Ray instance
 and creates one actor per worker, each loading the model once; Ray places the actors, runs and
 watches their processes and carries items and lines. Each actor holds one item at a time (its
@@ -12,78 +13,43 @@ writes them.
 
 Ray is optional (``pip install 'jscope-desktop[cluster]'``) and imported only here, only when a
 pool is made. The work of one item is a callable given by the caller (``run_item(lm, item)``,
-picklable: a module-level function or a ``functools.partial`` of one), so this module knows
-nothing of the command line. On a cluster, every node needs jscope-desktop installed and the
-model at the same path (or the embedded model).
+picklable: a module-level function or a ``functools.partial`` of one), and an item is any
+picklable object with a ``key`` (its id as text), so this module knows nothing of the command
+line. What each actor asks of the cluster is :func:`~.batch_cluster.actor_plan`'s (GPU actors
+with the model on ``cuda`` when the cluster has GPUs). On a cluster, every node needs
+jscope-desktop installed and the model at the same path (or the embedded model); a local
+instance started here imports this process's own ``jscope_desktop`` (a source checkout too).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
-import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from .batch import BatchItem
+from .batch_cluster import (
+    LOCAL_CAP,
+    MAX_ATTEMPTS,
+    MEMORY_FACTOR,
+    NOT_INSTALLED,
+    actor_plan,
+    check_memory,
+    check_reachable,
+    default_workers,
+    died_sentence,
+    import_ray,
+    is_address,
+    local_code_path,
+    reason,
+)
 from .errors import JScopeError
 from .model_checks import physical_memory
 
-MAX_ATTEMPTS = 3  # runs of one item whose worker died, before it gets an error line
-MEMORY_FACTOR = 3  # a worker needs about this many times its model's weights in RAM
-LOCAL_CAP = 8  # the default number of local workers is at most this
-NOT_INSTALLED = "Ray is not installed; pip install 'jscope-desktop[cluster]'."
-_ADDRESS = re.compile(r"(ray://)?[^\s:/]+:[0-9]{1,5}")
-
-
-def import_ray():
-    """The ``ray`` module, or one sentence saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise JScopeError(NOT_INSTALLED) from None
-    return ray
-
-
-def is_address(text: str) -> bool:
-    """True for what ``--ray`` takes: ``local``, ``auto`` or ``HOST:PORT`` (``ray://`` too)."""
-    return text in ("local", "auto") or bool(_ADDRESS.fullmatch(text))
-
-
-def default_workers(address: str, resources: dict | None = None) -> int:
-    """Workers when none are asked for: one per GPU of a cluster that has GPUs, else half its
-    CPUs (this machine's CPUs for ``local``, at most :data:`LOCAL_CAP`), at least one."""
-    if address == "local":
-        return max(1, min(LOCAL_CAP, (os.cpu_count() or 2) // 2))
-    resources = resources or {}
-    if resources.get("GPU", 0) >= 1:
-        return int(resources["GPU"])
-    return max(1, int(resources.get("CPU", 2)) // 2)
-
-
-def check_memory(workers: int, weight_bytes: int, memory: int | None) -> None:
-    """Refuse ``workers`` copies of a model of ``weight_bytes`` that this machine cannot hold.
-
-    Raises:
-        JScopeError: ``workers`` × :data:`MEMORY_FACTOR` × ``weight_bytes`` exceeds ``memory``
-            (the physical memory; None: not known, nothing is refused).
-    """
-    need = workers * MEMORY_FACTOR * weight_bytes
-    if memory and need > memory:
-        fit = max(1, memory // (MEMORY_FACTOR * weight_bytes))
-        many = f"{workers} workers need" if workers > 1 else "1 worker needs"
-        raise JScopeError(f"{many} about {need / 2**30:,.1f} GB ({workers} × {MEMORY_FACTOR} × "
-                          f"the model's {weight_bytes / 2**30:,.2f} GB of weights), but this "
-                          f"machine has {memory / 2**30:,.1f} GB; use --workers {fit} or fewer.")
-
-
-def died_sentence(attempts: int) -> str:
-    """The error line of an item whose worker died ``attempts`` times while running it."""
-    return (f"The worker running this item died {attempts} times (killed, out of memory or "
-            "crashed); the item may need more memory than a worker has.")
+__all__ = ["LOCAL_CAP", "MAX_ATTEMPTS", "MEMORY_FACTOR", "NOT_INSTALLED", "RayWorkers", "Worker",
+           "check_memory", "default_workers", "died_sentence", "import_ray", "is_address",
+           "physical_memory"]
 
 
 class _Task(NamedTuple):
@@ -91,7 +57,7 @@ class _Task(NamedTuple):
 
     slot: int
     actor: Any
-    item: BatchItem
+    item: Any
     attempt: int
 
 
@@ -106,7 +72,8 @@ class Worker:
         self.run_item = None
 
     def load(self, model: str | None, device: str, dtype: str, run_item: Callable) -> dict:
-        """Load the model; returns what the driver checks, or ``{"error": sentence}``."""
+        """Load the model; returns what the driver checks, or ``{"error": sentence}``
+        (``package``: the folder of the ``jscope_desktop`` this actor runs)."""
         from .models import load_model
 
         try:
@@ -117,9 +84,10 @@ class Worker:
         weights = [*self.lm.model.parameters(), *self.lm.model.buffers()]
         return {"model": self.lm.info.to_dict(), "dtype": self.lm.dtype_name,
                 "device": str(self.lm.device), "pid": os.getpid(),
+                "package": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                 "weight_bytes": sum(t.numel() * t.element_size() for t in weights)}
 
-    def run(self, item: BatchItem) -> dict:
+    def run(self, item: Any) -> dict:
         """The line of ``item`` (``run_item`` catches every error a user can cause)."""
         return self.run_item(self.lm, item)
 
@@ -134,6 +102,8 @@ class RayWorkers:
             the one this process already started), ``"auto"`` or ``"HOST:PORT"`` (join a
             cluster).
         workers: the number of actors; None: :func:`default_workers`.
+        died_line: ``died_line(item, attempts) -> dict``, the line of an item whose worker died
+            :data:`MAX_ATTEMPTS` times (None: :meth:`died_line`, a ``jscope batch`` error line).
 
     Entering starts the actors, loads the model in the first one, checks that ``workers``
     copies fit in memory (a local instance only) and then loads it in the others while the
@@ -141,8 +111,11 @@ class RayWorkers:
     """
 
     def __init__(self, run_item: Callable, model: str | None, device: str, dtype: str,
-                 address: str = "local", workers: int | None = None):
+                 address: str = "local", workers: int | None = None,
+                 died_line: Callable[[Any, int], dict] | None = None):
         self.ray = import_ray()
+        if died_line is not None:
+            self.died_line = died_line
         self.load_args = (model, device, dtype, run_item)
         self.address, self.workers = address, workers
         self.started = False  # True when this pool started Ray (and so shuts it down)
@@ -173,41 +146,35 @@ class RayWorkers:
             options = dict(include_dashboard=False, log_to_driver=False, namespace="jscope",
                            logging_level=logging.WARNING)
             if not local:
-                _check_reachable(self.address)
+                check_reachable(self.address)
             try:
                 if local:  # "local": a new instance even where RAY_ADDRESS names a cluster
-                    ray.init(address="local", num_cpus=self.workers, **options)
+                    with _LocalCode():
+                        ray.init(address="local", num_cpus=self.workers, **options)
                 else:
                     ray.init(address=self.address, **options)
             except Exception as exc:  # Ray raises many types here; each is one sentence
                 where = "start Ray on this machine" if local else \
                     f"join the Ray cluster at {self.address}"
-                raise JScopeError(f"Could not {where} ({_reason(exc)}).") from None
+                raise JScopeError(f"Could not {where} ({reason(exc)}).") from None
             self.started = True
         resources = ray.cluster_resources()
         if self.workers is None:
             self.workers = default_workers(self.address, resources)
-        n = self.workers
-        cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
-        use_gpu = gpus >= 1 and self.load_args[1] in ("auto", "cuda")
-        share = _share(cpus, n)
-        if use_gpu:
-            self.options = {"num_gpus": _share(gpus, n, cap=1.0), "num_cpus": min(1.0, share)}
-        else:
-            self.options = {"num_cpus": share}
-        self.threads = max(1, (os.cpu_count() or 1) // n) if local else max(1, int(share))
-        self.memory_here = local and not use_gpu  # GPU actors hold their weights on the GPU
+        model, device, dtype, run_item = self.load_args
+        self.plan = actor_plan(resources, self.workers, device, local)
+        self.load_args = (model, self.plan.device, dtype, run_item)
 
     def _new_actor(self):
         if self.remote is None:
-            self.remote = self.ray.remote(max_restarts=0, **self.options)(Worker)
-        return self.remote.remote(self.threads)
+            self.remote = self.ray.remote(max_restarts=0, **self.plan.options)(Worker)
+        return self.remote.remote(self.plan.threads)
 
     def _start(self) -> None:
         self.actors = [self._new_actor() for _ in range(self.workers)]
         self.ready = [False] * self.workers
         self.info = self._loaded(self._get_load(self.actors[0]))
-        if self.memory_here:
+        if self.plan.memory_here:
             check_memory(self.workers, self.info["weight_bytes"], physical_memory())
         self.ready[0] = True
         for slot, actor in enumerate(self.actors[1:], 1):
@@ -217,7 +184,7 @@ class RayWorkers:
         try:
             return self.ray.get(actor.load.remote(*self.load_args))
         except self.ray.exceptions.RayActorError as exc:
-            raise JScopeError(f"A worker died while loading the model ({_reason(exc)}).") from None
+            raise JScopeError(f"A worker died while loading the model ({reason(exc)}).") from None
 
     @staticmethod
     def _loaded(answer: dict) -> dict:
@@ -238,7 +205,7 @@ class RayWorkers:
             ray.shutdown()
             self.started = False
 
-    def lines(self, items: Iterable[BatchItem]) -> Iterator[dict]:
+    def lines(self, items: Iterable[Any]) -> Iterator[dict]:
         """The line of every item, each exactly once, in the order they finish."""
         ray = self.ray
         queue = deque((item, 1) for item in items)
@@ -262,12 +229,16 @@ class RayWorkers:
                 written.add(task.item.key)
                 yield line
 
+    def died_line(self, item: Any, attempts: int) -> dict:
+        """The line of ``item`` (a batch item) whose worker died ``attempts`` times."""
+        return {"id": item.id, "error": died_sentence(attempts)}
+
     def _loaded_in(self, slot: int, ref) -> None:
         """The actor in ``slot`` answered its load: ready, or the batch stops with why."""
         try:
             self._loaded(self.ray.get(ref))
         except self.ray.exceptions.RayActorError as exc:
-            raise JScopeError(f"A worker died while loading the model ({_reason(exc)}).") from None
+            raise JScopeError(f"A worker died while loading the model ({reason(exc)}).") from None
         self.ready[slot] = True
 
     def _fill(self, queue: deque, inflight: dict) -> None:
@@ -285,7 +256,7 @@ class RayWorkers:
         if task.attempt < MAX_ATTEMPTS:
             queue.appendleft((task.item, task.attempt + 1))
             return None
-        return {"id": task.item.id, "error": died_sentence(task.attempt)}
+        return self.died_line(task.item, task.attempt)
 
     def _replace(self, slot: int, actor) -> None:
         """A new actor in ``slot`` for the dead ``actor`` (once, whichever item saw it die)."""
@@ -301,25 +272,23 @@ class RayWorkers:
         self.loading[new.load.remote(*self.load_args)] = slot
 
 
-def _share(total: float, n: int, cap: float | None = None) -> float:
-    """``total`` / ``n`` rounded down to hundredths (Ray's resource grain), at least 0.01."""
-    share = max(0.01, math.floor(total / n * 100) / 100)
-    return min(share, cap) if cap is not None else share
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Refuse a ``HOST:PORT`` that accepts no connection (Ray itself would retry for minutes)."""
-    if address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise JScopeError(f"Could not reach the Ray cluster at {address} "
-                          f"({_reason(exc)}); is Ray running there?") from None
+class _LocalCode:
+    """While Ray starts on this machine: ``PYTHONPATH`` begins with the folder of this
+    process's ``jscope_desktop`` (a source checkout), so that the workers Ray starts later
+    (from that environment) import the same code, not another installed copy."""
 
+    def __enter__(self):
+        self.before = os.environ.get("PYTHONPATH")
+        path = local_code_path()
+        if path:
+            _set_env("PYTHONPATH", os.pathsep.join(p for p in (path, self.before) if p))
 
-def _reason(exc: BaseException) -> str:
-    """The first line of ``exc``'s message (or its type), at most 200 characters, no final dot."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200].rstrip(".")
+    def __exit__(self, *exc):
+        _set_env("PYTHONPATH", self.before)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import JScopeError
 from ..forward import CancelCheck
@@ -30,6 +31,9 @@ from .prompts import check_last_word
 from .stats import t_interval
 
 PromptProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
+Todo = list[tuple[int, str, str]]  # (index, text, text_sha) of the prompts still to measure
+# measure(todo, cancel) -> each prompt's result, in any order (the sequential one: in order)
+MeasureFn = Callable[[Todo, "CancelCheck | None"], Iterator[PromptResult]]
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
 _SHAPE = 'a non-empty JSON list of strings or of {"text": str} objects'
 
@@ -59,10 +63,27 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def run_header(lm: LoadedModel, cfg: FaithfulnessConfig) -> dict:
+class ModelAbout(NamedTuple):
+    """What a report records of the model measured: ``ModelInfo.to_dict()``, the device (as
+    ``str(torch.device)``) and the dtype's name; the same whether the model is here or in the
+    workers of a pool (their ``Worker.load`` answer)."""
+
+    model: dict
+    device: str
+    dtype: str
+
+
+def about(lm: LoadedModel | ModelAbout) -> ModelAbout:
+    """``lm``'s :class:`ModelAbout` (itself when it is one)."""
+    if isinstance(lm, ModelAbout):
+        return lm
+    return ModelAbout(lm.info.to_dict(), str(lm.device), lm.dtype_name)
+
+
+def run_header(lm: LoadedModel | ModelAbout, cfg: FaithfulnessConfig) -> dict:
     """What a sidecar's first line records: everything that changes the numbers."""
-    return {"kind": "header", "model": lm.info.to_dict(), "dtype": lm.dtype_name,
-            "config": cfg.to_dict()}
+    a = about(lm)
+    return {"kind": "header", "model": a.model, "dtype": a.dtype, "config": cfg.to_dict()}
 
 
 def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
@@ -101,17 +122,26 @@ def _append_line(path: Path, obj: dict) -> None:
 
 
 def run_faithfulness(
-    lm: LoadedModel,
+    lm: LoadedModel | ModelAbout,
     prompts: list[str],
     cfg: FaithfulnessConfig,
     partial: str | Path | None = None,
     progress: PromptProgressFn | None = None,
     cancel: CancelCheck | None = None,
+    measure: MeasureFn | None = None,
 ) -> list[PromptResult]:
     """Measure every prompt (skipping those already in the sidecar ``partial``).
 
-    Returns the results of all prompts in order. Each finished prompt is appended to
-    ``partial`` before the next starts; ``cancel`` is polled between prompts and inside them.
+    Args:
+        lm: the model (measured here, one prompt after another), or only what the report
+            records of it when ``measure`` runs the prompts elsewhere.
+        measure: ``measure(todo, cancel)`` yields the result of each prompt of ``todo`` as it
+            finishes, in any order, raising (a one-sentence :class:`JScopeError`) as the
+            sequential run would (see :mod:`.parallel`); None: in this process, in order.
+
+    Returns:
+        The results of all prompts, in input order. Each finished prompt is appended to
+        ``partial`` as it arrives; ``cancel`` is polled between prompts (and inside them here).
     """
     cfg.check()
     if cfg.explain == "last":
@@ -122,20 +152,34 @@ def run_faithfulness(
     done = read_partial(path, header) if path else {}
     if path and not path.exists():
         _append_line(path, header)
-    results = []
+    results: dict[int, PromptResult] = {}
+    todo: Todo = []
     for i, text in enumerate(prompts):
         sha = text_sha(text)
         r = done.get(i)
         if r is None or r.text_sha != sha:
-            if progress:
-                progress(len(results), len(prompts), f"prompt {i + 1}")
-            r = evaluate_prompt(lm, text, i, cfg, cancel, sha)
-            if path:
-                _append_line(path, r.to_dict())
-        results.append(r)
+            todo.append((i, text, sha))
+        else:
+            results[i] = r
+    if measure is None:
+        measure = _in_order(lm, cfg)
+    for r in measure(todo, cancel):
+        if path:
+            _append_line(path, r.to_dict())
+        results[r.index] = r
+        if progress:  # (prompts done, total, the prompt just finished)
+            progress(len(results), len(prompts), f"prompt {r.index + 1}")
     if progress:
         progress(len(results), len(prompts), "done")
-    return results
+    return [results[i] for i in range(len(prompts))]
+
+
+def _in_order(lm: LoadedModel, cfg: FaithfulnessConfig) -> MeasureFn:
+    """The sequential measure: every prompt in this process, in input order."""
+    def measure(todo: Todo, cancel: CancelCheck | None) -> Iterator[PromptResult]:
+        for i, text, sha in todo:
+            yield evaluate_prompt(lm, text, i, cfg, cancel, sha)
+    return measure
 
 
 def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
@@ -163,13 +207,15 @@ def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
 
 
 def build_report(
-    lm: LoadedModel, cfg: FaithfulnessConfig, results: list[PromptResult], prompts_file: str
+    lm: LoadedModel | ModelAbout, cfg: FaithfulnessConfig, results: list[PromptResult],
+    prompts_file: str,
 ) -> dict:
     """The whole output of ``jscope faithfulness --json``: summary, settings, rules, per prompt."""
     report = summarize(results, cfg)
+    a = about(lm)
     report.update({
         "version": 1,
-        "model": lm.info.to_dict(), "device": str(lm.device), "dtype": lm.dtype_name,
+        "model": a.model, "device": a.device, "dtype": a.dtype,
         "prompts_file": prompts_file, "n_prompts": len(results),
         **cfg.to_dict(),
         "metric": "change of log p(top-1 token) in nats after zeroing the input embeddings of "

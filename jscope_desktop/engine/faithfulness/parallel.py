@@ -1,0 +1,126 @@
+"""The faithfulness benchmark on the batch runner's Ray workers (``--workers N`` / ``--ray``).
+
+Each worker loads the model once (:class:`~jscope_desktop.engine.batch_ray.RayWorkers`, the
+runner of ``jscope batch``) and measures one passage at a time with the same
+:func:`~.measure.evaluate_prompt` as the sequential run; a passage's numbers depend only on its
+text, its index and the settings (``random`` and Fisher are seeded by them), so they equal the
+sequential run's (bit for bit on the same device, dtype and thread count per process).
+
+What differs from the sequential run is only when things happen: results arrive in the order
+they finish and each is appended to the sidecar as it arrives (so ``--resume`` works the same),
+the report lists them in input order, and a passage that fails (one sentence) stops the run with
+the error of the *first* failing passage in input order, once every passage before it has
+finished, as the sequential run would stop there. A worker that dies running a passage is
+replaced and the passage run again (at most ``MAX_ATTEMPTS`` times, then that passage fails).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Cancelled, JScopeError
+from ..forward import CancelCheck
+from .measure import FaithfulnessConfig, PromptResult, evaluate_prompt
+from .prompts import check_last_word
+from .run import ModelAbout, PromptProgressFn, Todo, run_faithfulness
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One prompt to measure on a worker: its 0-based ``index``, ``text`` and ``sha``."""
+
+    index: int
+    text: str
+    sha: str
+
+    @property
+    def key(self) -> str:
+        """Its id as text (what the runner counts lines by)."""
+        return str(self.index)
+
+
+def measure_passage(lm, passage: Passage, cfg: FaithfulnessConfig) -> dict:
+    """A worker's line for ``passage``: ``{"index", "result": PromptResult}`` or
+    ``{"index", "error": sentence}`` (a :class:`JScopeError` of the passage)."""
+    try:
+        result = evaluate_prompt(lm, passage.text, passage.index, cfg, None, passage.sha)
+    except JScopeError as exc:
+        return {"index": passage.index, "error": str(exc)}
+    return {"index": passage.index, "result": result}
+
+
+def died_line(passage: Passage, attempts: int) -> dict:
+    """The line of a passage whose worker died ``attempts`` times while measuring it."""
+    return {"index": passage.index,
+            "error": f"The worker measuring prompt {passage.index + 1} died {attempts} times "
+                     "(killed, out of memory or crashed); it may need more memory than a worker "
+                     "has."}
+
+
+def in_input_order_errors(lines, todo: Todo,
+                          cancel: CancelCheck | None = None) -> Iterator[PromptResult]:
+    """The results of ``lines`` (a worker's lines, in any order) as they come; raises the error
+    of the first failing passage in input order once every passage before it has arrived, and
+    :class:`Cancelled` when ``cancel()`` says so between lines."""
+    pending = {i for i, _, _ in todo}
+    first: tuple[int, str] | None = None  # (index, sentence) of the first failure in order
+    for line in lines:
+        index = line["index"]
+        pending.discard(index)
+        if "error" in line:
+            if first is None or index < first[0]:
+                first = (index, line["error"])
+        else:
+            yield line["result"]
+        if first is not None and all(i > first[0] for i in pending):
+            raise JScopeError(first[1])
+        if cancel and cancel():
+            raise Cancelled()
+    if first is not None:
+        raise JScopeError(first[1])
+
+
+def run_faithfulness_on_workers(
+    prompts: list[str], cfg: FaithfulnessConfig, model: str | None, device: str, dtype: str,
+    address: str = "local", workers: int | None = None, partial: str | Path | None = None,
+    progress: PromptProgressFn | None = None, cancel: CancelCheck | None = None,
+    ready: Callable[[], None] | None = None,
+) -> tuple[list[PromptResult], ModelAbout]:
+    """:func:`~.run.run_faithfulness` with the passages on a pool of Ray workers.
+
+    Args:
+        prompts, cfg, partial, progress, cancel: as :func:`~.run.run_faithfulness`.
+        model, device, dtype: what each worker loads (``load_model``'s arguments; on a cluster
+            with GPUs the workers are GPU actors with the model on ``cuda``).
+        address, workers: as :class:`~jscope_desktop.engine.batch_ray.RayWorkers`.
+        ready: called once the first worker holds the model, before any passage (timing).
+
+    Returns:
+        The results in input order and what the report records of the workers' model.
+
+    Raises:
+        JScopeError: bad settings (before Ray starts), Ray missing or unreachable, a model that
+            does not load, or the first failing passage's sentence.
+    """
+    from ..batch_ray import RayWorkers
+
+    cfg.check()  # everything that needs no model, before Ray starts
+    if cfg.explain == "last":
+        for i, text in enumerate(prompts):
+            check_last_word(text, i)
+    run_item = functools.partial(measure_passage, cfg=cfg)
+    with RayWorkers(run_item, model, device, dtype, address=address, workers=workers,
+                    died_line=died_line) as pool:
+        info = ModelAbout(pool.info["model"], pool.info["device"], pool.info["dtype"])
+        if ready:
+            ready()
+
+        def measure(todo: Todo, cancel: CancelCheck | None) -> Iterator[PromptResult]:
+            passages = [Passage(i, text, sha) for i, text, sha in todo]
+            return in_input_order_errors(pool.lines(passages), todo, cancel)
+
+        results = run_faithfulness(info, prompts, cfg, partial, progress, cancel, measure)
+    return results, info
