@@ -6,10 +6,13 @@ import time
 
 import torch
 
+from .calibration import estimate_loaded, record_run
+from .cost_model import check_fits
 from .errors import Cancelled, JScopeError, finite_or_none, is_out_of_memory
 from .forward import CancelCheck, ProgressFn, build_graph, plain_forward, sync, warm_up
 from .head import output_matrix
 from .models import LoadedModel
+from .progress import expect_seconds
 from .request import AttributionRequest, check_request
 from .result import AttributionResult, FisherInfo, Timing, TopToken
 from .scopes import Prediction, ScopeCall, get_scope
@@ -22,11 +25,15 @@ def attribute(
     req: AttributionRequest,
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
+    memory_limit: int | None = None,
+    force: bool = False,
 ) -> AttributionResult:
     """Run ``req.scope`` on ``lm`` and return the result of the contract.
 
     ``progress`` gets (fraction, message); ``cancel`` is polled between backward batches and a
-    set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`.
+    set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`. Before any backward pass
+    the run's cost is estimated (:mod:`.cost_model`): one predicted over the available memory,
+    or over ``memory_limit`` bytes, raises :class:`~.cost_model.DoesNotFit` unless ``force``.
     """
     check_request(req)
     tok = lm.tokenizer
@@ -48,6 +55,9 @@ def attribute(
     target_id = _token_id(tok, req.target, req.target_id, "target", lm.info.vocab_size)
     foil_id = _token_id(tok, req.foil, req.foil_id, "foil", lm.info.vocab_size)
     scope = get_scope(req.scope)
+    est = estimate_loaded(lm, req, len(ids), memory_limit)
+    check_fits(est, req, lm.dtype_name, force)
+    expect_seconds(progress, est.seconds)
     if progress:
         progress(0.0, "Forward pass")
     warm_up(lm, ids)
@@ -74,6 +84,7 @@ def attribute(
     out = _run_scope(scope, call, position + 1)
     sync(lm)
     scope_s = time.perf_counter() - t0
+    record_run(lm, req, position + 1, forward_s + scope_s)
     scores = [float(v) for v in out.scores.tolist()] + [None] * (len(ids) - position - 1)
     p = probs.cpu().double()
     fisher = out.fisher
