@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from conftest import _tiny
 
 from jscope_desktop.engine import calibration
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
@@ -24,8 +25,6 @@ from jscope_desktop.engine.cost_model import (
 )
 from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.progress import TimedProgress
-
-from conftest import _tiny
 
 
 @pytest.fixture(autouse=True)

@@ -217,8 +217,10 @@ class DoesNotFit(JScopeError):
         self.estimate = estimate
 
 
-def refusal(est: Estimate, req: AttributionRequest, dtype: str, force_flag: str = "--force") -> str:
-    """The one sentence that says a run will not fit and what to change."""
+def refusal(est: Estimate, req: AttributionRequest, dtype: str,
+            force: str = "--force to run anyway") -> str:
+    """The one sentence that says a run will not fit and what to change (``force``: how this
+    front end runs it anyway)."""
     where = "the memory limit of" if est.limited else "the available"
     changes = ["a shorter prompt"]
     if dtype == "float32":
@@ -230,14 +232,13 @@ def refusal(est: Estimate, req: AttributionRequest, dtype: str, force_flag: str 
         changes.append("fewer steps")
     return (f"This run needs about {format_size(est.peak_bytes)} at its peak ({est.n_tokens:,} "
             f"tokens), more than {where} {format_size(est.available_bytes)}; try "
-            f"{', '.join(changes[:-1])} or {changes[-1]}, or {force_flag} to run anyway.")
+            f"{', '.join(changes[:-1])} or {changes[-1]}, or {force}.")
 
 
-def check_fits(est: Estimate, req: AttributionRequest, dtype: str, force: bool = False,
-               force_flag: str = "--force") -> None:
+def check_fits(est: Estimate, req: AttributionRequest, dtype: str, force: bool = False) -> None:
     """Raise :class:`DoesNotFit` (one sentence) for a run that will not fit, unless ``force``."""
     if not est.fits and not force:
-        raise DoesNotFit(refusal(est, req, dtype, force_flag), est)
+        raise DoesNotFit(refusal(est, req, dtype), est)
 
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
