@@ -92,18 +92,18 @@ def peak_run(lm: LoadedModel, req: AttributionRequest) -> dict:
 
 
 def measure_model(lm: LoadedModel, name: str, lengths, calibrate_at: int, limit_s: float,
-                  table: dict, save) -> None:
+                  scopes: dict, table: dict, save) -> None:
     """Calibrate (warm-up + one run per scope on other text), freeze, then measure each length."""
     cal_ids = text_ids(lm, calibrate_at, skip=500)
     lm._cost_records = {}  # nothing measured before (the user cache) counts
-    for scope, req in SCOPES.items():
+    for scope, req in scopes.items():
         run = peak_run(lm, req.but(token_ids=cal_ids))
         print(f"  {name} calibrate {scope} {calibrate_at} tokens {run['seconds']:.1f} s", flush=True)
     frozen = copy.deepcopy(lm._cost_records)
     table[name] = {"calibration": {"lengths": [calibrate_at], "text": "LAMBADA passages 500+",
                                    "warm_up": "the model's calibration pass"},
-                   "environment": environment(lm), "runs": {s: {} for s in SCOPES}}
-    for scope, req in SCOPES.items():
+                   "environment": environment(lm), "runs": {s: {} for s in scopes}}
+    for scope, req in scopes.items():
         for n in lengths:
             ids = text_ids(lm, n)
             r = req.but(token_ids=ids)
@@ -136,7 +136,8 @@ def plot(result: dict, out_dir: Path) -> Path | None:
     fig, axes = plt.subplots(2, len(models), figsize=(5.5 * len(models), 7), squeeze=False)
     for j, name in enumerate(models):
         for scope, colour in (("temperature", "tab:blue"), ("fisher_fast", "tab:red")):
-            rows = [r for r in result["models"][name]["runs"][scope].values() if "seconds" in r]
+            runs = result["models"][name]["runs"].get(scope, {})
+            rows = [r for r in runs.values() if "seconds" in r]
             if not rows:
                 continue
             x = [r["tokens"] for r in rows]
@@ -164,6 +165,10 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-s", type=float, default=600.0, help="skip runs predicted longer")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--lengths", help="comma-separated token counts (default: per model)")
+    ap.add_argument("--scopes", default=",".join(SCOPES), help="temperature,fisher_fast")
+    ap.add_argument("--calibrate-at", type=int, help="tokens of the calibration runs")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = ap.parse_args(argv)
     path = args.out / f"{NAME}.json"
     result = read_json(path) if path.exists() else {"models": {}}
@@ -171,19 +176,26 @@ def main(argv=None) -> int:
         print(plot(result, args.out))
         return 0
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lengths = {m: tuple(int(n) for n in args.lengths.split(",")) if args.lengths else LENGTHS[m]
+               for m in LENGTHS}
+    calibrate_at = {m: args.calibrate_at or CALIBRATE_AT[m] for m in CALIBRATE_AT}
+    scopes = {s: SCOPES[s] for s in args.scopes.split(",")}
+
     def save():
         write_result(args.out, NAME, result)
 
     embedded = load_model(device="cpu")
     for name in args.models.split(","):
         if name == "embedded":
-            measure_model(embedded, name, LENGTHS[name], CALIBRATE_AT[name], args.limit_s,
+            measure_model(embedded, name, lengths[name], calibrate_at[name], args.limit_s, scopes,
                           result["models"], save)
             continue
         with open(LOCK, "w") as lock:  # one >1B model in memory on this machine at a time
             fcntl.flock(lock, fcntl.LOCK_EX)
             lm = big_model(embedded.tokenizer)
-            measure_model(lm, name, LENGTHS[name], CALIBRATE_AT[name], args.limit_s,
+            measure_model(lm, name, lengths[name], calibrate_at[name], args.limit_s, scopes,
                           result["models"], save)
             del lm
             gc.collect()

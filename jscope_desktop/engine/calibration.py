@@ -249,7 +249,6 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     from .gguf_cache import convert_gguf
     from .model_checks import check_gguf_header
     from .models import embedded_gguf_path, resolve_device
-    from .tokens import encode_prompt
 
     path = embedded_gguf_path() if source is None else Path(source).expanduser()
     folder = path
@@ -258,18 +257,34 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
         folder = convert_gguf(path)
     if not (folder / "config.json").is_file():
         return None
-    try:
-        from transformers import AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
-    except Exception:  # noqa: BLE001 - the loader gives the sentence for a broken tokenizer
+    n = len(req.token_ids) if req.token_ids is not None else count_tokens(folder, req)
+    if n is None:
         return None
-    if req.token_ids is not None:
-        n = len(req.token_ids)
-    else:
-        n = len(encode_prompt(tok, req.prompt or "", req.chat).token_ids)
     dev = str(resolve_device(device))
     try:
         return estimate_folder(folder, str(path), n, req, dev, dtype, limit_bytes)
     except (OSError, ValueError):
+        return None
+
+
+def count_tokens(folder: Path, req: AttributionRequest) -> int | None:
+    """Tokens of the request's prompt with the folder's tokenizer: through the light
+    ``tokenizers`` library from ``tokenizer.json`` when no chat template is asked for (no
+    transformers import: a refusal comes in seconds), else as the engine encodes it."""
+    if not req.chat and (folder / "tokenizer.json").is_file():
+        try:
+            from tokenizers import Tokenizer
+
+            return len(Tokenizer.from_file(str(folder / "tokenizer.json")).encode(
+                req.prompt or "").ids)
+        except Exception:  # noqa: BLE001 - fall back to the engine's own encoding
+            pass
+    try:
+        from transformers import AutoTokenizer
+
+        from .tokens import encode_prompt
+
+        tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        return len(encode_prompt(tok, req.prompt or "", req.chat).token_ids)
+    except Exception:  # noqa: BLE001 - the loader gives the sentence for a broken tokenizer
         return None
