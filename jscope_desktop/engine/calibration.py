@@ -126,7 +126,12 @@ def record(lm, kind: str, units: float, seconds: float) -> None:
 
 
 def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float) -> None:
-    """Record a finished run of ``req`` (``seconds`` for the forward and the scope)."""
+    """Record a finished run of ``req`` (``seconds`` for the forward and the scope). A plugin
+    scope is not recorded: its cost is its own, and would skew the built-in scopes' estimates."""
+    from .scopes import get_scope
+
+    if get_scope(req.scope).plugin is not None:
+        return
     shape = shape_of(lm)
     record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req), seconds)
 

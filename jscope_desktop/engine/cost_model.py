@@ -106,7 +106,7 @@ def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
         if req.fisher_method == "exact" or k == d:
             return Plan("batched", d, cap)
         n = k + (req.fisher_probes if req.fisher_method == "fast" else 0)
-        return Plan("batched", n, min(n, cap) if req.fisher_method == "fast" else min(n, cap))
+        return Plan("batched", n, min(n, cap))
     if req.scope == "integrated":
         steps = max(1, req.ig_steps)
         return Plan("integrated", steps, max(1, min(steps, 4096 // max(1, n_tokens))), steps)
