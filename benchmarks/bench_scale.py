@@ -127,6 +127,38 @@ def measure_model(lm: LoadedModel, name: str, lengths, calibrate_at: int, limit_
     lm._cost_records = frozen
 
 
+def replay(cost_json: Path, calibrate_at: int = 256) -> dict:
+    """The time model against ``bench_cost``'s measurements (``cost.json``, taken on a quiet
+    machine): the throughput from Temperature at ``calibrate_at`` tokens only, then every other
+    length of Temperature and Fisher fast predicted from it (each run's seconds: its forward
+    pass plus its scope, as the cost model counts them)."""
+    from jscope_desktop.engine.cost_model import RUN_OVERHEAD_S, ModelShape, work
+
+    data = read_json(cost_json)
+    m = data["environment"]["model"]
+    if m["name"] != "SmolLM2-135M-Instruct":
+        raise ValueError("the replay knows the embedded model's shape only")
+    shape = ModelShape(m["n_params"], 576, 30, 1536, 9, 3, 64, m["vocab_size"])
+    table = data["methods"]
+
+    def total(method, n):
+        return table[method][str(n)]["seconds"] + table["forward"][str(n)]["seconds"]
+
+    rate = work(shape, calibrate_at, SCOPES["temperature"]) / total("temperature", calibrate_at)
+    out = {"source": str(cost_json), "calibrated_on": f"temperature at {calibrate_at} tokens",
+           "runs": {}}
+    for name in SCOPES:
+        rows = {}
+        for n, row in table[name].items():
+            if "seconds" not in row or (name == "temperature" and int(n) == calibrate_at):
+                continue
+            predicted = work(shape, int(n), SCOPES[name]) / rate + RUN_OVERHEAD_S
+            rows[n] = {"seconds": total(name, int(n)), "predicted_seconds": predicted,
+                       "time_ratio": predicted / total(name, int(n))}
+        out["runs"][name] = rows
+    return out
+
+
 def plot(result: dict, out_dir: Path) -> Path | None:
     """Measured against predicted peak memory and time per length, one column per model."""
     plt = pyplot()
@@ -165,6 +197,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-s", type=float, default=600.0, help="skip runs predicted longer")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument("--replay", type=Path, help="check the time model on a bench_cost JSON")
     ap.add_argument("--lengths", help="comma-separated token counts (default: per model)")
     ap.add_argument("--scopes", default=",".join(SCOPES), help="temperature,fisher_fast")
     ap.add_argument("--calibrate-at", type=int, help="tokens of the calibration runs")
@@ -172,6 +205,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     path = args.out / f"{NAME}.json"
     result = read_json(path) if path.exists() else {"models": {}}
+    if args.replay:
+        result["quiet_replay"] = replay(args.replay)
+        write_result(args.out, NAME, result)
+        print(result["quiet_replay"])
+        return 0
     if args.plot_only:
         print(plot(result, args.out))
         return 0

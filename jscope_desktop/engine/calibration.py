@@ -200,10 +200,10 @@ def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
                     limit_bytes: int | None = None) -> Estimate:
     """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens."""
     held, reach = memory_now(str(lm.device))
-    rate, kinds = throughputs(_lm_records(lm))
+    rate, _kinds = throughputs(_lm_records(lm))
     return estimate_run(shape_of(lm), fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
                         base_bytes=held, available_bytes=reach, throughput=rate,
-                        kind_throughput=kinds, limit_bytes=limit_bytes)
+                        limit_bytes=limit_bytes)
 
 
 def safetensors_parameters(folder: Path) -> int | None:
@@ -239,10 +239,10 @@ def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionReque
     shape = ModelShape.from_config(config, safetensors_parameters(folder))
     held, reach = memory_now(device)
     weights = shape.n_params * BYTES.get(dtype, 4)
-    rate, kinds = throughputs(stored(source_key(source), device_key(device, dtype)))
+    rate, _kinds = throughputs(stored(source_key(source), device_key(device, dtype)))
     return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=dtype,
                         base_bytes=held + weights, available_bytes=reach, throughput=rate,
-                        kind_throughput=kinds, limit_bytes=limit_bytes)
+                        limit_bytes=limit_bytes)
 
 
 def estimate_source(source, device: str, dtype: str, req: AttributionRequest,

@@ -29,6 +29,7 @@ VJP_MAX_BATCH = 128
 BACKWARD_PER_FORWARD = 1.6  # one input-gradient pass (frozen weights) against one forward, measured
 DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was measured (a laptop)
 FISHER_HEAD_MAX = 4096  # engine.fisher.HEAD_MAX: rows of F formed exactly by Fisher fast
+RUN_OVERHEAD_S = 0.15  # tokenizing, the top-k and the result: a run's seconds beyond its passes
 PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, embedded model)
 
 
@@ -196,13 +197,16 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
     Args:
         base_bytes: what the process holds before the run (the loaded model included).
         available_bytes: what the process may reach (its own memory plus the free memory).
-        throughput: measured multiply-add units per second (None: a laptop's guess);
-            ``kind_throughput`` per plan kind where measured.
+        throughput: measured multiply-add units per second of one graph and backward pass
+            (None: a laptop's guess); ``kind_throughput`` per plan kind, where a caller trusts
+            one (the engine does not: a batch of directions is cheaper per direction on short
+            prompts and dearer on long ones, so one measured at one length misleads at another,
+            while the graph's throughput kept Fisher fast within 1.5× from 32 to 1,024 tokens).
         limit_bytes: a user's cap on the process's memory (``--memory-limit``).
     """
     p = plan(shape, n_tokens, req)
     rate = (kind_throughput or {}).get(p.kind) or throughput or DEFAULT_THROUGHPUT
-    seconds = work(shape, n_tokens, req) / rate
+    seconds = work(shape, n_tokens, req) / rate + RUN_OVERHEAD_S
     peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype))
     limited = limit_bytes is not None and limit_bytes < available_bytes
     available = int(limit_bytes if limited else available_bytes)
