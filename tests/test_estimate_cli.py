@@ -57,3 +57,20 @@ def test_force_runs_anyway(capsys, model_folder, tmp_path):
 def test_bad_sizes_are_one_line(capsys, size):
     result = run_cli(capsys, "attribute", "x", "--memory-limit", size)
     assert_one_line_error(result, "8GB", code=2)
+
+
+def test_terminal_progress_bar_says_the_time_left(capsys, monkeypatch):
+    import time
+
+    from rich.console import Console
+
+    from jscope_desktop.commands.options import progress_status
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    with progress_status() as progress:
+        progress.expect(90.0)  # what the engine does with the cost model's estimate
+        progress(0.05, "Fisher Scope")
+        time.sleep(0.3)  # the bar redraws ten times a second
+    err = capsys.readouterr().err
+    assert "Fisher Scope" in err
+    assert ("90 s left" in err) or ("89 s left" in err) or ("88 s left" in err), err[-300:]

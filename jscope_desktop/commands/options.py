@@ -98,6 +98,10 @@ def progress_status() -> Iterator[Callable[[float, str], None] | None]:
         yield None
         return
 
+    shown: dict = {}  # the bar and its task, once the bar is on screen
+    timed = TimedProgress(lambda f, message, _left: shown["bar"].update(
+        shown["task"], completed=100 * f, description=message))
+
     class Left(ProgressColumn):
         def render(self, task) -> Text:  # re-rendered ten times a second: the time counts down
             left = timed.remaining(task.completed / 100) if timed.expected is not None else None
@@ -106,9 +110,7 @@ def progress_status() -> Iterator[Callable[[float, str], None] | None]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%"), Left(), console=console,
                   transient=True) as bar:
-        task = bar.add_task("Starting", total=100)
-        timed = TimedProgress(lambda f, message, _left: bar.update(
-            task, completed=100 * f, description=message))
+        shown.update(bar=bar, task=bar.add_task("Starting", total=100))
         yield timed
 
 
