@@ -148,9 +148,10 @@ def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
     graph = T * L * per_token_layer * b
     if shape.eager_attention:
         graph += 2 * L * shape.n_heads * T * T * b
-    # the backward of one layer's attention holds its (H, T, T) scores, float32, and the causal
-    # mask: measured on the embedded model at 2,048–6,000 tokens (0.2, 0.8, 1.7 GB beyond the graph)
-    attention_backward = (shape.n_heads + 3) * T * T * 4
+    # the backward of one layer's attention holds (H, T, T)-sized float32 buffers and the causal
+    # mask: measured on the embedded model (head width 64) at 2,048–6,000 tokens (0.2, 0.8, 1.7 GB
+    # beyond the graph); scaled by head width, which matched a head width of 32 (the tests)
+    attention_backward = (shape.n_heads * shape.head_dim / 64 + 3) * T * T * 4
     p = plan(shape, n_tokens, req)
     transient = p.batch * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
     if p.kind == "integrated":  # a batch of scaled inputs keeps its own graph
