@@ -87,15 +87,54 @@ def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
     return run
 
 
-def attribute_job(holder: ModelHolder, request):
-    """A job running one attribution of ``request`` (an ``AttributionRequest``)."""
+def attribute_job(holder: ModelHolder, request, memory_limit: int | None = None,
+                  force: bool = False):
+    """A job running one attribution of ``request`` (an ``AttributionRequest``); a run the
+    cost model says will not fit (the available memory, or ``memory_limit`` bytes) is refused
+    unless ``force``. Progress messages end with the time left (" · 12 s left")."""
 
     def run(progress, cancel):
         from ..engine.attribute import attribute
         from ..engine.request import check_request
 
         check_request(request, refuse_unused=True)
-        return attribute(holder.require(), request, progress, cancel)
+        return attribute(holder.require(), request, timed_progress(progress), cancel,
+                         memory_limit=memory_limit, force=force)
+
+    return run
+
+
+def timed_progress(progress):
+    """``progress`` with the time left appended to each message (from the cost model's
+    estimate, then the measured rate)."""
+    from ..engine.cost_model import format_seconds
+    from ..engine.progress import TimedProgress
+
+    def sink(fraction, message, left):
+        progress(fraction, message if left is None or fraction >= 1
+                 else f"{message} · {format_seconds(left)} left")
+
+    return TimedProgress(sink)
+
+
+def estimate_job(holder: ModelHolder, request, memory_limit: int | None = None):
+    """A job estimating ``request`` on the loaded model (None when none is loaded or the
+    prompt is empty): tokenizes, measures the model's throughput once (its warm-up), and
+    returns a ``cost_model.Estimate``."""
+
+    def run(progress, cancel):
+        from ..engine.calibration import estimate_loaded
+        from ..engine.forward import warm_up
+        from ..engine.tokens import encode_prompt
+
+        lm = holder.lm
+        if lm is None or not (request.prompt or "").strip():
+            return None
+        ids = encode_prompt(lm.tokenizer, request.prompt, request.chat).token_ids
+        if len(ids) > lm.info.context_length:
+            return None
+        warm_up(lm, ids)  # calibrates the time once per model and device
+        return estimate_loaded(lm, request, len(ids), memory_limit)
 
     return run
 

@@ -16,6 +16,7 @@ from ..engine.request import AttributionRequest
 from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label
 from . import jobs
+from .estimates import RunEstimates
 from .file_actions import FileActions
 from .settings import AppSettings
 from .widgets.model_panel import dropped_model_path
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow, FileActions):
         if self.settings.geometry():
             self.restoreGeometry(self.settings.geometry())
         self.restore_settings()
+        self.estimates = RunEstimates(self)
         self._submit("engine", jobs.engine_info)
         if model is not None:
             self.model_panel.show_model(model.info)
@@ -135,7 +137,11 @@ class MainWindow(QMainWindow, FileActions):
     def run(self, request: AttributionRequest | None = None) -> Job:
         """Explain the current prompt (or ``request``); a new run supersedes a running one."""
         req = request or self.prompt_panel.request()
-        self._run_job = self._submit("run", jobs.attribute_job(self.holder, req), self._run_job)
+        force = self.estimates.confirm(req)  # a run predicted not to fit asks first
+        if force is None:
+            return self._run_job
+        self._run_job = self._submit("run", jobs.attribute_job(
+            self.holder, req, self.prompt_panel.memory_limit_bytes(), force), self._run_job)
         self.statusBar().showMessage(f"Running {scope_label(req.scope)}…")
         return self._run_job
 

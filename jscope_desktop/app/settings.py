@@ -30,6 +30,7 @@ DEFAULTS: dict[str, object] = {
     "dtype": "float32",
     "generate_n": 8,
     "prompt": "The capital of France is",
+    "memory_limit": "",  # "" none, else a size such as "8GB" (engine.cost_model.parse_size)
 }
 
 
@@ -42,6 +43,18 @@ def _is_exclusion(text: str) -> bool:
     try:
         ScaleExclusion.parse(text)
     except ValueError:
+        return False
+    return True
+
+
+def valid_size(text: str) -> bool:
+    """True when ``text`` is a memory size the engine accepts (e.g. ``8GB``)."""
+    from ..engine.cost_model import parse_size
+    from ..engine.errors import JScopeError
+
+    try:
+        parse_size(text)
+    except JScopeError:
         return False
     return True
 
@@ -74,12 +87,16 @@ class AppSettings:
             return default
         if key == "exclude" and not _is_exclusion(value):
             return default
+        if key == "memory_limit" and value and not valid_size(value):
+            return default
         return value
 
     def set(self, key: str, value) -> None:
         """Store ``value`` under ``key`` (one of :data:`DEFAULTS`)."""
         if key not in DEFAULTS:
             raise KeyError(key)
+        if key == "memory_limit" and value and not valid_size(str(value)):
+            raise ValueError(f"not a memory size: {value!r:.40}")
         self.store.setValue(key, value)
 
     def recent_models(self) -> list[str]:

@@ -52,6 +52,7 @@ def add_parser(sub) -> None:
     add_image_options(p)
     add_html_option(p)
     add_exclude_option(p)
+    add_cost_options(p)
     p.set_defaults(run=run, usage_error=p.error)
 
 
@@ -120,6 +121,8 @@ def run(args) -> int:
     from .multi_scope import run_several, wants_several
 
     if wants_several(args.scope):
+        if args.estimate:
+            args.usage_error("--estimate takes one scope; estimate each of them on its own")
         return run_several(args, prompt, SETTING_FLAGS)
     request = request_from_args(args, prompt)
     if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
@@ -128,9 +131,14 @@ def run(args) -> int:
     check_outputs(args.json, image and image[1], html=args.html)
     from ..engine.attribute import attribute
 
+    if args.estimate:
+        return write_estimate(args, request)
+    if not args.force:  # before the weights are read: a run that cannot fit costs no load
+        refuse_unfit(args, request)
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
-        result = attribute(lm, request, progress=progress)
+        result = attribute(lm, request, progress=progress, memory_limit=args.memory_limit,
+                           force=args.force)
     write_outputs(result, args.json, image, args.html, args.exclude_from_scale)
     if not args.json:
         from ..render.terminal import print_result
@@ -175,3 +183,75 @@ def save_image_file(result: AttributionResult, path: Path, exclude=None) -> None
         raise could_not_write(path, exc) from exc
 
 
+
+
+def add_cost_options(p) -> None:
+    """--estimate, --memory-limit SIZE and --force (the cost model, DESIGN "Estimate")."""
+    p.add_argument("--estimate", action="store_true", help="only estimate the run's peak memory "
+                   "and time (JSON with --json FILE); nothing is computed but the estimate")
+    p.add_argument("--memory-limit", type=memory_size, metavar="SIZE", help="refuse a run "
+                   "predicted to need more memory than SIZE (e.g. 8GB, 512MB)")
+    p.add_argument("--force", action="store_true", help="run even when the estimate says the "
+                   "run will not fit")
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a memory size such as 8GB (the engine's one parser)."""
+    import argparse
+
+    from ..engine.cost_model import parse_size
+
+    try:
+        return parse_size(text)
+    except JScopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
+def cli_estimate(args, request: AttributionRequest):
+    """The estimate of ``request`` for the model the options name, before loading it when its
+    folder says enough; otherwise the model is loaded (and calibrated once) to estimate."""
+    from ..engine.calibration import device_key, estimate_loaded, estimate_source, source_key, stored
+    from ..engine.models import embedded_gguf_path, resolve_device
+
+    est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
+    source = embedded_gguf_path() if args.model is None else Path(args.model).expanduser()
+    device = str(resolve_device(args.device))
+    calibrated = bool(stored(source_key(source), device_key(device, args.dtype)).get("graph"))
+    if est is not None and (calibrated or not est.fits):
+        return est
+    from ..engine.forward import warm_up
+    from ..engine.tokens import encode_prompt
+
+    lm = load_model(args.model, args.device, args.dtype)
+    ids = request.token_ids or encode_prompt(lm.tokenizer, request.prompt or "", request.chat).token_ids
+    warm_up(lm, list(ids))  # measures the throughput once per model and device
+    return estimate_loaded(lm, request, len(ids), args.memory_limit)
+
+
+def write_estimate(args, request: AttributionRequest) -> int:
+    """``--estimate``: the estimate contract to ``--json FILE`` (``-``: stdout), else one line."""
+    from ..engine.cost_model import format_size
+    from ..engine.io import write_json
+
+    est = cli_estimate(args, request)
+    if args.json == "-":
+        import json
+
+        sys.stdout.write(json.dumps(est.to_dict()) + "\n")
+    elif args.json:
+        write_json(args.json, est.to_dict())
+    else:
+        room = "limit" if est.limited else "available"
+        print(f"{est.text()} ({'fits' if est.fits else 'does not fit'}: "
+              f"{format_size(est.available_bytes)} {room})")
+    return 0
+
+
+def refuse_unfit(args, request: AttributionRequest) -> None:
+    """Exit 1 with one sentence, before the model loads, when the run will not fit."""
+    from ..engine.calibration import estimate_source
+    from ..engine.cost_model import check_fits
+
+    est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
+    if est is not None:
+        check_fits(est, request, args.dtype)

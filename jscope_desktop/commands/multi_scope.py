@@ -51,7 +51,8 @@ def run_several(args, prompt: str, flags: dict[str, str]) -> int:
 
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
-        multi = attribute_many(lm, request, names, progress=progress)
+        multi = attribute_many(lm, request, names, progress=progress,
+                               memory_limit=args.memory_limit, force=args.force)
     if args.json == "-":
         sys.stdout.write(multi.to_json() + "\n")
     elif args.json:

@@ -104,15 +104,34 @@ def read_prompt(text: str, stdin=None) -> str:
 
 @contextmanager
 def progress_status() -> Iterator[Callable[[float, str], None] | None]:
-    """A spinner with the engine's progress messages on stderr, when stderr is a terminal."""
+    """A progress bar with the engine's messages and the time left (from the cost model's
+    estimate, then from the measured rate) on stderr, when stderr is a terminal."""
     from rich.console import Console
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn
+    from rich.text import Text
+
+    from ..engine.cost_model import format_seconds
+    from ..engine.progress import TimedProgress
 
     console = Console(stderr=True)
     if not console.is_terminal:
         yield None
         return
-    with console.status("Starting") as status:
-        yield lambda fraction, message: status.update(f"{message} ({fraction:.0%})")
+
+    shown: dict = {}  # the bar and its task, once the bar is on screen
+    timed = TimedProgress(lambda f, message, _left: shown["bar"].update(
+        shown["task"], completed=100 * f, description=message))
+
+    class Left(ProgressColumn):
+        def render(self, task) -> Text:  # re-rendered ten times a second: the time counts down
+            left = timed.remaining(task.completed / 100) if timed.expected is not None else None
+            return Text("" if left is None else f"{format_seconds(left)} left", style="cyan")
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), Left(), console=console,
+                  transient=True) as bar:
+        shown.update(bar=bar, task=bar.add_task("Starting", total=100))
+        yield timed
 
 
 def image_path(path: str | Path, fmt: str) -> Path:

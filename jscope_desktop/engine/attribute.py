@@ -11,10 +11,13 @@ from typing import Any, TypeVar
 
 import torch
 
+from .calibration import estimate_loaded, record_run
+from .cost_model import check_fits
 from .errors import Cancelled, JScopeError, finite_or_none, is_out_of_memory
 from .forward import CancelCheck, Graph, ProgressFn, build_graph, plain_forward, sync, warm_up
 from .head import output_matrix
 from .models import LoadedModel
+from .progress import expect_seconds
 from .request import AttributionRequest, check_request
 from .result import AttributionResult, FisherInfo, Timing, TopToken
 from .scopes import Prediction, Scope, ScopeCall, ScopeOutput, get_scope
@@ -31,15 +34,19 @@ def attribute(
     req: AttributionRequest,
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
+    memory_limit: int | None = None,
+    force: bool = False,
 ) -> AttributionResult:
     """Run ``req.scope`` on ``lm`` and return the result of the contract.
 
     ``progress`` gets (fraction, message); ``cancel`` is polled between backward batches and a
-    set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`.
+    set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`. Before any backward pass
+    the run's cost is estimated (:mod:`.cost_model`): one predicted over the available memory,
+    or over ``memory_limit`` bytes, raises :class:`~.cost_model.DoesNotFit` unless ``force``.
     """
     check_request(req)
     scope = get_scope(req.scope)
-    prep = prepare(lm, req, [scope], progress)
+    prep = prepare(lm, req, [scope], progress, memory_limit, force)
     if progress:
         progress(0.05, f"{scope.label} Scope")
     t0 = time.perf_counter()
@@ -50,7 +57,9 @@ def attribute(
     )
     out = run_scope(scope, call, prep.position + 1)
     sync(lm)
-    result = build_result(lm, prep, graph, req.scope, out, time.perf_counter() - t0)
+    scope_s = time.perf_counter() - t0
+    record_run(lm, req, prep.position + 1, prep.forward_s + scope_s)
+    result = build_result(lm, prep, graph, req.scope, out, scope_s)
     if progress:
         progress(1.0, "Done")
     return result
@@ -75,13 +84,15 @@ class Prepared:
 
 
 def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
-            progress: ProgressFn | None = None) -> Prepared:
+            progress: ProgressFn | None = None, memory_limit: int | None = None,
+            force: bool = False) -> Prepared:
     """Tokenize ``req``, check it against the model and run the plain forward pass.
 
     A target is resolved (default: the top-1 prediction) when any of ``scopes`` needs one, a
     foil (default: the most probable other token) when any needs one. Raises a one-sentence
     :class:`JScopeError` for an empty prompt, a bad position, target or foil, or a prompt
-    longer than the model's context.
+    longer than the model's context; :class:`~.cost_model.DoesNotFit` for a run predicted over
+    the available memory or ``memory_limit`` bytes, unless ``force`` (before any backward pass).
     """
     tok = lm.tokenizer
     if req.token_ids is not None:
@@ -103,6 +114,10 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     foil_id = _token_id(tok, req.foil, req.foil_id, "foil", lm.info.vocab_size)
     needs_target = any(s.needs_target for s in scopes)
     needs_foil = any(s.needs_foil for s in scopes)
+    # the costliest scope decides whether the run fits; their times add up
+    ests = [estimate_loaded(lm, req.but(scope=s.name), len(ids), memory_limit) for s in scopes]
+    check_fits(max(ests, key=lambda e: e.peak_bytes), req, lm.dtype_name, force)
+    expect_seconds(progress, sum(e.seconds for e in ests))
     if progress:
         progress(0.0, "Forward pass")
     warm_up(lm, ids)

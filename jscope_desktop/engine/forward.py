@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import torch
 
+from .cost_model import VJP_MAX_BATCH, vjp_batch_cap
 from .head import logits_from_hidden
 from .models import LoadedModel
 from .progress import CancelCheck, ProgressFn, check_cancel
 
 __all__ = ["CancelCheck", "Graph", "ProgressFn", "build_graph", "embed", "hidden_states",
-           "plain_forward", "row_norms", "sync", "vjp", "vjp_chunks", "warm_up"]
+           "calibrate", "plain_forward", "row_norms", "sync", "vjp", "vjp_chunks", "warm_up"]
 
 
 def decoder_of(model: torch.nn.Module) -> torch.nn.Module:
@@ -85,6 +86,32 @@ def warm_up(lm: LoadedModel, token_ids: list[int]) -> None:
     torch.autograd.grad(graph.h.sum(), graph.x)
     plain_forward(lm, token_ids[:2])
     lm.warmed = True
+    calibrate(lm, token_ids)
+
+
+CALIBRATION_UNITS = 5e10  # work of the calibration pass: about 0.5 s on a laptop CPU
+
+
+def calibrate(lm: LoadedModel, token_ids: list[int]) -> None:
+    """Measure this model's throughput once per model, device and dtype (the cost model's
+    calibration, kept in the user cache): one forward graph and one backward pass over 16–128
+    tokens (the prompt's ids repeated), timed after the warm-up."""
+    from . import calibration
+    from .cost_model import forward_work
+    from .request import AttributionRequest
+
+    if calibration.has_calibration(lm) or not token_ids:
+        return
+    shape = calibration.shape_of(lm)
+    per_token = (2 + 1.6) * forward_work(shape, 1)
+    n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
+    ids = (token_ids * (n // len(token_ids) + 1))[:n]
+    t0 = time.perf_counter()
+    plain_forward(lm, ids)
+    graph = build_graph(lm, ids, n - 1)
+    torch.autograd.grad(graph.h, graph.x, graph.h.detach() / graph.h.detach().norm())
+    sync(lm)
+    calibration.record_run(lm, AttributionRequest(token_ids=ids), n, time.perf_counter() - t0)
 
 
 def plain_forward(lm: LoadedModel, token_ids: list[int]) -> tuple[torch.Tensor, float]:
@@ -109,7 +136,7 @@ def vjp_chunks(
     directions: torch.Tensor,
     cancel: CancelCheck | None = None,
     target_seconds: float = 2.0,
-    max_batch: int = 128,
+    max_batch: int = VJP_MAX_BATCH,
     first_batch: int | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(start, Jᵀv)`` for the rows ``v`` of ``directions`` (K, …), a batch at a time.
@@ -123,7 +150,7 @@ def vjp_chunks(
     """
     K = directions.shape[0]
     T, d = graph.x.shape
-    memory_cap = max(1, 2**25 // (T * d))
+    memory_cap = vjp_batch_cap(T, d)
     guess = int(target_seconds / (T * 2e-3))  # ~2 ms per token and direction on a laptop CPU
     batch = max(1, min(first_batch or guess, K, memory_cap, max(max_batch, first_batch or 0)))
     start = 0

@@ -81,15 +81,19 @@ def attribute_many(
     scopes: list[str],
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
+    memory_limit: int | None = None,
+    force: bool = False,
 ) -> MultiScopeResult:
     """Run every scope of ``scopes`` (names, in the order of the results) on one prediction.
 
     ``req`` holds the prompt and every scope's settings (its ``scope`` field is ignored).
-    Returns a :class:`MultiScopeResult` whose results each equal the single-scope run.
+    Returns a :class:`MultiScopeResult` whose results each equal the single-scope run. A run
+    whose costliest scope is predicted not to fit (``memory_limit`` bytes or the available
+    memory) raises :class:`~.cost_model.DoesNotFit` before any backward pass, unless ``force``.
     """
     check_scopes(req, scopes)
     objs = [get_scope(n) for n in scopes]
-    prep = prepare(lm, req, objs, progress)
+    prep = prepare(lm, req, objs, progress, memory_limit, force)
     say = (lambda f, m: progress(0.05 + 0.95 * f, m)) if progress else (lambda f, m: None)
     say(0.0, "Building the graph")
     t0 = time.perf_counter()

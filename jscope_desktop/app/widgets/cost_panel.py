@@ -49,8 +49,12 @@ class CostPanel(QGroupBox):
         self.table = QTableWidget(4, 3)
         self.table.setHorizontalHeaderLabels(["time", "× fwd", "× Temp."])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # every figure whole: columns as wide as their widest cell, the table as wide as them
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.setWordWrap(False)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMaximumHeight(130)
         self.note = QLabel("Run a scope to measure.")
@@ -100,6 +104,14 @@ class CostPanel(QGroupBox):
         """The rows shown."""
         return cost_rows(self.results, self.d_model, self.shared)
 
+    def _fit_width(self) -> None:
+        """Make the table at least as wide as its header and columns need (no cell is cut)."""
+        self.table.resizeColumnsToContents()
+        header = self.table.verticalHeader()
+        needed = (header.sizeHint().width() + sum(self.table.columnWidth(j) for j in
+                  range(self.table.columnCount())) + 2 * self.table.frameWidth() + 4)
+        self.table.setMinimumWidth(needed)
+
     def _show(self, rows: list[CostRow]) -> None:
         fwd, temp = rows[0].seconds, rows[1].seconds
         self.table.setVerticalHeaderLabels([r.label for r in rows])
@@ -113,6 +125,7 @@ class CostPanel(QGroupBox):
                 if r.note:
                     item.setToolTip(r.note)
                 self.table.setItem(i, j, item)
+        self._fit_width()
         by_note: dict[str, list[str]] = {}  # rows with the same note are named together
         for r in rows:
             if r.note:

@@ -1,9 +1,10 @@
 """The request panel: prompt, chat toggle, scope (with its explanation), target, foil, Fisher
-method, explained position, and the Run / Cancel / Compare / Generate buttons."""
+method, explained position, memory limit, and the Run / Cancel / Compare / Generate buttons
+with the run's estimated cost ("≈ 12 s · 3.4 GB") beside Run."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,12 +31,19 @@ class PromptPanel(QWidget):
         cancel_requested(): Cancel was clicked.
         compare_requested(): "Compare Fisher and Temperature" was clicked.
         generate_requested(int): "Generate" was clicked with N tokens.
+        request_changed(): the prompt or a setting of the request changed (debounced: once,
+            ``ESTIMATE_DELAY_MS`` after the last change), so the estimate can be refreshed.
+        memory_limit_changed(str): a valid memory limit was entered ("" for none).
     """
+
+    ESTIMATE_DELAY_MS = 300
 
     run_requested = Signal()
     cancel_requested = Signal()
     compare_requested = Signal()
     generate_requested = Signal(int)
+    request_changed = Signal()
+    memory_limit_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +64,14 @@ class PromptPanel(QWidget):
         outer.addWidget(box, 1)
         outer.addWidget(self._build_scope_box())
         outer.addLayout(self._build_buttons())
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(self.ESTIMATE_DELAY_MS)
+        self._debounce.timeout.connect(self.request_changed)
+        for signal in (self.prompt.textChanged, self.chat.toggled, self.scope.currentIndexChanged,
+                       self.fisher_method.currentIndexChanged, self.target.textChanged,
+                       self.foil.textChanged):
+            signal.connect(self._debounce.start)
 
     def _build_scope_box(self) -> QGroupBox:
         box = QGroupBox("Scope")
@@ -82,6 +98,11 @@ class PromptPanel(QWidget):
         form.addRow("Foil", self.foil)
         form.addRow("Fisher", self.fisher_method)
         form.addRow("Position", pos_row)
+        self.memory_limit = QLineEdit()
+        self.memory_limit.setPlaceholderText("none (e.g. 8GB)")
+        self.memory_limit.setToolTip("Refuse a run predicted to need more memory than this")
+        self.memory_limit.editingFinished.connect(self._memory_limit_edited)
+        form.addRow("Memory limit", self.memory_limit)
         self.scope.currentIndexChanged.connect(self._scope_changed)
         self.target.textEdited.connect(self._target_edited)
         self.position_reset.clicked.connect(lambda: self.set_position(None))
@@ -94,7 +115,10 @@ class PromptPanel(QWidget):
         self.run_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel  (Esc)")
         self.cancel_button.setEnabled(False)
+        self.cost_label = QLabel("")
+        self.cost_label.setToolTip("The run's predicted time and peak memory")
         row.addWidget(self.run_button, 2)
+        row.addWidget(self.cost_label)
         row.addWidget(self.cancel_button, 1)
         v.addLayout(row)
         self.compare_button = QPushButton("Compare Fisher and Temperature")
@@ -169,9 +193,46 @@ class PromptPanel(QWidget):
 
     def set_position(self, position: int | None, token: str | None = None) -> None:
         """Explain the prediction after token ``position`` (None: after the last token)."""
+        if position != self.position and hasattr(self, "_debounce"):
+            self._debounce.start()
         self.position = position
         self.position_label.setText(
             "last token" if position is None else f"token {position} ({token!r})")
+
+    def show_estimate(self, text: str, fits: bool = True, tip: str = "") -> None:
+        """Show a run's estimate beside Run (``text`` e.g. "≈ 12 s · 3.4 GB"; red when the run
+        will not fit, ``tip`` saying why)."""
+        self.cost_label.setText(text)
+        self.cost_label.setStyleSheet("" if fits else "color: #c0392b; font-weight: bold;")
+        self.cost_label.setToolTip(tip or "The run's predicted time and peak memory")
+
+    def memory_limit_bytes(self) -> int | None:
+        """The memory limit entered, in bytes (None: none, or not a valid size)."""
+        from ...engine.cost_model import parse_size
+        from ...engine.errors import JScopeError
+
+        text = self.memory_limit.text().strip()
+        try:
+            return parse_size(text) if text else None
+        except JScopeError:
+            return None
+
+    def _memory_limit_edited(self) -> None:
+        from ...engine.cost_model import parse_size
+        from ...engine.errors import JScopeError
+
+        text = self.memory_limit.text().strip()
+        try:
+            if text:
+                parse_size(text)
+        except JScopeError as exc:
+            self.memory_limit.setStyleSheet("border: 1px solid #c0392b;")
+            self.memory_limit.setToolTip(str(exc))
+            return
+        self.memory_limit.setStyleSheet("")
+        self.memory_limit.setToolTip("Refuse a run predicted to need more memory than this")
+        self.memory_limit_changed.emit(text)
+        self._debounce.start()
 
     def set_busy(self, busy: bool) -> None:
         """Enable Cancel while a job runs."""

@@ -1,0 +1,69 @@
+"""The run's estimate beside Run, kept up to date off the GUI thread, and the question asked
+before a run the cost model says will not fit."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QMessageBox
+
+from . import jobs
+
+
+class RunEstimates(QObject):
+    """Refreshes the prompt panel's "≈ 12 s · 3.4 GB" (a job on the window's worker after each
+    debounced change of the request, the memory limit or the model) and decides, before a
+    run, whether it goes ahead (:meth:`confirm`). The memory limit is kept in the settings."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.job = None
+        self.last = None  # (request, Estimate) of the latest estimate shown
+        p = window.prompt_panel
+        p.memory_limit.setText(window.settings.get("memory_limit"))
+        p.request_changed.connect(self.refresh)
+        p.memory_limit_changed.connect(lambda text: window.settings.set("memory_limit", text))
+        window.model_ready.connect(lambda _info: self.refresh())
+
+    def refresh(self) -> None:
+        """Estimate the panel's current request in the background (a newer one supersedes)."""
+        p = self.window.prompt_panel
+        req, limit = p.request(), p.memory_limit_bytes()
+        if self.job is not None:
+            self.job.cancel()
+        job = self.window.worker.submit(jobs.estimate_job(self.window.holder, req, limit), "estimate")
+        self.job = job
+        job.finished.connect(lambda est: self._show(job, req, est))
+        job.failed.connect(lambda _message: self._show(job, req, None))
+
+    def _show(self, job, req, est) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.last = (req, est) if est is not None else None
+        if est is None:
+            self.window.prompt_panel.show_estimate("")
+            return
+        from ..engine.cost_model import format_size
+
+        room = "memory limit" if est.limited else "available memory"
+        tip = (f"Predicted: {est.text()[2:]} for {est.n_tokens:,} tokens; "
+               f"{format_size(est.available_bytes)} {room}.")
+        self.window.prompt_panel.show_estimate(est.text(), est.fits, tip)
+
+    def confirm(self, req) -> bool | None:
+        """Before running ``req``: False to run it as usual, True to run it although the
+        estimate says it will not fit (the user chose "Run anyway"), None to not run it."""
+        if self.last is None or self.last[0] != req or self.last[1].fits:
+            return False
+        from ..engine.cost_model import refusal
+
+        est = self.last[1]
+        sentence = refusal(est, req, self.window.holder.lm.dtype_name if self.window.holder.lm
+                           else "float32", "choose Run anyway")
+        box = QMessageBox(QMessageBox.Icon.Warning, "This run may not fit", sentence,
+                          QMessageBox.StandardButton.Cancel, self.window)
+        anyway = box.addButton("Run anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return True if box.clickedButton() is anyway else None

@@ -1,0 +1,295 @@
+"""The cost model on this machine: measured throughput (kept per model, device and dtype in the
+user cache), the memory the process holds and may reach, and the estimate of a request for a
+loaded model or for a model folder before its weights are read.
+
+The cache file is one JSON table written atomically by :func:`.io.write_json`; a corrupt or
+unreadable file is ignored (the estimate falls back to the warm-up's measurement or a guess).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import struct
+import sys
+from pathlib import Path
+
+from .cost_model import Estimate, ModelShape, estimate_run, plan, work
+from .io import write_json
+from .request import AttributionRequest
+
+CACHE_NAME = "calibration.json"
+KEEP = 16  # measurements kept per model, device, dtype and kind
+KINDS = ("graph", "batched", "integrated")
+
+
+def cache_file() -> Path:
+    """Where measured throughputs are kept (beside the converted models)."""
+    from .gguf_cache import cache_root
+
+    return cache_root() / CACHE_NAME
+
+
+def source_key(source: str | os.PathLike) -> str | None:
+    """A model's identity in the cache: its path, size and modification time (a changed file is
+    a new model); None for a model that is not a file or folder (built in a test)."""
+    p = Path(source)
+    try:
+        st = (p / "config.json").stat() if p.is_dir() else p.stat()
+    except OSError:
+        return None
+    return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def device_key(device: str, dtype: str) -> str:
+    """The device part of a cache key: e.g. ``cpu/4 threads/float32`` or ``cuda/NVIDIA H200/bfloat16``."""
+    import torch
+
+    if device.startswith("cuda"):
+        return f"cuda/{torch.cuda.get_device_name(torch.device(device))}/{dtype}"
+    return f"{device}/{torch.get_num_threads()} threads/{dtype}"
+
+
+def _read_cache() -> dict:
+    try:
+        data = json.loads(cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _records(entry) -> dict[str, list[tuple[float, float]]]:
+    """Valid ``kind -> [(units, seconds)]`` of a cache entry (anything malformed is dropped)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    if not isinstance(entry, dict):
+        return out
+    for kind in KINDS:
+        rows = entry.get(kind)
+        if not isinstance(rows, list):
+            continue
+        good = [(float(r[0]), float(r[1])) for r in rows if isinstance(r, list) and len(r) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                        and v < 1e30 for v in r)]
+        if good:
+            out[kind] = good[-KEEP:]
+    return out
+
+
+def stored(model_key: str | None, dev_key: str) -> dict[str, list[tuple[float, float]]]:
+    """The measurements the cache holds for a model on a device (empty if none or unreadable)."""
+    if model_key is None:
+        return {}
+    return _records(_read_cache().get(f"{model_key}#{dev_key}"))
+
+
+def throughputs(records: dict[str, list[tuple[float, float]]]) -> tuple[float | None, dict]:
+    """(throughput of one graph and backward pass, {kind: throughput}) in units per second:
+    total units over total seconds, so long runs weigh most."""
+    rates = {k: sum(u for u, _ in rows) / sum(s for _, s in rows) for k, rows in records.items()}
+    return rates.get("graph"), rates
+
+
+def _lm_records(lm) -> dict:
+    recs = getattr(lm, "_cost_records", None)
+    if recs is None:
+        key = source_key(lm.info.source)
+        recs = stored(key, device_key(str(lm.device), lm.dtype_name))
+        lm._cost_records = recs
+    return recs
+
+
+def has_calibration(lm) -> bool:
+    """True once this model has a measured throughput on its device (here or in the cache)."""
+    return bool(_lm_records(lm).get("graph"))
+
+
+def record(lm, kind: str, units: float, seconds: float) -> None:
+    """Add a measurement (``units`` of work took ``seconds``) for ``lm`` and keep it in the
+    cache when the model is a file or folder. A cache that cannot be written is skipped."""
+    if not (units > 0 and seconds > 0):
+        return
+    recs = _lm_records(lm)
+    recs.setdefault(kind, []).append((float(units), float(seconds)))
+    recs[kind] = recs[kind][-KEEP:]
+    key = source_key(lm.info.source)
+    if key is None:
+        return
+    data = _read_cache()
+    data[f"{key}#{device_key(str(lm.device), lm.dtype_name)}"] = {
+        k: [list(r) for r in v] for k, v in recs.items()}
+    try:
+        cache_file().parent.mkdir(parents=True, exist_ok=True)
+        write_json(cache_file(), data)
+    except Exception:  # noqa: BLE001 - a read-only cache costs only the next estimate's accuracy
+        pass
+
+
+def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float) -> None:
+    """Record a finished run of ``req`` (``seconds`` for the forward and the scope). A plugin
+    scope is not recorded: its cost is its own, and would skew the built-in scopes' estimates."""
+    from .scopes import get_scope
+
+    if get_scope(req.scope).plugin is not None:
+        return
+    shape = shape_of(lm)
+    record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req), seconds)
+
+
+def resident_bytes() -> int:
+    """Resident memory of this process now (Linux: VmRSS; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def free_bytes() -> int:
+    """Memory the system can still give (Linux: MemAvailable; elsewhere half the RAM)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    from .model_checks import physical_memory
+
+    return (physical_memory() or 8 * 2**30) // 2
+
+
+def memory_now(device: str) -> tuple[int, int]:
+    """(bytes the process holds now, bytes it may reach) on ``device``: resident memory and
+    resident plus available on the CPU; allocated and allocated plus free on a GPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        dev = torch.device(device)
+        free, _ = torch.cuda.mem_get_info(dev)
+        held = torch.cuda.memory_allocated(dev)
+        return held, held + free
+    held = resident_bytes()
+    return held, held + free_bytes()
+
+
+def shape_of(lm) -> ModelShape:
+    """The shape of a loaded model (its exact parameter count)."""
+    shape = getattr(lm, "_cost_shape", None)
+    if shape is None:
+        shape = ModelShape.from_config(lm.model.config, lm.info.n_params)
+        impl = getattr(lm.model.config, "_attn_implementation", None)
+        if impl == "eager" and not shape.eager_attention:
+            shape = ModelShape(**{**shape.__dict__, "eager_attention": True})
+        lm._cost_shape = shape
+    return shape
+
+
+def fed_tokens(n_ids: int, position: int | None) -> int:
+    """Tokens a run feeds: up to the explained position (later ones cannot matter)."""
+    if position is None or not -n_ids <= position < n_ids:
+        return max(1, n_ids)
+    return position % n_ids + 1
+
+
+def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
+                    limit_bytes: int | None = None) -> Estimate:
+    """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens."""
+    held, reach = memory_now(str(lm.device))
+    rate, _kinds = throughputs(_lm_records(lm))
+    return estimate_run(shape_of(lm), fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
+                        base_bytes=held, available_bytes=reach, throughput=rate,
+                        limit_bytes=limit_bytes)
+
+
+def safetensors_parameters(folder: Path) -> int | None:
+    """Parameters in a folder's ``*.safetensors`` files, read from their headers only."""
+    total, files = 0, sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    try:
+        for path in files:
+            with path.open("rb") as f:
+                (n,) = struct.unpack("<Q", f.read(8))
+                if n > 100 * 2**20:
+                    return None
+                header = json.loads(f.read(n))
+            for name, t in header.items():
+                if name != "__metadata__":
+                    count = 1
+                    for s in t["shape"]:
+                        count *= int(s)
+                    total += count
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+    return total
+
+
+def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionRequest, device: str,
+                    dtype: str, limit_bytes: int | None = None) -> Estimate:
+    """The estimate before a model is loaded: its shape from ``config.json`` and the
+    safetensors headers, the weights counted as memory the load will add."""
+    from .cost_model import BYTES
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    shape = ModelShape.from_config(config, safetensors_parameters(folder))
+    held, reach = memory_now(device)
+    weights = shape.n_params * BYTES.get(dtype, 4)
+    rate, _kinds = throughputs(stored(source_key(source), device_key(device, dtype)))
+    return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=dtype,
+                        base_bytes=held + weights, available_bytes=reach, throughput=rate,
+                        limit_bytes=limit_bytes)
+
+
+def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
+                    limit_bytes: int | None = None) -> Estimate | None:
+    """The estimate of ``req`` on the model at ``source`` (None: the embedded one) before its
+    weights are loaded: the tokenizer and ``config.json`` only (a ``.gguf`` is converted into
+    its cache first, as loading would). None when the folder does not say enough (then the
+    loaded model is estimated instead)."""
+    from .gguf_cache import convert_gguf
+    from .model_checks import check_gguf_header
+    from .models import embedded_gguf_path, resolve_device
+
+    path = embedded_gguf_path() if source is None else Path(source).expanduser()
+    folder = path
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        check_gguf_header(path)
+        folder = convert_gguf(path)
+    if not (folder / "config.json").is_file():
+        return None
+    n = len(req.token_ids) if req.token_ids is not None else count_tokens(folder, req)
+    if n is None:
+        return None
+    dev = str(resolve_device(device))
+    try:
+        return estimate_folder(folder, str(path), n, req, dev, dtype, limit_bytes)
+    except (OSError, ValueError):
+        return None
+
+
+def count_tokens(folder: Path, req: AttributionRequest) -> int | None:
+    """Tokens of the request's prompt with the folder's tokenizer: through the light
+    ``tokenizers`` library from ``tokenizer.json`` when no chat template is asked for (no
+    transformers import: a refusal comes in seconds), else as the engine encodes it."""
+    if not req.chat and (folder / "tokenizer.json").is_file():
+        try:
+            from tokenizers import Tokenizer
+
+            return len(Tokenizer.from_file(str(folder / "tokenizer.json")).encode(
+                req.prompt or "").ids)
+        except Exception:  # noqa: BLE001 - fall back to the engine's own encoding
+            pass
+    try:
+        from transformers import AutoTokenizer
+
+        from .tokens import encode_prompt
+
+        tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        return len(encode_prompt(tok, req.prompt or "", req.chat).token_ids)
+    except Exception:  # noqa: BLE001 - the loader gives the sentence for a broken tokenizer
+        return None

@@ -1,0 +1,283 @@
+"""What a run will cost before it starts: peak memory and wall time of an
+:class:`~.request.AttributionRequest`, from the model's shape, the prompt's length, the scope and
+its settings, the dtype and the device; and the one check that refuses a run that cannot fit.
+
+Memory is counted, not measured: the forward graph keeps, per token and decoder layer, the
+inputs of both norms and the attention's q, k, v and output (``6 d``, or less with grouped
+keys), and the gated MLP's three ``f``-wide tensors (weights are frozen, so no linear layer keeps
+its input); a batch of ``B`` directions adds, for the layer being differentiated, ``B·T·(3 f + 6 d)``.
+Time is counted in multiply-adds (:func:`work`) and divided by a throughput measured on this
+machine: the model's first warm-up times one forward and backward pass, and every finished run
+adds its own measurement (kept per model, device and dtype in the user cache, see
+:mod:`.calibration`). Torch-free: the app and the command line import it before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import JScopeError
+from .fisher_config import DEFAULT_RANK
+from .request import AttributionRequest
+
+BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+# a batch of directions: the (B, T, d) gradient tensor stays under this many elements
+VJP_BATCH_ELEMENTS = 2**25
+VJP_MAX_BATCH = 128
+BACKWARD_PER_FORWARD = 1.6  # one input-gradient pass (frozen weights) against one forward, measured
+DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was measured (a laptop)
+FISHER_HEAD_MAX = 4096  # engine.fisher.HEAD_MAX: rows of F formed exactly by Fisher fast
+RUN_OVERHEAD_S = 0.15  # tokenizing, the top-k and the result: a run's seconds beyond its passes
+PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, embedded model)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The sizes of a decoder model that its cost depends on."""
+
+    n_params: int
+    d_model: int
+    n_layers: int
+    ffn: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    vocab: int
+    eager_attention: bool = False  # eager attention keeps an (H, T, T) matrix per layer
+
+    @property
+    def layer_params(self) -> int:
+        """Weights in the decoder layers (the ones every token multiplies)."""
+        d, hd = self.d_model, self.head_dim
+        attn = 2 * d * self.n_heads * hd + 2 * d * self.n_kv_heads * hd
+        return self.n_layers * (attn + 3 * d * self.ffn)
+
+    @classmethod
+    def from_config(cls, config, n_params: int | None = None) -> ModelShape:
+        """The shape from a transformers config (object or ``config.json`` dict); ``n_params``
+        the exact count when the weights are known. Raises a one-sentence error when the config
+        lacks the sizes."""
+        c = config if isinstance(config, dict) else config.to_dict()
+        c = c.get("text_config") if isinstance(c.get("text_config"), dict) else c
+        try:
+            d, L, V = int(c["hidden_size"]), int(c["num_hidden_layers"]), int(c["vocab_size"])
+            heads = int(c.get("num_attention_heads") or 1)
+            kv = int(c.get("num_key_value_heads") or heads)
+            hd = int(c.get("head_dim") or d // heads)
+            f = int(c.get("intermediate_size") or 4 * d)
+        except (KeyError, TypeError, ValueError):
+            raise JScopeError("The model's config lacks the sizes a cost estimate needs "
+                              "(hidden_size, num_hidden_layers, vocab_size).") from None
+        eager = (c.get("_attn_implementation") or c.get("attn_implementation")) == "eager"
+        shape = cls(0, d, L, f, heads, kv, hd, V, eager)
+        if n_params is None:
+            tied = c.get("tie_word_embeddings", True)
+            n_params = shape.layer_params + V * d * (1 if tied else 2)
+        return cls(int(n_params), d, L, f, heads, kv, hd, V, eager)
+
+
+def vjp_batch_cap(n_tokens: int, d_model: int) -> int:
+    """The most directions one batched backward pass takes for a (T, d) prompt."""
+    return max(1, VJP_BATCH_ELEMENTS // max(1, n_tokens * d_model))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a request does, in the units the cost model counts: ``kind`` (``graph``: one
+    forward graph and one backward pass; ``batched``: many directions; ``integrated``: path
+    steps), ``directions`` backward directions, ``batch`` the largest number at once."""
+
+    kind: str
+    directions: int
+    batch: int
+    steps: int = 0
+
+
+def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
+    """The backward work of ``req`` on a prompt of ``n_tokens`` fed tokens."""
+    from .scopes import get_scope
+
+    cap = min(vjp_batch_cap(n_tokens, shape.d_model), VJP_MAX_BATCH)
+    if req.scope == "fisher":
+        d = shape.d_model
+        k = min(d, req.fisher_rank if req.fisher_rank is not None
+                else DEFAULT_RANK.get(req.fisher_method, d))
+        if req.fisher_method == "exact" or k == d:
+            return Plan("batched", d, cap)
+        n = k + (req.fisher_probes if req.fisher_method == "fast" else 0)
+        return Plan("batched", n, min(n, cap))
+    if req.scope == "integrated":
+        steps = max(1, req.ig_steps)
+        return Plan("integrated", steps, max(1, min(steps, 4096 // max(1, n_tokens))), steps)
+    get_scope(req.scope)  # an unknown scope is one sentence
+    return Plan("graph", 1, 1)
+
+
+def forward_work(shape: ModelShape, n_tokens: int) -> float:
+    """Multiply-adds of one forward pass over ``n_tokens``: the layers' weights times each
+    token, and causal attention (``T²/2`` score and value products per head dimension)."""
+    T = n_tokens
+    return 2.0 * shape.layer_params * T + 2.0 * shape.n_layers * shape.n_heads * shape.head_dim * T * T
+
+
+def work(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> float:
+    """The multiply-add units a whole run of ``req`` does (the plain forward, the graph, the
+    backward passes and the Fisher matrix's own algebra)."""
+    p = plan(shape, n_tokens, req)
+    F = forward_work(shape, n_tokens)
+    total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F
+    if p.kind == "integrated":
+        total += p.steps * F
+    if req.scope == "fisher":
+        d, V = shape.d_model, shape.vocab
+        rows = min(V, FISHER_HEAD_MAX) if req.fisher_method == "fast" else V
+        total += 2.0 * rows * d * d + 2.0 * V * d + 10.0 * d**3
+    return total
+
+
+def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
+                      dtype: str = "float32") -> int:
+    """Bytes a run adds to the process at its peak (above the loaded model): the kept graph,
+    the largest backward batch's temporaries and the Fisher matrix's algebra."""
+    b = BYTES.get(dtype, 4)
+    T, L, d, f = n_tokens, shape.n_layers, shape.d_model, shape.ffn
+    kv = 2 * min(d, shape.n_heads * shape.head_dim)  # sdpa repeats grouped keys to every head
+    per_token_layer = 2 * d * 4 / b + 2 * d + kv + 3 * f  # norms keep float32 inputs
+    graph = T * L * per_token_layer * b
+    if shape.eager_attention:
+        graph += 2 * L * shape.n_heads * T * T * b
+    # the backward of one layer's attention holds (H, T, T)-sized float32 buffers and the causal
+    # mask: measured on the embedded model (head width 64) at 2,048–6,000 tokens (0.2, 0.8, 1.7 GB
+    # beyond the graph); scaled by head width, which matched a head width of 32 (the tests)
+    attention_backward = (shape.n_heads * shape.head_dim / 64 + 3) * T * T * 4
+    p = plan(shape, n_tokens, req)
+    transient = p.batch * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
+    if p.kind == "integrated":  # a batch of scaled inputs keeps its own graph
+        graph = graph * p.batch
+    extra = 0.0
+    if req.scope == "fisher":
+        V = shape.vocab
+        rows = min(V, FISHER_HEAD_MAX) if req.fisher_method == "fast" else V
+        extra = rows * d * 4 + 4 * d * d * 8 + V * (p.directions + 4) * 4
+        extra += p.directions * T * 8  # per-direction squared norms, float64
+    return int(PROCESS_OVERHEAD * (graph + transient + attention_backward + extra))
+
+
+@dataclass
+class Estimate:
+    """A run's predicted cost and whether it fits.
+
+    peak_bytes: the process's predicted peak resident memory (CPU) or allocated memory (GPU).
+    seconds: predicted wall time of the run (the forward pass and the scope). available_bytes:
+    what the process may reach (memory it holds plus what the system can still give, capped by
+    a memory limit). fits: ``peak_bytes <= available_bytes``.
+    """
+
+    peak_bytes: int
+    seconds: float
+    available_bytes: int
+    fits: bool
+    n_tokens: int = 0
+    limited: bool = False  # available_bytes is a user's memory limit
+
+    def to_dict(self) -> dict:
+        """The estimate contract: ``{"peak_bytes", "seconds", "available_bytes", "fits"}``."""
+        return {"peak_bytes": int(self.peak_bytes), "seconds": float(self.seconds),
+                "available_bytes": int(self.available_bytes), "fits": bool(self.fits)}
+
+    def text(self) -> str:
+        """E.g. ``"≈ 12 s · 3.4 GB"`` (beside Run, in the terminal)."""
+        return f"≈ {format_seconds(self.seconds)} · {format_size(self.peak_bytes)}"
+
+
+def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, dtype: str,
+                 base_bytes: int, available_bytes: int, throughput: float | None = None,
+                 kind_throughput: dict[str, float] | None = None,
+                 limit_bytes: int | None = None) -> Estimate:
+    """The estimate of ``req`` on a prompt of ``n_tokens`` fed tokens.
+
+    Args:
+        base_bytes: what the process holds before the run (the loaded model included).
+        available_bytes: what the process may reach (its own memory plus the free memory).
+        throughput: measured multiply-add units per second of one graph and backward pass
+            (None: a laptop's guess); ``kind_throughput`` per plan kind, where a caller trusts
+            one (the engine does not: a batch of directions is cheaper per direction on short
+            prompts and dearer on long ones, so one measured at one length misleads at another,
+            while the graph's throughput kept Fisher fast within 1.5× from 32 to 1,024 tokens).
+        limit_bytes: a user's cap on the process's memory (``--memory-limit``).
+    """
+    p = plan(shape, n_tokens, req)
+    rate = (kind_throughput or {}).get(p.kind) or throughput or DEFAULT_THROUGHPUT
+    seconds = work(shape, n_tokens, req) / rate + RUN_OVERHEAD_S
+    peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype))
+    limited = limit_bytes is not None and limit_bytes < available_bytes
+    available = int(limit_bytes if limited else available_bytes)
+    return Estimate(peak, seconds, available, peak <= available, n_tokens, limited)
+
+
+class DoesNotFit(JScopeError):
+    """A run predicted over the available memory or the memory limit (refused before it starts)."""
+
+    def __init__(self, sentence: str, estimate: Estimate):
+        super().__init__(sentence)
+        self.estimate = estimate
+
+
+def refusal(est: Estimate, req: AttributionRequest, dtype: str,
+            force: str = "--force to run anyway") -> str:
+    """The one sentence that says a run will not fit and what to change (``force``: how this
+    front end runs it anyway)."""
+    where = "the memory limit of" if est.limited else "the available"
+    changes = ["a shorter prompt"]
+    if dtype == "float32":
+        changes.append("bfloat16")
+    if req.scope == "fisher":
+        changes.append("fewer Fisher directions (--fisher fast with a smaller --fisher-rank)"
+                       if req.fisher_method == "exact" else "fewer Fisher directions")
+    if req.scope == "integrated":
+        changes.append("fewer steps")
+    return (f"This run needs about {format_size(est.peak_bytes)} at its peak ({est.n_tokens:,} "
+            f"tokens), more than {where} {format_size(est.available_bytes)}; try "
+            f"{', '.join(changes[:-1])} or {changes[-1]}, or {force}.")
+
+
+def check_fits(est: Estimate, req: AttributionRequest, dtype: str, force: bool = False) -> None:
+    """Raise :class:`DoesNotFit` (one sentence) for a run that will not fit, unless ``force``."""
+    if not est.fits and not force:
+        raise DoesNotFit(refusal(est, req, dtype), est)
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size such as ``8GB``, ``512MB``, ``1.5g`` or ``4096`` (bytes); units are
+    binary (1 GB = 2³⁰ bytes), as the memory figures shown. A size that is not one is a
+    one-sentence error."""
+    m = _SIZE.match(str(text))
+    value = float(m.group(1)) * _UNITS[m.group(2).lower()] if m else math.nan
+    if not m or not math.isfinite(value) or value < 2**20:
+        raise JScopeError(f"The memory limit '{str(text)[:40]}' is not a size of at least 1 MB; "
+                          "write it like 8GB or 512MB.")
+    return int(value)
+
+
+def format_size(n: float) -> str:
+    """``3.4 GB``, ``512 MB`` (binary units)."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GB"
+    return f"{max(n, 0) / 2**20:.0f} MB"
+
+
+def format_seconds(s: float) -> str:
+    """``0.4 s``, ``12 s``, ``3 min``, ``1.5 h``."""
+    if s < 10:
+        return f"{s:.1f} s"
+    if s < 100:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"

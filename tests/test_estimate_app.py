@@ -1,0 +1,137 @@
+"""The app's estimate beside Run, the question before a run that will not fit, the memory-limit
+setting, whole figures in the cost panel and the time left in progress messages (pytest-qt,
+tiny random model)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
+
+from jscope_desktop.app import jobs
+from jscope_desktop.app.analysis import CostRow
+from jscope_desktop.app.settings import AppSettings
+from jscope_desktop.engine.attribute import AttributionRequest, attribute
+
+
+def _label(window) -> str:
+    return window.prompt_panel.cost_label.text()
+
+
+def test_estimate_beside_run_follows_prompt_and_scope_off_the_gui_thread(
+        qtbot, make_window, tiny_llama, monkeypatch):
+    threads = []
+    real = jobs.estimate_job
+
+    def spy(holder, request, limit=None):
+        fn = real(holder, request, limit)
+        return lambda progress, cancel: threads.append(threading.current_thread()) or fn(progress, cancel)
+
+    monkeypatch.setattr(jobs, "estimate_job", spy)
+    window = make_window(tiny_llama)
+    p = window.prompt_panel
+    p.prompt.setPlainText("12,34,")
+    # BOS + 6 characters (an estimate of the restored prompt may come first)
+    qtbot.waitUntil(lambda: bool(window.estimates.last) and window.estimates.last[1].n_tokens == 7,
+                    timeout=30000)
+    assert _label(window).startswith("≈ ")
+    short = window.estimates.last[1]
+    p.prompt.setPlainText("12,34," * 30)
+    qtbot.waitUntil(lambda: bool(window.estimates.last)
+                    and window.estimates.last[1].n_tokens == 181,
+                    timeout=30000)
+    longer = window.estimates.last[1]
+    assert longer.peak_bytes > short.peak_bytes and longer.seconds > short.seconds
+    p.set_scope("fisher")
+    qtbot.waitUntil(lambda: bool(window.estimates.last)
+                    and window.estimates.last[0].scope == "fisher", timeout=30000)
+    assert window.estimates.last[1].seconds > longer.seconds
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    # the label is the estimate's own figures
+    assert _label(window) == window.estimates.last[1].text()
+
+
+def test_a_run_that_will_not_fit_asks_first(qtbot, make_window, tiny_llama, monkeypatch):
+    window = make_window(tiny_llama)
+    p = window.prompt_panel
+    p.prompt.setPlainText("12,34,56,")
+    p.memory_limit.setText("1MB")
+    p.memory_limit.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.estimates.last is not None
+                    and not window.estimates.last[1].fits, timeout=30000)
+    assert "bold" in p.cost_label.styleSheet()
+    assert AppSettings().get("memory_limit") == "1MB"
+    asked = []
+    choice = {"anyway": False}
+
+    def fake_exec(box):
+        asked.append(box.text())
+        if choice["anyway"]:
+            box.clickedButton = lambda: next(b for b in box.buttons()
+                                             if b.text() == "Run anyway")
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    assert window.run() is None  # declined: nothing runs
+    assert "more than the memory limit of 1 MB" in asked[0] and "Run anyway" in asked[0]
+    choice["anyway"] = True
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
+    assert len(asked) == 2
+
+
+def test_the_engine_refuses_when_the_estimate_was_not_shown_yet(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    window.prompt_panel.memory_limit.setText("1MB")
+    with qtbot.waitSignal(window.run_failed, timeout=60000) as failed:
+        window.run(AttributionRequest(prompt="12,34,"))
+    assert "more than the memory limit of 1 MB" in failed.args[0]
+
+
+def test_memory_limit_setting_is_validated(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    field = window.prompt_panel.memory_limit
+    field.setText("eight gigs")
+    field.editingFinished.emit()
+    assert "8GB" in field.toolTip() and "c0392b" in field.styleSheet()
+    assert AppSettings().get("memory_limit") == ""
+    assert window.prompt_panel.memory_limit_bytes() is None
+    with pytest.raises(ValueError):
+        AppSettings().set("memory_limit", "lots")
+    store = AppSettings()
+    store.store.setValue("memory_limit", "12 parsecs")  # a hand-edited file falls back
+    assert store.get("memory_limit") == ""
+    field.setText("8GB")
+    field.editingFinished.emit()
+    assert AppSettings().get("memory_limit") == "8GB" and field.styleSheet() == ""
+    assert window.prompt_panel.memory_limit_bytes() == 8 * 2**30
+
+
+def test_cost_panel_figures_are_whole(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    panel = window.cost_panel
+    panel.resize(120, 200)  # narrower than the figures: the table asks for the width it needs
+    rows = [CostRow("Forward", 0.0421, True), CostRow("Temperature", 1.5, True),
+            CostRow("Fisher fast", 155.3, True), CostRow("Fisher exact", 12345.0, False, "est.")]
+    panel._show(rows)
+    window.resize(1440, 900)
+    qtbot.wait(50)
+    table = panel.table
+    fm = table.fontMetrics()
+    for i in range(table.rowCount()):
+        for j in range(table.columnCount()):
+            text = table.item(i, j).text()
+            assert table.columnWidth(j) >= fm.horizontalAdvance(text), (text, table.columnWidth(j))
+    assert table.item(3, 0).text() == "≈ 12345 s"
+    assert table.width() >= table.minimumWidth()
+
+
+def test_progress_messages_say_the_time_left(tiny_llama):
+    seen = []
+    req = AttributionRequest(prompt="12,34," * 10, scope="fisher")
+    attribute(tiny_llama, req, jobs.timed_progress(lambda f, m: seen.append((f, m))))
+    assert any(m.endswith(" left") for f, m in seen if f < 1)
+    assert seen[-1] == (1.0, "Done")
+
