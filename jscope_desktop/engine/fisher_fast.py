@@ -34,7 +34,7 @@ from .forward import CancelCheck, Graph, check_cancel, hidden_states, row_norms,
 from .models import LoadedModel
 
 # forward-difference step: ‖ε g‖ = FD_STEP·‖x‖ (half precision needs a larger one)
-FD_STEP = {torch.float32: 1e-3, torch.float64: 1e-5}
+FD_STEP = {torch.float32: 1e-3, torch.float64: 1e-3}  # norms run in float32 even in float64 models
 FD_STEP_HALF = 3e-2
 
 
