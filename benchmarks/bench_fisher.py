@@ -42,8 +42,7 @@ from jscope_desktop.engine.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.faithfulness.stats import spearman
 from jscope_desktop.engine.tokens import encode_prompt
 
-from .common import (DATA, add_model_args, environment, lambada_ids, load, pyplot,
-                     save_figure, write_result)
+from .common import DATA, add_model_args, environment, lambada_ids, load, pyplot, save_figure, write_result
 
 NAME = "fisher_accuracy"
 RANKS = (2, 4, 6, 8)
@@ -62,6 +61,12 @@ def default_setting() -> tuple[int, int]:
 def _run(lm, ids, scope="fisher", **kw):
     r = attribute(lm, AttributionRequest(token_ids=ids, scope=scope, **kw))
     return np.array(r.scores, dtype=np.float64), r
+
+
+def _cached(lm, ids, cache: Path) -> Path | None:
+    key = hashlib.sha1(json.dumps([lm.info.name, lm.dtype_name, ids]).encode()).hexdigest()[:16]
+    path = cache / f"{key}.json"
+    return path if path.exists() else None
 
 
 def exact_scores(lm, ids, cache: Path | None) -> tuple[np.ndarray, float | None]:
@@ -255,13 +260,17 @@ def plot(result: dict, out_dir):
 
 def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=print,
         cache: Path | None = None, long: tuple[int, ...] = (), big: bool = False,
-        exact: bool = False) -> dict:
-    """Measure everything asked for, write JSON and PNG; return the result."""
+        exact: bool = False, only_cached: bool = False) -> dict:
+    """Measure everything asked for, write JSON and PNG; return the result. ``only_cached``:
+    only the prompts whose exact reference is already in ``cache`` (the count is recorded)."""
     t0 = time.perf_counter()
+    if only_cached and cache:
+        prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
     default = default_setting()
     grid = sorted({(r, p) for r in ranks for p in probes} | {default})
     measured = [measure_prompt(lm, text, grid, seeds, cache, log=log) for text in prompts]
     result = {"environment": environment(lm), "prompt_set": str(VALIDATION.name),
+              "prompts_measured": len(measured), "prompts_in_set": len(PROMPTS),
               "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
               "grid": summarize(measured, grid), "prompts": measured}
     target = result["grid"]["{},{}".format(*default)]["median_rel_l2"]
@@ -300,11 +309,13 @@ def main(argv=None) -> int:
     p.add_argument("--long", default="", help="LAMBADA lengths, e.g. 128,512,1024")
     p.add_argument("--big", action="store_true", help="the 1.2B random model at 512 tokens")
     p.add_argument("--exact-check", action="store_true")
+    p.add_argument("--only-cached", action="store_true",
+                   help="only prompts whose exact reference is in --cache")
     args = p.parse_args(argv)
     run(load(args), args.out, [int(x) for x in args.ranks.split(",")],
         [int(x) for x in args.probes.split(",")], args.seeds, PROMPTS[: args.prompts],
         cache=args.cache, long=tuple(int(x) for x in args.long.split(",") if x),
-        big=args.big, exact=args.exact_check)
+        big=args.big, exact=args.exact_check, only_cached=args.only_cached)
     return 0
 
 

@@ -90,7 +90,8 @@ def build_request(args, prompt: str, **overrides) -> AttributionRequest:
         prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
         position=args.position, chat=args.chat, fisher_method=args.fisher,
         fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
-        fisher_rel_error=args.fisher_error, fisher_budget=args.fisher_budget, ig_steps=args.steps, seed=args.seed,
+        fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
+        fisher_budget=args.fisher_budget,
         top_k=args.top_k,
     )
     settings.update(overrides)

@@ -15,7 +15,7 @@ def _describe(r: AttributionResult) -> str:
     label = f"<b>{scope_label(r.scope)}</b>"
     if r.fisher is not None:
         f = r.fisher
-        label = f"<b>{describe_fisher(f.method, f.rank, f.probes, None)}</b>"
+        label = f"<b>{describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate)}</b>"
     return f"{label} · {r.timing.scope_s * 1000:.0f} ms"
 
 
