@@ -1,87 +1,143 @@
-"""Fisher fast against its settings: relative L2 error and Spearman ρ against Fisher exact, and
-time as a ratio to Temperature, over a grid of (eigen-directions kept, probes), on a few varied
-real prompts of 10–50 tokens. The default setting is read from the engine and marked.
+"""Fisher fast against Fisher exact on prompts it was not tuned on, and its cost.
 
-Per prompt: exact scores once; Temperature's time is the median of 3 runs after a warm-up; each
-grid point runs once per seed (seeds 0..seeds−1). Per grid point the JSON keeps every value and
-the summary takes medians over prompts × seeds.
+The settings of Fisher fast (fisher_config.py) and its error calibration were chosen on
+``data/fisher_tuning.json`` only; everything here is reported on ``data/fisher_validation.json``
+(45 prompts, 5–45 tokens, 12 categories), which was never used to choose anything.
 
-    python -m benchmarks.bench_fisher [--ranks 0,4,8,16,32] [--probes 4,8,16,32] [--seeds 2]
+- per validation prompt: exact scores; the default for ``seeds`` seeds: relative L2 error,
+  Spearman ρ, the result's ``rel_error_estimate``; the time ratio to a Temperature Scope
+  (interleaved T F T F …, median after a warm-up, one process);
+- the error distribution (median, p90, worst over prompts of the per-prompt median over seeds),
+  the Spearman pass rate (ρ ≥ 0.99), the calibration (true ≤ 1.5 × estimate, every prompt × seed);
+- the frontier: error against time ratio over a grid of (Krylov block k, probes);
+- ``--long``: LAMBADA (the first passages of data/lambada_prompts_1000.json joined by blank lines,
+  cut to N tokens): time ratio of the default and of ``--fisher-error`` set to the validation
+  median, with the estimated error (an exact reference there costs d backward directions);
+- ``--big``: a random-initialised 1.2B Llama-shaped model (width 2048, 16 layers) with the
+  embedded tokenizer at 512 tokens, holding /tmp/jscope-big-model.lock: time ratio;
+- ``--exact-check``: Fisher exact against a plain batched implementation (eigenvectors of F
+  through ``is_grads_batched`` backward passes of 64), interleaved.
+
+Exact references are cached (``--cache``; keyed by model and token ids) since each costs d
+backward directions.
+
+    python -m benchmarks.bench_fisher [--seeds 3] [--prompts N] [--long 1024] [--big] [--exact-check]
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
+import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from jscope_desktop.engine import fisher as fisher_mod
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.faithfulness.stats import spearman
 from jscope_desktop.engine.tokens import encode_prompt
 
-from .common import add_model_args, environment, load, median_seconds, pyplot, save_figure, write_result
+from .common import DATA, add_model_args, environment, lambada_ids, load, pyplot, save_figure, write_result
 
 NAME = "fisher_accuracy"
-RANKS = (0, 4, 8, 16, 32)
-PROBES = (4, 8, 16, 32)
-PROMPTS = (
-    "The capital of France is",
-    "Translate to German: The researchers published their findings about the new attribution "
-    "method last week. German:",
-    "12,15,19,24,30,37,45,54,64,",
-    "def fibonacci(n):\n    if n < 2:\n        return n\n    return",
-    "After they had left, Paul and Debbie looked at each other, then at Bob. It was late, and "
-    "the train would not wait for anyone, least of all for",
-    "Q: Is a tomato a fruit or a vegetable?\nA:",
-)
+RANKS = (2, 4, 6, 8)
+PROBES = (4, 8, 16)
+VALIDATION = DATA / "fisher_validation.json"
+TUNING = DATA / "fisher_tuning.json"
+PROMPTS = tuple(p["text"] for p in json.loads(VALIDATION.read_text(encoding="utf-8"))["prompts"])
+BIG_LOCK = "/tmp/jscope-big-model.lock"
 
 
 def default_setting() -> tuple[int, int]:
-    """The engine's default (eigen-directions, probes) of Fisher fast."""
+    """The engine's default (Krylov block k, probes) of Fisher fast."""
     return fisher_mod.DEFAULT_RANK["fast"], fisher_mod.DEFAULT_PROBES
 
 
-def _scores(lm, ids, method, rank=None, probes=8, seed=0):
-    r = attribute(lm, AttributionRequest(token_ids=ids, scope="fisher", fisher_method=method,
-                                         fisher_rank=rank, fisher_probes=probes, seed=seed))
-    return np.array(r.scores, dtype=np.float64), r.timing.scope_s
+def _run(lm, ids, scope="fisher", **kw):
+    r = attribute(lm, AttributionRequest(token_ids=ids, scope=scope, **kw))
+    return np.array(r.scores, dtype=np.float64), r
 
 
-def measure_prompt(lm, text, grid, seeds, log=print) -> dict:
-    """One prompt: its exact scores, Temperature's time, and per grid point the errors/times."""
+def _cached(lm, ids, cache: Path) -> Path | None:
+    key = hashlib.sha1(json.dumps([lm.info.name, lm.dtype_name, ids]).encode()).hexdigest()[:16]
+    path = cache / f"{key}.json"
+    return path if path.exists() else None
+
+
+def exact_scores(lm, ids, cache: Path | None) -> tuple[np.ndarray, float | None]:
+    """Fisher exact scores (T,) and seconds (None when read from the cache)."""
+    key = hashlib.sha1(json.dumps([lm.info.name, lm.dtype_name, ids]).encode()).hexdigest()[:16]
+    path = cache / f"{key}.json" if cache else None
+    if path and path.exists():
+        return np.array(json.loads(path.read_text())["scores"]), None
+    scores, r = _run(lm, ids, fisher_method="exact")
+    if path:
+        cache.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"ids": ids, "scores": scores.tolist()}))
+    return scores, r.timing.scope_s
+
+
+def interleaved_ratio(lm, ids, repeats=3, **fisher) -> tuple[float, float, float]:
+    """(median Fisher s / median Temperature s, Fisher s, Temperature s), interleaved T F T F
+    after one warm-up of each."""
+    temp, fish = [], []
+    for i in range(repeats + 1):
+        t = _run(lm, ids, "temperature")[1].timing.scope_s
+        f = _run(lm, ids, **fisher)[1].timing.scope_s
+        if i:
+            temp.append(t)
+            fish.append(f)
+    mt, mf = statistics.median(temp), statistics.median(fish)
+    return mf / mt, mf, mt
+
+
+def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print) -> dict:
+    """One prompt: exact scores; per grid point errors, Spearman, estimates; time ratios."""
     ids = encode_prompt(lm.tokenizer, text).token_ids
-    exact, exact_s = _scores(lm, ids, "exact")
-    req = AttributionRequest(token_ids=ids, scope="temperature")
-    temp_s, _ = median_seconds(lambda: attribute(lm, req).timing.scope_s, 3)
+    exact, exact_s = exact_scores(lm, ids, cache)
+    norm = np.linalg.norm(exact)
     points = {}
     for rank, probes in grid:
-        errs, rhos, ratios = [], [], []
+        errs, rhos, ests = [], [], []
         for seed in range(seeds):
-            est, sec = _scores(lm, ids, "fast", rank, probes, seed)
-            errs.append(float(np.linalg.norm(est - exact) / np.linalg.norm(exact)))
+            est, r = _run(lm, ids, fisher_method="fast", fisher_rank=rank, fisher_probes=probes,
+                          seed=seed)
+            errs.append(float(np.linalg.norm(est - exact) / norm))
             rhos.append(spearman(est, exact))
-            ratios.append(sec / temp_s)
-        points[f"{rank},{probes}"] = {"rel_l2": errs, "spearman": rhos, "time_ratio": ratios}
-    log(f"  fisher {len(ids):3d} tokens  exact {exact_s:.1f} s  temperature {temp_s:.3f} s")
-    return {"text": text, "n_tokens": len(ids), "exact_s": exact_s, "temperature_s": temp_s,
-            "exact_over_temperature": exact_s / temp_s, "points": points}
+            ests.append(r.fisher.rel_error_estimate)
+        ratio, _, _ = interleaved_ratio(lm, ids, 1 if (rank, probes) != default_setting() else repeats,
+                                        fisher_method="fast", fisher_rank=rank, fisher_probes=probes)
+        points[f"{rank},{probes}"] = {"rel_l2": errs, "spearman": rhos, "estimate": ests,
+                                      "time_ratio": [ratio]}
+    d = points["{},{}".format(*default_setting())]
+    log(f"  {len(ids):3d} tokens  err {statistics.median(d['rel_l2']):.3f}  est "
+        f"{statistics.median(d['estimate']):.3f}  ρ {min(d['spearman']):.4f}  "
+        f"×{d['time_ratio'][0]:.2f}  {text[:40]!r}")
+    return {"text": text, "n_tokens": len(ids), "exact_s": exact_s, "points": points}
 
 
 def summarize(prompts: list[dict], grid) -> dict:
-    """Per grid point: medians (and the worst error) over prompts × seeds; the Pareto frontier
-    (no other point is both cheaper and more accurate)."""
+    """Per grid point over prompts: the per-prompt median error's median, p90 and worst; the
+    Spearman pass rate; the calibration; the median time ratio; the Pareto frontier."""
     out = {}
     for rank, probes in grid:
         key = f"{rank},{probes}"
-        errs = [e for p in prompts for e in p["points"][key]["rel_l2"]]
-        rhos = [r for p in prompts for r in p["points"][key]["spearman"]]
-        ratios = [t for p in prompts for t in p["points"][key]["time_ratio"]]
-        out[key] = {"rank": rank, "probes": probes, "median_rel_l2": statistics.median(errs),
-                    "max_rel_l2": max(errs), "median_spearman": statistics.median(rhos),
-                    "min_spearman": min(rhos), "median_time_ratio": statistics.median(ratios)}
+        per = [p["points"][key] for p in prompts]
+        med = sorted(statistics.median(v["rel_l2"]) for v in per)
+        pairs = [(e, s) for v in per for e, s in zip(v["rel_l2"], v["estimate"], strict=True)]
+        rhos = [statistics.median(v["spearman"]) for v in per]
+        out[key] = {
+            "rank": rank, "probes": probes, "median_rel_l2": statistics.median(med),
+            "p90_rel_l2": float(np.percentile(med, 90)), "max_rel_l2": med[-1],
+            "median_spearman": statistics.median(rhos), "min_spearman": min(rhos),
+            "spearman_pass": sum(r >= 0.99 for r in rhos) / len(rhos),
+            "bound_holds": sum(e <= 1.5 * s for e, s in pairs if s == s) / len(pairs),
+            "median_time_ratio": statistics.median(t for v in per for t in v["time_ratio"])}
     for key, v in out.items():
         v["frontier"] = not any(
             w["median_time_ratio"] <= v["median_time_ratio"] and w["median_rel_l2"] < v["median_rel_l2"]
@@ -89,47 +145,141 @@ def summarize(prompts: list[dict], grid) -> dict:
     return out
 
 
+def long_prompt(lm, n_tokens: int, target: float, log=print) -> dict:
+    """LAMBADA at ``n_tokens``: time ratio of the default and of the accuracy mode at ``target``."""
+    ids = lambada_ids(lm, n_tokens)
+    ratio, fs, ts = interleaved_ratio(lm, ids, 2, fisher_method="fast")
+    est = _run(lm, ids, fisher_method="fast")[1].fisher.rel_error_estimate
+    ratio_t, fs_t, _ = interleaved_ratio(lm, ids, 2, fisher_method="fast", fisher_rel_error=target)
+    r = _run(lm, ids, fisher_method="fast", fisher_rel_error=target)[1].fisher
+    log(f"  LAMBADA {n_tokens}: default ×{ratio:.2f} (est {est:.3f}); error ≤ {target:.3f}: "
+        f"×{ratio_t:.2f} (est {r.rel_error_estimate:.3f}, {r.probes} probes)")
+    return {"n_tokens": n_tokens, "temperature_s": ts, "default": {"time_ratio": ratio, "fisher_s": fs,
+            "estimate": est}, "accuracy_mode": {"target": target, "time_ratio": ratio_t,
+            "fisher_s": fs_t, "estimate": r.rel_error_estimate, "probes": r.probes}}
+
+
+def big_model(lm, n_tokens=512, log=print) -> dict:
+    """A random 1.2B Llama-shaped model (width 2048, 16 layers) with ``lm``'s tokenizer, held
+    under the big-model lock: Fisher fast's time ratio to Temperature at ``n_tokens``."""
+    import transformers
+
+    from jscope_desktop.engine.models import LoadedModel, ModelInfo
+
+    with open(BIG_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        torch.manual_seed(0)
+        cfg = transformers.LlamaConfig(
+            vocab_size=len(lm.tokenizer), hidden_size=2048, intermediate_size=8192,
+            num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
+            max_position_embeddings=4096, tie_word_embeddings=False)
+        model = transformers.LlamaForCausalLM(cfg).eval().requires_grad_(False)
+        n = sum(p.numel() for p in model.parameters())
+        info = ModelInfo(name="random-llama-1.2B", source="(random)", n_params=n, d_model=2048,
+                         vocab_size=cfg.vocab_size, n_layers=16, context_length=4096,
+                         architecture="LlamaForCausalLM")
+        big = LoadedModel(model, lm.tokenizer, info, torch.device("cpu"), torch.float32)
+        ids = lambada_ids(lm, n_tokens)
+        ratio, fs, ts = interleaved_ratio(big, ids, 1, fisher_method="fast")
+        del big, model
+    log(f"  1.2B model at {n_tokens} tokens: Fisher fast {fs:.1f} s, Temperature {ts:.1f} s, ×{ratio:.2f}")
+    return {"n_params": n, "n_tokens": n_tokens, "fisher_s": fs, "temperature_s": ts, "time_ratio": ratio}
+
+
+def exact_check(lm, text, repeats=2, log=print) -> dict:
+    """Fisher exact (engine) against a plain batched implementation, interleaved, same prompt."""
+    from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph
+
+    ids = encode_prompt(lm.tokenizer, text).token_ids
+
+    def plain() -> float:
+        t0 = time.perf_counter()
+        graph = build_graph(lm, ids, len(ids) - 1)
+        s, U = torch.linalg.eigh(fisher_mod.fisher_matrix(lm, graph))
+        V = (U * s.clamp_min(0).sqrt()).T.float()
+        total = torch.zeros(len(ids), dtype=torch.float64)
+        for i in range(0, V.shape[0], 64):
+            total += _plain_batched_vjp(graph, V[i:i + 64]).pow(2).sum(-1).sum(0).double()
+        return time.perf_counter() - t0
+
+    engine, simple = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _run(lm, ids, fisher_method="exact")
+        engine.append(time.perf_counter() - t0)
+        simple.append(plain())
+    out = {"n_tokens": len(ids), "engine_s": engine, "plain_s": simple,
+           "engine_over_plain": statistics.median(engine) / statistics.median(simple)}
+    log(f"  exact {statistics.median(engine):.1f} s against plain {statistics.median(simple):.1f} s "
+        f"(×{out['engine_over_plain']:.2f})")
+    return out
+
+
 def plot(result: dict, out_dir):
-    """Error against time ratio for every grid point; the frontier joined; the default starred."""
+    """Frontier (error and Spearman against time ratio) and the calibration (log-log)."""
     plt = pyplot()
     if plt is None:
         return None
-    pts = result["grid"]
-    default = "{},{}".format(*result["default"])
-    fig, (ax_e, ax_s) = plt.subplots(1, 2, figsize=(11, 4.4))
+    pts, default = result["grid"], "{},{}".format(*result["default"])
+    fig, (ax_e, ax_s, ax_c) = plt.subplots(1, 3, figsize=(16, 4.6))
     for ax, key, label in ((ax_e, "median_rel_l2", "median relative L2 error vs exact"),
                            (ax_s, "median_spearman", "median Spearman ρ vs exact")):
         for v in pts.values():
             ax.scatter(v["median_time_ratio"], v[key], s=18 + 3 * v["probes"],
                        color="C0" if v["frontier"] else "0.6", zorder=3)
-            ax.annotate(f"r{v['rank']} p{v['probes']}", (v["median_time_ratio"], v[key]),
+            ax.annotate(f"k{v['rank']} p{v['probes']}", (v["median_time_ratio"], v[key]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = sorted((v["median_time_ratio"], v[key]) for v in pts.values() if v["frontier"])
-        ax.plot(*zip(*front), "-", color="C0", label="frontier")
-        if default in pts:
-            d = pts[default]
-            ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
-                       label=f"default (rank {result['default'][0]}, probes {result['default'][1]})")
-        ax.set_xlabel("time / Temperature Scope (median)")
+        ax.plot(*zip(*front, strict=True), "-", color="C0", label="frontier")
+        d = pts[default]
+        ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
+                   label=f"default (k {result['default'][0]}, probes {result['default'][1]})")
+        ax.set_xlabel("time / Temperature Scope (median over prompts)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
     ax_e.legend(fontsize=8)
+    pairs = [(e, s) for p in result["prompts"] for e, s in
+             zip(p["points"][default]["rel_l2"], p["points"][default]["estimate"], strict=True)]
+    est, true = np.array([s for _, s in pairs]), np.array([e for e, _ in pairs])
+    ok = true <= 1.5 * est
+    ax_c.scatter(est[ok], true[ok], s=12, color="C0", label="true ≤ 1.5 × estimate")
+    ax_c.scatter(est[~ok], true[~ok], s=16, color="C3", label="true > 1.5 × estimate")
+    lo, hi = min(est.min(), true.min()) / 1.5, max(est.max(), true.max()) * 1.5
+    ax_c.plot([lo, hi], [lo, hi], "--", color="0.5", label="true = estimate")
+    ax_c.plot([lo, hi], [1.5 * lo, 1.5 * hi], "-", color="C3", lw=1, label="true = 1.5 × estimate")
+    ax_c.set(xscale="log", yscale="log", xlabel="rel_error_estimate", ylabel="true relative L2 error",
+             title=f"default: bound holds on {ok.mean():.0%} of prompt × seed")
+    ax_c.legend(fontsize=7)
+    ax_c.grid(True, which="both", alpha=0.3)
     env = result["environment"]
-    fig.suptitle(f"Fisher fast: accuracy against cost — {env['model']['name']}, "
+    fig.suptitle(f"Fisher fast on the validation set — {env['model']['name']}, "
                  f"{len(result['prompts'])} prompts × {result['seeds']} seeds", fontsize=10)
     return save_figure(plt, fig, out_dir, NAME)
 
 
-def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=2, prompts=PROMPTS, log=print) -> dict:
-    """Measure the grid (plus the engine's default), write JSON and PNG; return the result."""
+def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=print,
+        cache: Path | None = None, long: tuple[int, ...] = (), big: bool = False,
+        exact: bool = False, only_cached: bool = False) -> dict:
+    """Measure everything asked for, write JSON and PNG; return the result. ``only_cached``:
+    only the prompts whose exact reference is already in ``cache`` (the count is recorded)."""
     t0 = time.perf_counter()
+    if only_cached and cache:
+        prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
     default = default_setting()
     grid = sorted({(r, p) for r in ranks for p in probes} | {default})
-    measured = [measure_prompt(lm, text, grid, seeds, log) for text in prompts]
-    result = {"environment": environment(lm), "default": list(default), "seeds": seeds,
-              "grid": summarize(measured, grid), "prompts": measured,
-              "wall_s": time.perf_counter() - t0}
+    measured = [measure_prompt(lm, text, grid, seeds, cache, log=log) for text in prompts]
+    result = {"environment": environment(lm), "prompt_set": str(VALIDATION.name),
+              "prompts_measured": len(measured), "prompts_in_set": len(PROMPTS),
+              "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
+              "grid": summarize(measured, grid), "prompts": measured}
+    target = result["grid"]["{},{}".format(*default)]["median_rel_l2"]
+    result["long"] = [long_prompt(lm, n, target, log) for n in long]
+    if exact:
+        result["exact_check"] = exact_check(lm, prompts[0], log=log)
+    if big:
+        result["big_model"] = big_model(lm, log=log)
+    result["wall_s"] = time.perf_counter() - t0
     write_result(out_dir, NAME, result)
     plot(result, out_dir)
     return result
@@ -141,7 +291,7 @@ def summary_rows(result: dict) -> list[list[str]]:
     rows = []
     for k, v in sorted(result["grid"].items(), key=lambda kv: kv[1]["median_time_ratio"]):
         if v["frontier"] or k == default:
-            rows.append([f"rank {v['rank']}, probes {v['probes']}" + (" (default)" if k == default else ""),
+            rows.append([f"k {v['rank']}, probes {v['probes']}" + (" (default)" if k == default else ""),
                          f"{100 * v['median_rel_l2']:.1f} %", f"{v['median_spearman']:.3f}",
                          f"{v['median_time_ratio']:.2f}×"])
     return rows
@@ -153,10 +303,19 @@ def main(argv=None) -> int:
     add_model_args(p)
     p.add_argument("--ranks", default=",".join(map(str, RANKS)))
     p.add_argument("--probes", default=",".join(map(str, PROBES)))
-    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--prompts", type=int, default=len(PROMPTS), help="the first N validation prompts")
+    p.add_argument("--cache", type=Path, help="folder caching exact references between runs")
+    p.add_argument("--long", default="", help="LAMBADA lengths, e.g. 128,512,1024")
+    p.add_argument("--big", action="store_true", help="the 1.2B random model at 512 tokens")
+    p.add_argument("--exact-check", action="store_true")
+    p.add_argument("--only-cached", action="store_true",
+                   help="only prompts whose exact reference is in --cache")
     args = p.parse_args(argv)
     run(load(args), args.out, [int(x) for x in args.ranks.split(",")],
-        [int(x) for x in args.probes.split(",")], args.seeds)
+        [int(x) for x in args.probes.split(",")], args.seeds, PROMPTS[: args.prompts],
+        cache=args.cache, long=tuple(int(x) for x in args.long.split(",") if x),
+        big=args.big, exact=args.exact_check, only_cached=args.only_cached)
     return 0
 
 

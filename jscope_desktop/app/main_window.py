@@ -305,8 +305,13 @@ class MainWindow(QMainWindow, FileActions):
         self.cost_panel.add_result(result, self._d_model())
         self.show_message("")
         self.tabs.setCurrentIndex(0)
-        self.statusBar().showMessage(
-            f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s.")
+        status = f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s."
+        if result.fisher is not None:  # the Fisher estimate's own error beside its strip
+            from ..engine.fisher_config import describe_fisher
+
+            f = result.fisher
+            status += " " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate) + "."
+        self.statusBar().showMessage(status)
         self.result_shown.emit(result)
 
     def show_multi(self, multi) -> None:

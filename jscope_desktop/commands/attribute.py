@@ -34,7 +34,8 @@ __all__ = ["add_request_options", "build_request", "request_from_args", "run", "
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
                  "fisher_rel_error": "--fisher-error", "fisher_probes": "--fisher-probes",
                  "fisher_rank": "--fisher-rank", "ig_steps": "--steps", "seed": "--seed",
-                 "top_k": "--top-k", "fisher_method": "--fisher", "position": "--position"}
+                 "top_k": "--top-k", "fisher_method": "--fisher", "position": "--position",
+                 "fisher_budget": "--fisher-budget"}
 
 
 def add_parser(sub) -> None:
@@ -84,6 +85,9 @@ def add_request_options(p, scopes: list[str] | None = None, several: bool = Fals
                    help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES})")
     p.add_argument("--fisher-error", type=float, metavar="E",
                    help="add probes until the estimated relative error is at most E (fast)")
+    p.add_argument("--fisher-budget", type=int, metavar="N",
+                   help="spend exactly N VJP-equivalent directions (fast; replaces "
+                        "--fisher-rank/--fisher-probes)")
     p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")
     p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
     p.add_argument("--top-k", type=positive_integer, default=10, help="predictions kept in the result")
@@ -98,6 +102,7 @@ def build_request(args, prompt: str, **overrides) -> AttributionRequest:
         position=args.position, chat=args.chat, fisher_method=args.fisher,
         fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
         fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
+        fisher_budget=args.fisher_budget,
         top_k=args.top_k,
     )
     settings.update(overrides)

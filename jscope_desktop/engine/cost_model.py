@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import JScopeError
-from .fisher_config import DEFAULT_RANK
+from .fisher_config import DEFAULT_RANK, budget_plan
 from .request import AttributionRequest
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -87,12 +87,14 @@ def vjp_batch_cap(n_tokens: int, d_model: int) -> int:
 class Plan:
     """What a request does, in the units the cost model counts: ``kind`` (``graph``: one
     forward graph and one backward pass; ``batched``: many directions; ``integrated``: path
-    steps), ``directions`` backward directions, ``batch`` the largest number at once."""
+    steps), ``directions`` backward directions, ``batch`` the largest number at once, ``jvps``
+    forward-difference JVPs (no-grad forward passes; Fisher fast's Krylov step)."""
 
     kind: str
     directions: int
     batch: int
     steps: int = 0
+    jvps: int = 0
 
 
 def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
@@ -106,8 +108,17 @@ def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
                 else DEFAULT_RANK.get(req.fisher_method, d))
         if req.fisher_method == "exact" or k == d:
             return Plan("batched", d, cap)
-        n = k + (req.fisher_probes if req.fisher_method == "fast" else 0)
-        return Plan("batched", n, min(n, cap))
+        if req.fisher_method != "fast":
+            return Plan("batched", k, min(k, cap))
+        probes = req.fisher_probes
+        if req.fisher_budget is not None:
+            k, probes = budget_plan(req.fisher_budget)
+            k = min(d, k)
+        if k == 0:  # probes only
+            return Plan("batched", probes, min(probes, cap))
+        # engine/fisher_fast.py: F's top k (one batch), K applied to them (k JVPs), then the
+        # Krylov block and the probes (k + probes, a second batch)
+        return Plan("batched", 2 * k + probes, min(k + probes, cap), jvps=k)
     if req.scope == "integrated":
         steps = max(1, req.ig_steps)
         return Plan("integrated", steps, max(1, min(steps, 4096 // max(1, n_tokens))), steps)
@@ -127,7 +138,7 @@ def work(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> float:
     backward passes and the Fisher matrix's own algebra)."""
     p = plan(shape, n_tokens, req)
     F = forward_work(shape, n_tokens)
-    total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F
+    total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
     if p.kind == "integrated":
         total += p.steps * F
     if req.scope == "fisher":

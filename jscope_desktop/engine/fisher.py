@@ -4,15 +4,19 @@ Writing ``F = Σ_i s_i u_i u_iᵀ`` (eigenpairs) gives ``tr(J_tᵀ F J_t) = Σ_i
 the score is a sum of squared input-VJPs. Three methods:
 
 - ``exact``: every direction ``√s_i u_i`` (d of them) through batched backward passes.
-- ``fast``: the top-k directions exactly, the rest of the spectrum estimated without bias by
-  orthogonal probes ``z = U_r diag(√s_r) q`` (``E[z zᵀ] = F_rest``), all in one batched pass.
-  Its standard error comes from the spread of the probe terms.
+- ``fast``: an unbiased estimate deflated by a block-Krylov range of
+  ``K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}`` (engine/fisher_fast.py): F's top ``k`` directions, K applied
+  to them by finite-difference JVPs, both blocks exactly, orthogonal probes in the rest. Its
+  error estimate is the probes' calibrated standard error. ``budget`` N spends exactly N
+  VJP-equivalents, split as fisher_config.budget_plan says.
 - ``lowrank``: the top-k directions only (biased low; kept to compare with the reference code).
+
+Measured on the validation prompts (benchmarks/bench_fisher.py; settings chosen on a separate
+tuning set): see fisher_config.py for what won and what lost.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES
+from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES, budget_plan
+from .fisher_fast import krylov_estimate
 from .forward import CancelCheck, Graph, row_norms, vjp_chunks
 from .head import logit_slopes, output_matrix
 from .models import LoadedModel
@@ -45,6 +50,7 @@ class FisherScores:
     probes: int
     rel_error_estimate: float | None  # estimated relative L2 error of scores (0 for exact)
     backward_passes: int
+    directions: int = 0  # VJP-equivalents spent (VJPs plus finite-difference JVPs)
 
 
 @dataclass
@@ -125,13 +131,16 @@ def fisher_scores(
     max_probes: int = MAX_PROBES,
     cancel: CancelCheck | None = None,
     progress: Callable[[float], None] | None = None,
+    budget: int | None = None,
 ) -> FisherScores:
     """Fisher Scope scores for every token of the graph.
 
     Args:
         method: ``fast`` (default), ``exact`` or ``lowrank``.
-        rank: eigen-directions taken exactly (fast: 16, lowrank: 1 by default).
+        rank: fast: F's top directions seeding the Krylov block (exact directions: twice
+            this); lowrank: eigen-directions kept (defaults in fisher_config.DEFAULT_RANK).
         probes: probes of the remaining spectrum (fast only).
+        budget: fast only: spend exactly this many VJP-equivalents (replaces rank/probes).
         seed: seeds the probes; the same seed gives the same scores.
         rel_error: if set (fast only), add probes until the estimated relative L2 error is at
             most this, up to ``max_probes``.
@@ -141,6 +150,8 @@ def fisher_scores(
         units times nats).
     """
     d = graph.h.shape[0]
+    if method == "fast" and budget is not None:
+        rank, probes = budget_plan(budget)
     k = min(d, rank if rank is not None else DEFAULT_RANK.get(method, d))
     estimate = method == "fast" and k < d  # only then is a probed tail and a float32 basis fine
     split = fisher_split(lm, graph, TAIL_MASS if estimate else 0.0)
@@ -148,64 +159,21 @@ def fisher_scores(
     if method == "exact" or k == d:
         k = int((s > s[0] * 1e-12).sum())
         total, passes = _sum_sq_vjps(graph, (U[:, :k] * s[:k].sqrt()).T, cancel, progress)
-        return FisherScores(total, method, k, 0, 0.0, passes)
-    top = (U[:, :k] * s[:k].sqrt()).T  # (k, d)
+        return FisherScores(total, method, k, 0, 0.0, passes, k)
     if method == "lowrank":
-        total, passes = _sum_sq_vjps(graph, top, cancel, progress)
-        return FisherScores(total, method, k, 0, None, passes)
-    probe = _ProbeSource(U[:, k:] * s[k:].sqrt(), split, seed, max_probes if rel_error else probes)
-    return _fast(graph, top, probe, probes, rel_error, cancel, progress)
+        total, passes = _sum_sq_vjps(graph, (U[:, :k] * s[:k].sqrt()).T, cancel, progress)
+        return FisherScores(total, method, k, 0, None, passes, k)
+    out = krylov_estimate(lm, graph, s, U, split.tail_probes, k, probes, seed, rel_error,
+                          max_probes, cancel, progress, _per_direction_sq)
+    return FisherScores(out["scores"], "fast", out["rank"], out["probes"], out["rel_error"],
+                        out["passes"], out["directions"])
 
 
-class _ProbeSource:
-    """Unbiased probes of ``F − (top-k part)``: orthogonal in the head's remaining eigenbasis
-    (scaled so ``E[q qᵀ] = I``, lower variance than Gaussian), plus Gaussian tail probes."""
-
-    def __init__(self, B: torch.Tensor, split: FisherSplit, seed: int, n_max: int):
-        m = B.shape[1]
-        self.gen = torch.Generator().manual_seed(seed)
-        self.n_max = max(1, min(n_max, m))
-        Q, _ = torch.linalg.qr(torch.randn(m, self.n_max, generator=self.gen, dtype=B.dtype))
-        self.coef = Q * math.sqrt(m)  # (m, n_max)
-        self.B, self.split = B, split
-
-    def take(self, start: int, n: int) -> torch.Tensor:
-        """Probes start … start+n−1 as rows (n, d)."""
-        z = (self.B @ self.coef[:, start : start + n]).T
-        return z + self.split.tail_probes(n, self.gen).to(z.dtype)
-
-
-def _fast(graph, top, probe: _ProbeSource, probes, rel_error, cancel, progress) -> FisherScores:
-    k = top.shape[0]
-    n = min(probes, probe.n_max)
-    directions = torch.cat([top, probe.take(0, n)])
-    # one batched backward pass for all directions (the DESIGN's plan), however many there are
-    sq, passes = _per_direction_sq(graph, directions, cancel, progress, first_batch=len(directions))
-    while True:
-        terms = sq[k:]  # (n, T)
-        est = sq[:k].sum(0) + terms.mean(0)
-        err = _rel_error(terms, est)
-        if not rel_error or err <= rel_error or n >= probe.n_max:
-            return FisherScores(est, "fast", k, n, err, passes)
-        more = min(probe.n_max - n, max(n, 4))  # double the probes each round
-        extra, p2 = _per_direction_sq(graph, probe.take(n, more), cancel, None)
-        sq, n, passes = torch.cat([sq, extra]), n + more, passes + p2
-
-
-def _rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
-    """Estimated relative L2 error of the probe mean: √(Σ_t var_t / n) / ‖est‖."""
-    n = terms.shape[0]
-    if n < 2:
-        return float("nan")
-    var = terms.var(0, unbiased=True) / n
-    return float(var.sum().sqrt() / est.norm().clamp_min(1e-300))
-
-
-def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
+def _per_direction_sq(graph, directions, cancel, progress, first_batch=None, target_seconds=2.0):
     """‖J_tᵀ v‖² for every direction and token: (K, T) float64, and the number of passes.
 
-    Riders waiting for ``graph`` (:func:`riding`) go first in the first batch; their VJPs are
-    kept whole in ``Riders.grads`` and not counted in the output."""
+    Riders waiting for ``graph`` (:func:`riding`) go first in the first batch that goes
+    through here; their VJPs are kept whole in ``Riders.grads`` and not counted in the output."""
     riders = _RIDERS.get()
     m = 0
     if riders is not None and riders.graph is graph and riders.grads is None:
@@ -217,7 +185,8 @@ def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
     K = directions.shape[0] - m
     out = torch.empty(K, graph.x.shape[0], dtype=torch.float64)
     passes = 0
-    for start, g in vjp_chunks(graph, directions, cancel, first_batch=first_batch):
+    for start, g in vjp_chunks(graph, directions, cancel, target_seconds,
+                               first_batch=first_batch):
         if start < m:  # the riders' rows of this batch
             riders.grads[start : start + g.shape[0]] = g[: m - start]
             g, start = g[m - start :], m
@@ -230,8 +199,9 @@ def _per_direction_sq(graph, directions, cancel, progress, first_batch=None):
 
 @dataclass
 class Riders:
-    """Directions (m, d) of other scopes whose input-VJPs ride in Fisher's first batched
-    backward pass on ``graph`` (engine.multi); ``grads`` (m, T, d), on the graph's device, once they ran."""
+    """Directions (m, d) of other scopes whose input-VJPs ride in one of Fisher's batched
+    backward passes on ``graph`` (engine.multi); ``grads`` (m, T, d), on the graph's device,
+    once they ran."""
 
     graph: Graph
     directions: torch.Tensor
@@ -243,7 +213,8 @@ _RIDERS: ContextVar[Riders | None] = ContextVar("jscope_fisher_riders", default=
 
 @contextmanager
 def riding(riders: Riders):
-    """Within the block, Fisher's first VJP batch on ``riders.graph`` also carries the riders."""
+    """Within the block, the first of Fisher's squared-norm VJP batches on ``riders.graph``
+    also carries the riders."""
     token = _RIDERS.set(riders)
     try:
         yield riders
@@ -252,5 +223,9 @@ def riding(riders: Riders):
 
 
 def _sum_sq_vjps(graph, directions, cancel, progress) -> tuple[torch.Tensor, int]:
-    sq, passes = _per_direction_sq(graph, directions, cancel, progress)
+    # batches of at least 64 (32 ms per direction at 8 rows against 22 at 128): on a busy
+    # machine the 2 s target alone shrank them to a few rows and exact ran 1.5× slower than a
+    # plain loop of 64s; a cancel is still noticed at every decoder layer
+    sq, passes = _per_direction_sq(graph, directions, cancel, progress, first_batch=64,
+                                   target_seconds=30.0)
     return sq.sum(0), passes

@@ -5,16 +5,38 @@ before torch is imported."""
 from __future__ import annotations
 
 FISHER_METHODS = ("fast", "exact", "lowrank")
-# fast: 12 exact eigen-directions + 8 probes (20 VJPs). On 9 prompts of 5–40 tokens of the embedded
-# model (offline simulation over 10 seeds from exact per-direction data) the per-prompt median
-# relative L2 error had a median of 2.9 % (worst prompt 9.6 %, one whose top directions hold 71 %
-# of tr F) and Spearman ≥ 0.99 on 8 of 9 prompts (0.978). 16 + 8 gave 3.2 % at 20 % more cost,
-# 8 + 8 gave 3.3 % (worst 13.8 %), 12 + 6 gave 4.3 %; splitting the probes between eigenvalue
-# bands (stratification) did not help.
-DEFAULT_RANK = {"fast": 12, "lowrank": 1}
-DEFAULT_PROBES = 8
+# fast (engine/fisher_fast.py): F's top k directions seed one block-Krylov step on
+# K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}; k + k exact directions, k finite-difference JVPs, then probes.
+# Chosen on benchmarks/data/fisher_tuning.json only: offline simulation from full Jacobians of
+# its 10 shortest prompts (5–19 tokens), 5 seeds; relative L2 error, median over prompts of the
+# per-prompt median / worst prompt's median / worst single run, cost in VJP-equivalents:
+#   old default, F top-12 + 8 probes (20): 4.3 % / 15.7 % / 27 %   (lost)
+#   Krylov k=4 + 8 probes (20):            1.8 % /  6.3 % / 10 %
+#   Krylov k=3 + 11 probes (20):           2.0 % /  4.2 % / 10 %
+#   Krylov k=5 + 5 probes (20):            1.2 % /  3.4 % / 14 %   (default)
+#   two Krylov steps k=3 + 5 probes (20):  1.5 % /  4.2 % / 13 %   (lost: a third sequential batch)
+#   Krylov k=6 + 6 (24): 0.7 % / 3.9 %; k=8 + 8 (32): 0.6 % / 2.1 %; k=4 + 4 (16): 1.6 % / 10.5 %
+#   Gaussian instead of orthogonal probes (k=4 + 8): 2.2 % vs 2.5 % on 2 prompts (no clear gain)
+DEFAULT_RANK = {"fast": 5, "lowrank": 1}
+DEFAULT_PROBES = 5
 # fast with a requested error: probes are added until the estimate is met, up to this many
 MAX_PROBES = 256
+# fast --fisher-budget N: at least this many VJP-equivalents, at most MAX_BUDGET
+MIN_BUDGET, MAX_BUDGET = 2, 4096
+# the probes' standard error times this bounds the true error on most prompts: on the tuning
+# simulation true/raw had quantiles 0.86 (median), 1.82 (90 %), 1.92 (95 %) for k=5 + 5 probes,
+# so 1.3 gives true ≤ 1.5 × estimate on 95 % of prompt × seed pairs there
+ERROR_CALIBRATION = 1.3
+
+
+def budget_plan(budget: int) -> tuple[int, int]:
+    """(Krylov seed block k, probes) spending exactly ``budget`` VJP-equivalents (3k + probes).
+
+    k = N // 4 as on the tuning frontier (16: 4 + 4, 20: 5 + 5, 24: 6 + 6, 32: 8 + 8), keeping
+    at least 2 probes so the error can be estimated (below 5: probes only).
+    """
+    k = max(0, min(budget // 4, (budget - 2) // 3))
+    return k, budget - 3 * k
 
 
 def describe_fisher(method: str, rank: int, probes: int, rel_error: float | None) -> str:

@@ -2,7 +2,7 @@
 
 The plan: one plain forward pass and one differentiable graph for all scopes; the directions
 of every direction scope (Semantic, Contrast, Temperature, Grad × input, plugins) go through
-one batched backward pass — the first batch of the Fisher Scope's own pass when Fisher is
+one batched backward pass — a batch of the Fisher Scope's own passes when Fisher is
 asked for (:func:`~jscope_desktop.engine.fisher.riding`), else a batch of their own; Integrated
 keeps its own batched passes and any other scope computes on the same graph. Each result
 equals its single-scope run (direction scopes to float rounding, Fisher the same estimate at
@@ -26,7 +26,7 @@ from .scopes import DirectionScope, Scope, ScopeOutput, get_scope, scope_names
 
 __all__ = ["attribute_many", "check_scopes", "parse_scopes"]
 
-FISHER = "fisher"  # the scope whose first batched pass the direction scopes ride in
+FISHER = "fisher"  # the scope in one of whose batched passes the direction scopes ride
 
 
 def parse_scopes(text: str) -> list[str]:

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import JScopeError
-from .fisher_config import DEFAULT_PROBES, FISHER_METHODS, MAX_PROBES
+from .fisher_config import DEFAULT_PROBES, FISHER_METHODS, MAX_BUDGET, MAX_PROBES, MIN_BUDGET
 
 MAX_IG_STEPS = 1024  # Integrated: beyond this the Riemann sum gains nothing measurable
 MAX_SEED = 2**63 - 1
@@ -37,6 +37,7 @@ SETTING_WORDS = {  # how the engine names settings in its sentences
     "ig_steps": "The number of Integrated steps", "seed": "The seed", "top_k": "top-k",
     "fisher_method": "The Fisher method", "position": "The position", "target_id":
     "The target id", "foil_id": "The foil id", "prompt": "The prompt", "token_ids": "The token ids",
+    "fisher_budget": "The Fisher budget",
 }
 
 
@@ -69,6 +70,7 @@ class AttributionRequest:
     fisher_rank: int | None = None
     fisher_probes: int = DEFAULT_PROBES
     fisher_rel_error: float | None = None
+    fisher_budget: int | None = None  # fast: exactly this many VJP-equivalent directions
     ig_steps: int = 16
     seed: int = 0
     top_k: int = 10
@@ -146,6 +148,11 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
         raise RequestError("{fisher_rel_error} must be between 0 and 1 (e.g. 0.05 for 5 %)",
                            "fisher_rel_error")
     _in_range(req.fisher_probes, 1, MAX_PROBES, "fisher_probes")
+    if req.fisher_budget is not None:
+        _in_range(req.fisher_budget, MIN_BUDGET, MAX_BUDGET, "fisher_budget")
+        if e is not None:
+            raise RequestError("{fisher_budget} and {fisher_rel_error} cannot be combined: one "
+                               "fixes the cost, the other the accuracy.", "fisher_budget",)
     if req.fisher_rank is not None:  # 0: probes only
         _in_range(req.fisher_rank, 0, MAX_FISHER_RANK, "fisher_rank")
     _in_range(req.ig_steps, 1, MAX_IG_STEPS, "ig_steps")

@@ -35,7 +35,8 @@ def _fisher(call: ScopeCall) -> ScopeOutput:
 
     r = call.request
     out = fisher_scores(call.lm, call.graph, r.fisher_method, r.fisher_rank, r.fisher_probes,
-                        r.seed, r.fisher_rel_error, cancel=call.cancel, progress=call.progress)
+                        r.seed, r.fisher_rel_error, cancel=call.cancel, progress=call.progress,
+                        budget=r.fisher_budget)
     return ScopeOutput(out.scores, out.backward_passes, out)
 
 

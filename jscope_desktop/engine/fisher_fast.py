@@ -1,0 +1,158 @@
+"""Fisher fast: an unbiased estimate of ``tr(J_tᵀ F J_t)`` deflated by a block-Krylov range of K.
+
+In whitened coordinates (a direction ``q`` stands for ``F^{1/2} q`` in h-space) every token's
+score is ``tr(K_t)`` with ``K_t = F^{1/2} J_t J_tᵀ F^{1/2}`` and their sum ``K = Σ_t K_t``. The
+estimate splits ``tr(K_t) = tr(Qᵀ K_t Q) + tr(P⊥ K_t P⊥)`` over an orthonormal block Q and its
+complement: the first part exactly (one VJP per column of Q), the second by probes
+``z = P⊥ ξ`` (orthonormal frames of the complement scaled by √dim, ``E[z zᵀ] = P⊥``). Whatever Q
+is, the estimate stays unbiased; a Q near the range of K makes the remainder, and so the variance,
+small. Q is found by one block-Krylov step:
+
+1. Q₀ = the top ``k`` eigenvectors of F; their VJPs ``G₀ = Jᵀ F^{1/2} Q₀`` (batch 1).
+2. ``K Q₀ = F^{1/2} J G₀``: ``J g`` (a JVP) by a forward difference of one batched
+   no-grad forward, ``(h(x + εg) − h(x)) / ε``. It only steers Q, so its rounding error
+   costs accuracy of the subspace, never bias; it needs neither forward-mode AD (which the CPU
+   flash-attention kernel lacks) nor double backward.
+3. Q₁ = orth(K Q₀ ⟂ Q₀); VJPs of ``F^{1/2} Q₁`` and of the probes (batch 2).
+
+Cost: ``k`` + ``k`` + ``k`` + probes VJP-equivalents (a JVP counted as one), in two batched
+backward passes and one batched forward. The error estimate is the probe mean's standard error,
+``√(Σ_t var_t / n) / ‖est‖``, times a factor calibrated on the tuning prompts
+(``fisher_config.ERROR_CALIBRATION``) so that it bounds the true error on most prompts.
+What was tried and lost is recorded in fisher_config.py and benchmarks/bench_fisher.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from .fisher_config import ERROR_CALIBRATION
+from .forward import CancelCheck, Graph, check_cancel, hidden_states, row_norms, vjp_chunks
+from .models import LoadedModel
+
+# forward-difference step: ‖ε g‖ = FD_STEP·‖x‖ (half precision needs a larger one)
+FD_STEP = {torch.float32: 1e-3, torch.float64: 1e-3}  # norms run in float32 even in float64 models
+FD_STEP_HALF = 3e-2
+
+
+def finite_difference_jvp(lm: LoadedModel, graph: Graph, tangents: torch.Tensor,
+                          cancel: CancelCheck | None = None) -> torch.Tensor:
+    """``J g = Σ_t ∂h/∂x_t g_t`` for tangents (B, T, d): (B, d) float64, by a forward difference.
+
+    One batched no-grad forward of ``x + ε g`` (ε per tangent, ``‖εg‖ = step·‖x‖``) against the
+    graph's own ``h``. (A central difference costs a second forward — 1.15 VJP-equivalents per
+    tangent each on the embedded model — for accuracy the subspace does not need.)
+    """
+    x = graph.x.detach()
+    step = FD_STEP.get(x.dtype, FD_STEP_HALF)
+    g = tangents.to(x.device, x.dtype)
+    norms = g.flatten(1).norm(dim=1).clamp_min(1e-30)
+    eps = (step * x.norm() / norms).view(-1, 1, 1)
+    check_cancel(cancel)
+    with torch.no_grad():
+        plus = hidden_states(lm, x[None] + eps * g)[:, -1]
+    base = graph.h.detach()[None]
+    return ((plus.double() - base.double()) / eps.view(-1, 1).double()).cpu()
+
+
+def orthonormal_columns(A: torch.Tensor, against: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+    """An orthonormal basis (d, r) of the columns of A (d, m) with ``against``'s span removed
+    (two Gram–Schmidt passes), dropping directions below ``tol`` of the largest."""
+    for _ in range(2):
+        A = A - against @ (against.T @ A)
+    Q, R = torch.linalg.qr(A)
+    diag = R.diagonal().abs()
+    keep = diag > tol * diag.max().clamp_min(1e-300) if diag.numel() else diag.bool()
+    Q = Q[:, keep]
+    for _ in range(2):  # re-project after QR (its rounding reintroduces `against`)
+        Q = Q - against @ (against.T @ Q)
+    return torch.linalg.qr(Q)[0] if Q.shape[1] else Q
+
+
+def complement_probes(Q: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n ≤ d − r probes (d, n) with ``E[z zᵀ] = I − Q Qᵀ`` for an orthonormal Q (d, r): a random
+    orthonormal frame of Q's complement scaled by √(d − r) (all d − r of them sum to it exactly)."""
+    d, r = Q.shape
+    if n == 0:
+        return torch.zeros(d, 0, dtype=Q.dtype)
+    Z = torch.randn(d, n, generator=gen, dtype=Q.dtype)
+    return orthonormal_columns(Z, Q, tol=0.0)[:, :n] * math.sqrt(d - r)
+
+
+def rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
+    """Calibrated relative L2 error of the probe mean: ``c·√(Σ_t var_t / n) / ‖est‖``; NaN for
+    fewer than two probes."""
+    n = terms.shape[0]
+    if n < 2:
+        return float("nan")
+    var = terms.var(0, unbiased=True) / n
+    return float(ERROR_CALIBRATION * var.sum().sqrt() / est.norm().clamp_min(1e-300))
+
+
+def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Tensor,
+                    tail_probes: Callable[[int, torch.Generator], torch.Tensor],
+                    k: int, probes: int, seed: int, target: float | None, max_probes: int,
+                    cancel: CancelCheck | None, progress: Callable[[float], None] | None,
+                    per_direction_sq: Callable) -> dict:
+    """The estimate of the module docstring.
+
+    Args:
+        s, U: eigenpairs of F's head (largest first); ``tail_probes(n, gen)`` (n, d) probes of
+            the tail of F (zeros without one).
+        k: size of the Krylov seed block (F's top k); probes: probes in the complement.
+        target: with a requested relative error, probes are doubled until the estimate meets it
+            (up to ``max_probes``).
+        per_direction_sq: ``(graph, directions, cancel, progress, first_batch) -> (sq (K, T),
+            passes)``.
+
+    Returns:
+        dict with ``scores`` (T,), ``rank`` (exact directions), ``probes``, ``rel_error``,
+        ``passes`` (backward passes) and ``directions`` (VJP-equivalents: VJPs + JVPs).
+    """
+    d = s.shape[0]
+    root = U * s.sqrt()  # F^{1/2} q = root @ (Uᵀ q)
+
+    def h_dirs(Qw: torch.Tensor) -> torch.Tensor:  # whitened (d, n) -> h-space rows (n, d)
+        return (root @ (U.T @ Qw)).T
+
+    gen = torch.Generator().manual_seed(seed)
+    Q0 = U[:, :k]
+    grads, passes = [], 0
+    for _, g in vjp_chunks(graph, h_dirs(Q0), cancel, first_batch=k):  # batch 1
+        grads.append(g.detach())
+        passes += 1
+    G0 = torch.cat(grads) if grads else graph.x.new_zeros(0, *graph.x.shape)
+    sq0 = row_norms(G0, squared=True)
+    directions = k
+    Q1 = Q0[:, :0]
+    if k:
+        KQ0 = root @ (U.T @ finite_difference_jvp(lm, graph, G0, cancel).T)  # (d, k)
+        directions += k
+        Q1 = orthonormal_columns(KQ0, Q0)[:, : max(0, d - k)]
+    del G0, grads
+    Q = torch.cat([Q0, Q1], 1)
+    r = Q.shape[1]
+    m = d - r  # probes form one orthonormal frame of the complement: m of them give it exactly
+    n = min(probes + k - Q1.shape[1], m)  # a JVP direction that was dropped: one more probe
+    n_max = min(max(n, max_probes), m) if target else n
+    Z = complement_probes(Q, n_max, gen)
+    tail = tail_probes(n_max, gen).to(Z.dtype)
+    probe_dirs = h_dirs(Z) + tail
+    first = torch.cat([h_dirs(Q1), probe_dirs[:n]])
+    sq, p2 = per_direction_sq(graph, first, cancel, progress, first_batch=max(1, len(first)))
+    passes += p2
+    exact_part = sq0.sum(0) + sq[: Q1.shape[1]].sum(0)
+    terms = sq[Q1.shape[1]:]
+    directions += len(first)
+    while True:
+        est = exact_part + (terms.mean(0) if len(terms) else 0.0)
+        err = rel_error(terms, est) if n < m else 0.0
+        if not target or err <= target or n >= n_max:
+            return {"scores": est, "rank": r, "probes": n, "rel_error": err, "passes": passes,
+                    "directions": directions}
+        more = min(n_max - n, max(n, 4))
+        extra, p3 = per_direction_sq(graph, probe_dirs[n:n + more], cancel, None)
+        terms, n, passes, directions = torch.cat([terms, extra]), n + more, passes + p3, directions + more
