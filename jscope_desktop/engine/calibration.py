@@ -21,6 +21,9 @@ from .request import AttributionRequest
 
 CACHE_NAME = "calibration.json"
 KEEP = 16  # measurements kept per model, device, dtype and kind
+# the throughput is read from the newest few only: measurements taken while the machine was busy
+# (a 20× slower hour on a shared machine) must not outweigh how fast it runs now
+RECENT = 4
 KINDS = ("graph", "batched", "integrated")
 
 
@@ -85,8 +88,10 @@ def stored(model_key: str | None, dev_key: str) -> dict[str, list[tuple[float, f
 
 def throughputs(records: dict[str, list[tuple[float, float]]]) -> tuple[float | None, dict]:
     """(throughput of one graph and backward pass, {kind: throughput}) in units per second:
-    total units over total seconds, so long runs weigh most."""
-    rates = {k: sum(u for u, _ in rows) / sum(s for _, s in rows) for k, rows in records.items()}
+    total units over total seconds of the :data:`RECENT` newest measurements of each kind (long
+    runs weigh most; older ones, perhaps from a busier machine, not at all)."""
+    rates = {k: sum(u for u, _ in rows[-RECENT:]) / sum(s for _, s in rows[-RECENT:])
+             for k, rows in records.items() if rows}
     return rates.get("graph"), rates
 
 
