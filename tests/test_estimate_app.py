@@ -125,7 +125,7 @@ def test_cost_panel_figures_are_whole(qtbot, make_window, tiny_llama):
             text = table.item(i, j).text()
             assert table.columnWidth(j) >= fm.horizontalAdvance(text), (text, table.columnWidth(j))
     assert table.item(3, 0).text() == "≈ 12345 s"
-    assert table.width() >= table.minimumWidth()
+    assert window.minimumSizeHint().width() <= 1440  # the figures never widen the window
 
 
 def test_progress_messages_say_the_time_left(tiny_llama):

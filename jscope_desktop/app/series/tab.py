@@ -59,7 +59,7 @@ class SeriesTab(QWidget):
         result_shown(object): a series result is on screen.
         run_failed(str): a run or an input failed; carries the one sentence shown.
         run_cancelled(float): a run stopped after Cancel; carries the latency in seconds.
-        web_page_requested(): "Save as web page…" was pressed (the window saves the shown
+        web_page_requested(): "Web page…" was pressed (the window saves the shown
             result with its ``save_web_page``).
     """
 
@@ -111,7 +111,7 @@ class SeriesTab(QWidget):
         self.export_csv_button = QPushButton("CSV…")
         self.export_json_button = QPushButton("JSON…")
         self.copy_button = QPushButton("Copy image")
-        self.web_page_button = QPushButton("Save as web page…")
+        self.web_page_button = QPushButton("Web page…")
         self.web_page_button.setToolTip("One self-contained HTML file: hover a token for its "
                                         "score; the result JSON is inside")
         self._layout()

@@ -105,12 +105,10 @@ class CostPanel(QGroupBox):
         return cost_rows(self.results, self.d_model, self.shared)
 
     def _fit_width(self) -> None:
-        """Make the table at least as wide as its header and columns need (no cell is cut)."""
+        """Columns as wide as their widest cell (no figure is cut); a panel narrower than the
+        table scrolls it sideways rather than widening the window (a minimum width here made
+        the window 2,068 px wide at start)."""
         self.table.resizeColumnsToContents()
-        header = self.table.verticalHeader()
-        needed = (header.sizeHint().width() + sum(self.table.columnWidth(j) for j in
-                  range(self.table.columnCount())) + 2 * self.table.frameWidth() + 4)
-        self.table.setMinimumWidth(needed)
 
     def _show(self, rows: list[CostRow]) -> None:
         fwd, temp = rows[0].seconds, rows[1].seconds

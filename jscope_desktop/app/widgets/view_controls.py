@@ -62,6 +62,10 @@ class ViewControls(QWidget):
             w.setToolTip(tip)
             row.addWidget(w)
         row.insertWidget(6, self.zoom_label)
+        for combo, chars in ((self.cmap, 16), (self.exclude, 14)):  # long item texts must not
+            combo.setSizeAdjustPolicy(  # widen the window: the list still shows them whole
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
         row.addStretch(1)
         for combo in (self.cmap, self.scale, self.granularity, self.exclude):
             combo.currentIndexChanged.connect(self._emit)
