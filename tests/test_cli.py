@@ -70,7 +70,9 @@ def test_options_reach_the_engine(capsys, tiny):
                              "--dtype", "bfloat16", "--json", "-")
     d = json.loads(out)
     assert status == 0 and tiny == [("m", "cpu", "bfloat16")]
-    assert d["fisher"]["rank"] == 3 and d["fisher"]["probes"] == 5
+    # --fisher-rank k seeds the Krylov step: k of F's top directions and the k of K applied to
+    # them are taken exactly (2 k), then the probes
+    assert d["fisher"]["rank"] == 6 and d["fisher"]["probes"] == 5
     assert len(d["topk"]) == 3 and d["position"] == 8 and d["scores"][9] is None
     again = json.loads(run_cli(capsys, "attribute", PROMPT, "--scope", "fisher", "--fisher-rank",
                                "3", "--fisher-probes", "5", "--seed", "4", "--top-k", "3",
