@@ -79,8 +79,9 @@ def add_request_options(p, scopes: list[str] | None = None, several: bool = Fals
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS,
                    help="Fisher method (fisher scope; default: fast)")
     p.add_argument("--fisher-rank", type=positive_integer, metavar="K",
-                   help=f"exact eigen-directions of F (fast: {DEFAULT_RANK['fast']}, "
-                        f"lowrank: {DEFAULT_RANK['lowrank']})")
+                   help=f"fast: F's top K eigen-directions seed the Krylov step (2 K exact "
+                        f"directions; default {DEFAULT_RANK['fast']}); lowrank: the top K "
+                        f"(default {DEFAULT_RANK['lowrank']})")
     p.add_argument("--fisher-probes", type=positive_integer, default=DEFAULT_PROBES, metavar="N",
                    help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES})")
     p.add_argument("--fisher-error", type=float, metavar="E",
