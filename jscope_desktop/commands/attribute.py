@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..engine.errors import JScopeError
+from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS
 from ..engine.io import could_not_write, user_path
 from ..engine.models import load_model
@@ -132,7 +132,7 @@ def run(args) -> int:
         return run_several(args, prompt, SETTING_FLAGS)
     request = request_from_args(args, prompt)
     if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
-        raise JScopeError("The prompt is empty; type some text to explain.")
+        raise JScopeError(EMPTY_PROMPT)
     image = chosen_image(args)
     check_outputs(args.json, image and image[1], html=args.html)
     from ..engine.attribute import attribute

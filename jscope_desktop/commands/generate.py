@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..engine.errors import JScopeError
+from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.io import user_path
 from ..engine.models import load_model
 from .attribute import write_outputs
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         args.usage_error(f"--n-tokens must be at most {MAX_NEW_TOKENS}, not {args.n_tokens}")
     prompt = read_prompt(args.prompt)
     if not prompt.strip():
-        raise JScopeError("The prompt is empty; type some text to explain.")
+        raise JScopeError(EMPTY_PROMPT)
     image = chosen_image(args)
     check_outputs(args.json, image and image[1], html=args.html)
     with progress_status() as progress:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..engine.errors import JScopeError
+from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.io import could_not_write, user_path
 from ..engine.request import RequestError
 
@@ -44,7 +44,7 @@ def run_several(args, prompt: str, flags: dict[str, str]) -> int:
     except RequestError as exc:
         args.usage_error(exc.sentence(flags))
     if not prompt.strip():
-        raise JScopeError("The prompt is empty; type some text to explain.")
+        raise JScopeError(EMPTY_PROMPT)
     image = chosen_image(args)
     check_outputs(args.json, image and image[1], html=args.html)
     from ..engine.multi import attribute_many

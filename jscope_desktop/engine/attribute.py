@@ -13,7 +13,7 @@ import torch
 
 from .calibration import estimate_loaded, record_run
 from .cost_model import check_fits
-from .errors import Cancelled, JScopeError, finite_or_none, is_out_of_memory
+from .errors import EMPTY_PROMPT, Cancelled, JScopeError, finite_or_none, is_out_of_memory
 from .forward import CancelCheck, Graph, ProgressFn, build_graph, plain_forward, sync, warm_up
 from .head import output_matrix
 from .models import LoadedModel
@@ -98,7 +98,7 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     if req.token_ids is not None:
         ids = list(req.token_ids)
         if not ids:
-            raise JScopeError("The prompt is empty; type some text to explain.")
+            raise JScopeError(EMPTY_PROMPT)
         specials = special_ids(tok)
         tokens, special, roles = token_texts(tok, ids), [i in specials for i in ids], None
     else:

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import JScopeError
+from .errors import EMPTY_PROMPT, JScopeError
 from .io import read_user_json, read_user_text, user_path, write_text
 
 FIELDS = ("prompt", "target", "foil", "position", "chat")
@@ -200,7 +200,7 @@ def _field_problem(fields: dict) -> str | None:
     if not isinstance(prompt, str):
         return f"The prompt must be text, not {_kind(prompt)}."
     if not prompt.strip():
-        return "The prompt is empty; type some text to explain."
+        return EMPTY_PROMPT
     for name in ("target", "foil"):
         value = fields.get(name)
         if value is not None and not isinstance(value, str):

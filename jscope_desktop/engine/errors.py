@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+EMPTY_PROMPT = "The prompt is empty; type some text to explain."  # CLI, app, batch, engine
+
 
 class JScopeError(Exception):
     """A problem the user can fix (bad prompt, missing file, wrong device, ...).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import JScopeError
+from .errors import EMPTY_PROMPT, JScopeError
 
 
 @dataclass
@@ -50,7 +50,7 @@ def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     the first token of the assistant's answer.
     """
     if not prompt or not prompt.strip():
-        raise JScopeError("The prompt is empty; type some text to explain.")
+        raise JScopeError(EMPTY_PROMPT)
     check_text(prompt, "The prompt")
     specials = special_ids(tokenizer)
     roles = None

@@ -20,7 +20,7 @@ from .caption import caption_lines, paint_header, scope_label
 from .colorbar import colorbar_height, key_height, key_rows, paint_colorbar, paint_key
 from .colormaps import COLORMAPS, Normalizer
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
-from .strip import DARK, LIGHT, StripStyle, layout_strip, paint_strip, strip_font
+from .strip import DARK, LIGHT, layout_strip, paint_strip, strip_font
 from .units import Unit, make_units, scale_scores, unit_of_token
 from .view_options import as_exclusion
 
@@ -44,6 +44,18 @@ class FigureOptions:
     exclude: str = ""
 
 
+def set_up_figure(fig, options: FigureOptions | None) -> None:
+    """Give a figure (this module's or another picture's) its options, style, colour map and
+    fonts: ``opt``, ``style``, ``cmap``, ``font``, ``small`` (0.8×) and a bold ``title_font``."""
+    fig.opt = options or FigureOptions()
+    fig.style = DARK if fig.opt.dark else LIGHT
+    fig.cmap = COLORMAPS[fig.opt.cmap]
+    fig.font = strip_font(fig.opt.font_px)
+    fig.small = strip_font(fig.opt.font_px * 0.8)
+    fig.title_font = QFont(fig.font)
+    fig.title_font.setBold(True)
+
+
 class Figure:
     """A laid-out annotated figure of one result; ``paint`` draws it at ``size()`` logical px."""
 
@@ -51,13 +63,7 @@ class Figure:
 
     def __init__(self, result: AttributionResult, options: FigureOptions | None = None):
         self.result = result
-        self.opt = options or FigureOptions()
-        self.style: StripStyle = DARK if self.opt.dark else LIGHT
-        self.cmap = COLORMAPS[self.opt.cmap]
-        self.font = strip_font(self.opt.font_px)
-        self.small = strip_font(self.opt.font_px * 0.8)
-        self.title_font = QFont(self.font)
-        self.title_font.setBold(True)
+        set_up_figure(self, options)
         position = self.opt.position if self.opt.position is not None else result.position
         self.exclude = as_exclusion(self.opt.exclude)
         self.units = make_units(result, self.opt.granularity, position, self.exclude)

@@ -20,11 +20,11 @@ from ..engine.result import AttributionResult
 from ..engine.scopes import scope_label
 from .caption import paint_header
 from .colorbar import colorbar_height, paint_colorbar
-from .colormaps import COLORMAPS, ColorMap, Normalizer
-from .export import MARGIN, FigureOptions, explained_token
+from .colormaps import ColorMap, Normalizer
+from .export import MARGIN, FigureOptions, explained_token, set_up_figure
 from .formats import ensure_gui_app, image_format, write_figure
 from .multi_caption import row_caption
-from .strip import DARK, LIGHT, StripLayout, StripStyle, layout_strip, paint_strip, strip_font, text_color_on
+from .strip import StripLayout, StripStyle, layout_strip, paint_strip, text_color_on
 from .units import Unit, make_units, row_scores, unit_of_token
 
 ROW_GAP = 10.0
@@ -108,13 +108,7 @@ class MultiFigure:
 
     def __init__(self, multi: MultiScopeResult, options: FigureOptions | None = None):
         self.multi = multi
-        self.opt = options or FigureOptions()
-        self.style: StripStyle = DARK if self.opt.dark else LIGHT
-        self.cmap = COLORMAPS[self.opt.cmap]
-        self.font = strip_font(self.opt.font_px)
-        self.small = strip_font(self.opt.font_px * 0.8)
-        self.title_font = QFont(self.font)
-        self.title_font.setBold(True)
+        set_up_figure(self, options)
         first = multi.results[0]
         inner = self.opt.width - 2 * MARGIN
         self.rows: list[tuple[AttributionResult, list[Unit], Normalizer, StripLayout, int]] = []
