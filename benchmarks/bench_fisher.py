@@ -96,8 +96,9 @@ def interleaved_ratio(lm, ids, repeats=3, **fisher) -> tuple[float, float, float
     return mf / mt, mf, mt
 
 
-def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print) -> dict:
-    """One prompt: exact scores; per grid point errors, Spearman, estimates; time ratios."""
+def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print, ratios=True) -> dict:
+    """One prompt: exact scores; per grid point errors, Spearman, estimates; time ratios (the
+    default's always, the other points' only with ``ratios``)."""
     ids = encode_prompt(lm.tokenizer, text).token_ids
     exact, exact_s = exact_scores(lm, ids, cache)
     norm = np.linalg.norm(exact)
@@ -110,10 +111,13 @@ def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print) -> dict:
             errs.append(float(np.linalg.norm(est - exact) / norm))
             rhos.append(spearman(est, exact))
             ests.append(r.fisher.rel_error_estimate)
-        ratio, _, _ = interleaved_ratio(lm, ids, 1 if (rank, probes) != default_setting() else repeats,
-                                        fisher_method="fast", fisher_rank=rank, fisher_probes=probes)
+        is_default = (rank, probes) == default_setting()
+        times = []
+        if ratios or is_default:
+            times.append(interleaved_ratio(lm, ids, repeats if is_default else 1, fisher_method="fast",
+                                           fisher_rank=rank, fisher_probes=probes)[0])
         points[f"{rank},{probes}"] = {"rel_l2": errs, "spearman": rhos, "estimate": ests,
-                                      "time_ratio": [ratio]}
+                                      "time_ratio": times}
     d = points["{},{}".format(*default_setting())]
     log(f"  {len(ids):3d} tokens  err {statistics.median(d['rel_l2']):.3f}  est "
         f"{statistics.median(d['estimate']):.3f}  ρ {min(d['spearman']):.4f}  "
@@ -137,7 +141,9 @@ def summarize(prompts: list[dict], grid) -> dict:
             "median_spearman": statistics.median(rhos), "min_spearman": min(rhos),
             "spearman_pass": sum(r >= 0.99 for r in rhos) / len(rhos),
             "bound_holds": sum(e <= 1.5 * s for e, s in pairs if s == s) / len(pairs),
-            "median_time_ratio": statistics.median(t for v in per for t in v["time_ratio"])}
+            "median_time_ratio": statistics.median(t for v in per for t in v["time_ratio"]),
+            "p90_time_ratio": float(np.percentile([t for v in per for t in v["time_ratio"]], 90)),
+            "time_ratio_prompts": sum(bool(v["time_ratio"]) for v in per)}
     for key, v in out.items():
         v["frontier"] = not any(
             w["median_time_ratio"] <= v["median_time_ratio"] and w["median_rel_l2"] < v["median_rel_l2"]
@@ -260,19 +266,39 @@ def plot(result: dict, out_dir):
 
 def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=print,
         cache: Path | None = None, long: tuple[int, ...] = (), big: bool = False,
-        exact: bool = False, only_cached: bool = False) -> dict:
+        exact: bool = False, only_cached: bool = False,
+        points: list[tuple[int, int]] | None = None, ratio_every: int = 1,
+        resume: bool = False) -> dict:
     """Measure everything asked for, write JSON and PNG; return the result. ``only_cached``:
-    only the prompts whose exact reference is already in ``cache`` (the count is recorded)."""
+    only the prompts whose exact reference is already in ``cache`` (the count is recorded);
+    ``points`` (k, probes) pairs replace the ``ranks`` × ``probes`` grid; the time ratios of
+    the points other than the default are measured on every ``ratio_every``-th prompt. The JSON
+    is rewritten after every prompt, so a stopped run keeps what it measured; ``resume`` reuses
+    the prompts of an earlier JSON in ``out_dir`` measured at every point of this grid."""
     t0 = time.perf_counter()
     if only_cached and cache:
         prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
     default = default_setting()
-    grid = sorted({(r, p) for r in ranks for p in probes} | {default})
-    measured = [measure_prompt(lm, text, grid, seeds, cache, log=log) for text in prompts]
-    result = {"environment": environment(lm), "prompt_set": str(VALIDATION.name),
-              "prompts_measured": len(measured), "prompts_in_set": len(PROMPTS),
-              "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
-              "grid": summarize(measured, grid), "prompts": measured}
+    grid = sorted(set(points or [(r, p) for r in ranks for p in probes]) | {default})
+    measured: list[dict] = []
+
+    def result_so_far() -> dict:
+        return {"environment": environment(lm), "prompt_set": str(VALIDATION.name),
+                "prompts_measured": len(measured), "prompts_in_set": len(PROMPTS),
+                "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
+                "grid": summarize(measured, grid), "prompts": measured}
+
+    done = {}
+    if resume and (out_dir / f"{NAME}.json").exists():
+        keys = ["{},{}".format(*g) for g in grid]
+        for p in json.loads((out_dir / f"{NAME}.json").read_text())["prompts"]:
+            if all(k in p["points"] for k in keys):
+                done[p["text"]] = {**p, "points": {k: p["points"][k] for k in keys}}
+    for i, text in enumerate(prompts):
+        measured.append(done.get(text) or measure_prompt(lm, text, grid, seeds, cache, log=log,
+                                                         ratios=i % ratio_every == 0))
+        write_result(out_dir, NAME, result_so_far())
+    result = result_so_far()
     target = result["grid"]["{},{}".format(*default)]["median_rel_l2"]
     result["long"] = [long_prompt(lm, n, target, log) for n in long]
     if exact:
@@ -303,6 +329,10 @@ def main(argv=None) -> int:
     add_model_args(p)
     p.add_argument("--ranks", default=",".join(map(str, RANKS)))
     p.add_argument("--probes", default=",".join(map(str, PROBES)))
+    p.add_argument("--grid", help="(k, probes) points instead of ranks × probes, e.g. 4+4,5+5,8+8")
+    p.add_argument("--ratio-every", type=int, default=1,
+                   help="time the points other than the default on every N-th prompt only")
+    p.add_argument("--resume", action="store_true", help="reuse the prompts of an earlier JSON")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--prompts", type=int, default=len(PROMPTS), help="the first N validation prompts")
     p.add_argument("--cache", type=Path, help="folder caching exact references between runs")
@@ -315,7 +345,9 @@ def main(argv=None) -> int:
     run(load(args), args.out, [int(x) for x in args.ranks.split(",")],
         [int(x) for x in args.probes.split(",")], args.seeds, PROMPTS[: args.prompts],
         cache=args.cache, long=tuple(int(x) for x in args.long.split(",") if x),
-        big=args.big, exact=args.exact_check, only_cached=args.only_cached)
+        big=args.big, exact=args.exact_check, only_cached=args.only_cached,
+        points=[tuple(int(x) for x in g.split("+")) for g in args.grid.split(",")] if args.grid else None,
+        ratio_every=args.ratio_every, resume=args.resume)
     return 0
 
 

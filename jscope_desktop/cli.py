@@ -24,11 +24,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"jscope: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: only the subcommand ``argv`` starts with, when it names one (the
+    other modules are never imported, so a run refused before loading a model is refused in
+    about a second), else every subcommand."""
     parser = _Parser(prog="jscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in SUBCOMMANDS:
+    chosen = [argv[0]] if argv and argv[0] in SUBCOMMANDS else SUBCOMMANDS
+    for name in chosen:
         importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser
 
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         except UnicodeEncodeError:
             print(f"jscope: argument {n} is not UTF-8 text; pass text as UTF-8.", file=sys.stderr)
             return 2
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:  # the reader of our output went away (`jscope ... | head`)

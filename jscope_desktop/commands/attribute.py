@@ -10,7 +10,6 @@ from pathlib import Path
 from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS
 from ..engine.io import could_not_write, user_path
-from ..engine.models import load_model
 from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
 from ..engine.scopes import get_scope, scope_names
@@ -29,6 +28,14 @@ from .options import (
 
 __all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
            "write_outputs", "load_model", "read_prompt"]
+
+
+def load_model(*args, **kwargs):
+    """:func:`jscope_desktop.engine.models.load_model`, imported when a model is first loaded
+    (torch takes seconds to import: a run refused before loading never pays for it)."""
+    from ..engine.models import load_model as load
+
+    return load(*args, **kwargs)
 
 # how the CLI names the request's settings in the engine's sentences
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
@@ -135,12 +142,12 @@ def run(args) -> int:
         raise JScopeError(EMPTY_PROMPT)
     image = chosen_image(args)
     check_outputs(args.json, image and image[1], html=args.html)
-    from ..engine.attribute import attribute
-
     if args.estimate:
         return write_estimate(args, request)
     if not args.force:  # before the weights are read: a run that cannot fit costs no load
         refuse_unfit(args, request)
+    from ..engine.attribute import attribute
+
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         result = attribute(lm, request, progress=progress, memory_limit=args.memory_limit,
@@ -217,11 +224,12 @@ def cli_estimate(args, request: AttributionRequest):
     """The estimate of ``request`` for the model the options name, before loading it when its
     folder says enough; otherwise the model is loaded (and calibrated once) to estimate."""
     from ..engine.calibration import device_key, estimate_loaded, estimate_source, source_key, stored
-    from ..engine.models import embedded_gguf_path, resolve_device
+    from ..engine.devices import device_name
+    from ..engine.gguf_cache import embedded_gguf_path
 
     est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
     source = embedded_gguf_path() if args.model is None else Path(args.model).expanduser()
-    device = str(resolve_device(args.device))
+    device = device_name(args.device)
     calibrated = bool(stored(source_key(source), device_key(device, args.dtype)).get("graph"))
     if est is not None and (calibrated or not est.fits):
         return est

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..engine.choices import DEVICE_NAMES, DTYPE_NAMES
 from ..engine.errors import JScopeError
 from ..engine.io import check_distinct, check_writable
-from ..engine.models import DEVICES, DTYPES
 from ..render.formats import image_formats, with_suffix_of
 from ..render.view_options import MODES, ScaleExclusion
 
@@ -19,8 +19,8 @@ from ..render.view_options import MODES, ScaleExclusion
 def add_model_options(p) -> None:
     """--model, --device and --dtype."""
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES)
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES))
 
 
 def add_image_options(p, what: str = "an annotated picture") -> None:

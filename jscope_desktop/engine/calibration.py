@@ -46,12 +46,38 @@ def source_key(source: str | os.PathLike) -> str | None:
 
 
 def device_key(device: str, dtype: str) -> str:
-    """The device part of a cache key: e.g. ``cpu/4 threads/float32`` or ``cuda/NVIDIA H200/bfloat16``."""
-    import torch
+    """The device part of a cache key: e.g. ``cpu/4 threads/float32`` or ``cuda/NVIDIA H200/bfloat16``.
 
+    For the CPU, torch is not imported when it is not yet: its thread count is then torch's
+    default (:func:`default_threads`), so a refusal before loading stays torch-free."""
     if device.startswith("cuda"):
+        import torch
+
         return f"cuda/{torch.cuda.get_device_name(torch.device(device))}/{dtype}"
-    return f"{device}/{torch.get_num_threads()} threads/{dtype}"
+    threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else default_threads()
+    return f"{device}/{threads} threads/{dtype}"
+
+
+def default_threads() -> int:
+    """The intra-op threads torch starts with: ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) when
+    set, else the machine's physical cores (as torch counts them), else its logical CPUs."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    cores = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            package = None
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "physical id":
+                    package = value.strip()
+                elif key.strip() == "core id":
+                    cores.add((package, value.strip()))
+    except OSError:
+        pass
+    return len(cores) or os.cpu_count() or 1
 
 
 def _read_cache() -> dict:
@@ -256,9 +282,9 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     weights are loaded: the tokenizer and ``config.json`` only (a ``.gguf`` is converted into
     its cache first, as loading would). None when the folder does not say enough (then the
     loaded model is estimated instead)."""
-    from .gguf_cache import convert_gguf
+    from .devices import device_name
+    from .gguf_cache import convert_gguf, embedded_gguf_path
     from .model_checks import check_gguf_header
-    from .models import embedded_gguf_path, resolve_device
 
     path = embedded_gguf_path() if source is None else Path(source).expanduser()
     folder = path
@@ -270,7 +296,7 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     n = len(req.token_ids) if req.token_ids is not None else count_tokens(folder, req)
     if n is None:
         return None
-    dev = str(resolve_device(device))
+    dev = device_name(device)
     try:
         return estimate_folder(folder, str(path), n, req, dev, dtype, limit_bytes)
     except (OSError, ValueError):

