@@ -50,7 +50,7 @@ def attribute(
     if progress:
         progress(0.05, f"{scope.label} Scope")
     t0 = time.perf_counter()
-    graph = build_graph(lm, prep.ids, prep.position)
+    graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
     call = scope_call(
         lm, graph, prep, scope, req, cancel,
         (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
@@ -69,7 +69,9 @@ def attribute(
 class Prepared:
     """A request resolved against a model, before any scope runs: the fed ids and their texts,
     the explained position, the target/foil ids the scopes need (None when none does), the
-    plain forward's next-token probabilities (V,) with their top-k, and its seconds."""
+    plain forward's next-token probabilities (V,) with their top-k, and its seconds;
+    ``recompute``: the graph recomputes its layers in the backward passes to fit in memory
+    (the cost model's choice)."""
 
     ids: list[int]
     tokens: list[str]
@@ -81,6 +83,7 @@ class Prepared:
     probs: torch.Tensor
     top: Any  # torch.return_types.topk of probs
     forward_s: float
+    recompute: bool = False
 
 
 def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
@@ -118,8 +121,10 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     ests = [estimate_loaded(lm, req.but(scope=s.name), len(ids), memory_limit) for s in scopes]
     check_fits(max(ests, key=lambda e: e.peak_bytes), req, lm.dtype_name, force)
     expect_seconds(progress, sum(e.seconds for e in ests))
+    recompute = any(e.recompute for e in ests)  # they share one graph
     if progress:
-        progress(0.0, "Forward pass")
+        progress(0.0, "Forward pass (recomputing layers to fit in memory)" if recompute
+                 else "Forward pass")
     warm_up(lm, ids)
     logits, forward_s = plain_forward(lm, ids[: position + 1])
     probs = torch.softmax(logits, -1)
@@ -131,7 +136,7 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     if needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
     return Prepared(ids, tokens, special, roles, position, target_id if needs_target else None,
-                    foil_id if needs_foil else None, probs, top, forward_s)
+                    foil_id if needs_foil else None, probs, top, forward_s, recompute)
 
 
 def prediction_for(lm: LoadedModel, graph: Graph, prep: Prepared, scope: Scope) -> Prediction:

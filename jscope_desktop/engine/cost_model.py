@@ -133,12 +133,28 @@ def forward_work(shape: ModelShape, n_tokens: int) -> float:
     return 2.0 * shape.layer_params * T + 2.0 * shape.n_layers * shape.n_heads * shape.head_dim * T * T
 
 
-def work(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> float:
+def backward_passes(p: Plan) -> int:
+    """Batched backward passes of a plan (Fisher fast: its two sequential batches at least)."""
+    passes = -(-p.directions // max(1, p.batch))
+    return max(passes, 2) if p.jvps else passes
+
+
+def can_recompute(p: Plan) -> bool:
+    """Whether recomputation applies: the one forward graph that every backward pass of a
+    ``graph`` or ``batched`` plan reuses (Integrated builds a graph per batch of steps)."""
+    return p.kind in ("graph", "batched")
+
+
+def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
+         recompute: bool = False) -> float:
     """The multiply-add units a whole run of ``req`` does (the plain forward, the graph, the
-    backward passes and the Fisher matrix's own algebra)."""
+    backward passes and the Fisher matrix's own algebra); ``recompute`` adds one forward per
+    backward pass (each pass recomputes the layers' insides)."""
     p = plan(shape, n_tokens, req)
     F = forward_work(shape, n_tokens)
     total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
+    if recompute and can_recompute(p):
+        total += backward_passes(p) * F
     if p.kind == "integrated":
         total += p.steps * F
     if req.scope == "fisher":
@@ -149,21 +165,22 @@ def work(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> float:
 
 
 def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
-                      dtype: str = "float32") -> int:
+                      dtype: str = "float32", recompute: bool = False) -> int:
     """Bytes a run adds to the process at its peak (above the loaded model): the kept graph,
-    the largest backward batch's temporaries and the Fisher matrix's algebra."""
+    the largest backward batch's temporaries and the Fisher matrix's algebra. With
+    ``recompute`` the graph keeps each layer's input only, plus one layer's inside while a
+    backward pass recomputes it."""
     b = BYTES.get(dtype, 4)
     T, L, d, f = n_tokens, shape.n_layers, shape.d_model, shape.ffn
     kv = 2 * min(d, shape.n_heads * shape.head_dim)  # sdpa repeats grouped keys to every head
     per_token_layer = 2 * d * 4 / b + 2 * d + kv + 3 * f  # norms keep float32 inputs
-    graph = T * L * per_token_layer * b
-    if shape.eager_attention:
-        graph += 2 * L * shape.n_heads * T * T * b
+    layer = T * per_token_layer * b + (2 * shape.n_heads * T * T * b if shape.eager_attention else 0)
+    p = plan(shape, n_tokens, req)
+    graph = L * T * d * b + layer if recompute and can_recompute(p) else L * layer
     # the backward of one layer's attention holds (H, T, T)-sized float32 buffers and the causal
     # mask: measured on the embedded model (head width 64) at 2,048–6,000 tokens (0.2, 0.8, 1.7 GB
     # beyond the graph); scaled by head width, which matched a head width of 32 (the tests)
     attention_backward = (shape.n_heads * shape.head_dim / 64 + 3) * T * T * 4
-    p = plan(shape, n_tokens, req)
     transient = p.batch * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
     if p.kind == "integrated":  # a batch of scaled inputs keeps its own graph
         graph = graph * p.batch
@@ -183,7 +200,9 @@ class Estimate:
     peak_bytes: the process's predicted peak resident memory (CPU) or allocated memory (GPU).
     seconds: predicted wall time of the run (the forward pass and the scope). available_bytes:
     what the process may reach (memory it holds plus what the system can still give, capped by
-    a memory limit). fits: ``peak_bytes <= available_bytes``.
+    a memory limit). fits: ``peak_bytes <= available_bytes``. recompute: the run keeps only
+    each layer's input and recomputes the rest in every backward pass (chosen when the plain
+    graph would not fit and this does).
     """
 
     peak_bytes: int
@@ -192,6 +211,7 @@ class Estimate:
     fits: bool
     n_tokens: int = 0
     limited: bool = False  # available_bytes is a user's memory limit
+    recompute: bool = False
 
     def to_dict(self) -> dict:
         """The estimate contract: ``{"peak_bytes", "seconds", "available_bytes", "fits"}``."""
@@ -199,14 +219,16 @@ class Estimate:
                 "available_bytes": int(self.available_bytes), "fits": bool(self.fits)}
 
     def text(self) -> str:
-        """E.g. ``"≈ 12 s · 3.4 GB"`` (beside Run, in the terminal)."""
-        return f"≈ {format_seconds(self.seconds)} · {format_size(self.peak_bytes)}"
+        """E.g. ``"≈ 12 s · 3.4 GB"`` (beside Run, in the terminal; ``, recomputing layers``
+        when the run recomputes to fit)."""
+        text = f"≈ {format_seconds(self.seconds)} · {format_size(self.peak_bytes)}"
+        return text + (", recomputing layers" if self.recompute else "")
 
 
 def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, dtype: str,
                  base_bytes: int, available_bytes: int, throughput: float | None = None,
                  kind_throughput: dict[str, float] | None = None,
-                 limit_bytes: int | None = None) -> Estimate:
+                 limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate:
     """The estimate of ``req`` on a prompt of ``n_tokens`` fed tokens.
 
     Args:
@@ -218,14 +240,23 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
             prompts and dearer on long ones, so one measured at one length misleads at another,
             while the graph's throughput kept Fisher fast within 1.5× from 32 to 1,024 tokens).
         limit_bytes: a user's cap on the process's memory (``--memory-limit``).
+        recompute: None chooses it when the plain graph would not fit (then the estimate,
+            and a refusal, give the least the run can need); True or False decides.
     """
     p = plan(shape, n_tokens, req)
     rate = (kind_throughput or {}).get(p.kind) or throughput or DEFAULT_THROUGHPUT
-    seconds = work(shape, n_tokens, req) / rate + RUN_OVERHEAD_S
-    peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype))
     limited = limit_bytes is not None and limit_bytes < available_bytes
     available = int(limit_bytes if limited else available_bytes)
-    return Estimate(peak, seconds, available, peak <= available, n_tokens, limited)
+
+    def of(recomputed: bool) -> Estimate:
+        seconds = work(shape, n_tokens, req, recomputed) / rate + RUN_OVERHEAD_S
+        peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed))
+        return Estimate(peak, seconds, available, peak <= available, n_tokens, limited, recomputed)
+
+    plain = of(bool(recompute) and can_recompute(p))
+    if recompute is None and not plain.fits and can_recompute(p):
+        return of(True)
+    return plain
 
 
 class DoesNotFit(JScopeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -62,14 +63,55 @@ def hidden_states(lm: LoadedModel, x: torch.Tensor, layers: bool = False):
     return (out.last_hidden_state, tuple(out.hidden_states[1:-1])) if layers else out.last_hidden_state
 
 
-def build_graph(lm: LoadedModel, token_ids: list[int], position: int) -> Graph:
+def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList | None:
+    """The decoder's stack of layers (``.layers`` of Llama, Gemma, Qwen, Mistral, …, ``.h`` of
+    GPT-2-like models), or None when the model keeps them elsewhere."""
+    dec = decoder_of(model)
+    for name in ("layers", "h", "blocks"):
+        stack = getattr(dec, name, None)
+        if isinstance(stack, torch.nn.ModuleList) and len(stack):
+            return stack
+    return None
+
+
+@contextmanager
+def recomputed_layers(lm: LoadedModel):
+    """Within the block, each decoder layer run with grad keeps only its inputs in the graph
+    and recomputes its inside during every backward pass that reaches it (non-reentrant
+    ``torch.utils.checkpoint``: it supports many backward passes on one graph and batched
+    gradients). One layer at a time is the least memory; larger chunks would only keep fewer
+    inputs (``T·d`` each) at the same recomputation cost. A model without a known layer stack
+    runs as it is."""
+    from torch.utils.checkpoint import checkpoint
+
+    stack = decoder_layers(lm.model)
+    patched = []
+    for layer in stack if stack is not None else ():
+        inner = layer.forward
+
+        def forward(*args, _inner=inner, **kwargs):
+            return checkpoint(_inner, *args, use_reentrant=False, **kwargs)
+
+        layer.forward = forward
+        patched.append(layer)
+    try:
+        yield
+    finally:
+        for layer in patched:
+            del layer.forward  # the class's own forward again
+
+
+def build_graph(lm: LoadedModel, token_ids: list[int], position: int,
+                recompute: bool = False) -> Graph:
     """Forward ``token_ids[:position + 1]`` with a graph from the embeddings to ``h``.
 
     Later tokens cannot influence the prediction at ``position`` in a causal model, so they are
-    not fed at all.
+    not fed at all. With ``recompute`` the graph keeps only each layer's input
+    (:func:`recomputed_layers`; the cost model chooses it when the plain graph would not fit):
+    the same gradients, one more forward per backward pass.
     """
     x = embed(lm, token_ids[: position + 1]).detach().requires_grad_(True)
-    with torch.enable_grad():
+    with torch.enable_grad(), recomputed_layers(lm) if recompute else nullcontext():
         final, between = hidden_states(lm, x[None], layers=True)
         h = final[0, position]
     with torch.no_grad():

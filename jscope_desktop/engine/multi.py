@@ -97,7 +97,7 @@ def attribute_many(
     say = (lambda f, m: progress(0.05 + 0.95 * f, m)) if progress else (lambda f, m: None)
     say(0.0, "Building the graph")
     t0 = time.perf_counter()
-    graph = build_graph(lm, prep.ids, prep.position)
+    graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
     graph_s = time.perf_counter() - t0
     direction = [i for i, s in enumerate(objs) if _is_direction(s)]
     riders, row_of = _riders(lm, graph, prep, objs, direction)

@@ -1,0 +1,124 @@
+"""Recomputation (activation checkpointing): chosen by the cost model when the plain graph would
+not fit, it keeps each decoder layer's input only and gives the same gradients, scores and
+several-scope results as the plain graph. Memory is checked by counting the bytes autograd
+saves (an independent hook), not through the cost model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jscope_desktop.engine import calibration
+from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.cost_model import ModelShape, estimate_run
+from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph, decoder_layers
+from jscope_desktop.engine.multi import attribute_many
+
+from conftest import _tiny
+
+
+def _saved_bytes(fn) -> int:
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total[0]
+
+
+@pytest.fixture(scope="module")
+def deep_llama():
+    return _tiny("LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=64,
+                 intermediate_size=256, num_hidden_layers=4, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=512)
+
+
+@pytest.mark.parametrize("which", ["llama", "gemma"])
+def test_recomputed_graph_gives_the_same_vjps_with_far_less_kept(which, deep_llama, tiny_gemma):
+    lm = deep_llama if which == "llama" else tiny_gemma
+    ids = [5 + i % 100 for i in range(160)]
+    plain = _saved_bytes(lambda: build_graph(lm, ids, len(ids) - 1))
+    kept = _saved_bytes(lambda: build_graph(lm, ids, len(ids) - 1, recompute=True))
+    assert kept < plain / 4
+    g0, g1 = build_graph(lm, ids, 150), build_graph(lm, ids, 150, recompute=True)
+    d = g0.h.shape[0]
+    V = torch.randn(5, d, generator=torch.Generator().manual_seed(0))
+    for batch in (V, V[:1], V):  # batched, single and a third pass on the same graph
+        assert torch.allclose(_plain_batched_vjp(g0, batch), _plain_batched_vjp(g1, batch),
+                              atol=1e-6, rtol=1e-5)
+    # the layers are themselves again afterwards
+    assert all("forward" not in vars(layer) for layer in decoder_layers(lm.model))
+
+
+def _shape(lm) -> ModelShape:
+    return calibration.shape_of(lm)
+
+
+def test_the_cost_model_recomputes_only_when_the_plain_graph_would_not_fit():
+    shape = ModelShape(n_params=1_200_000_000, d_model=2048, n_layers=16, ffn=8192, n_heads=32,
+                       n_kv_heads=8, head_dim=64, vocab=49152)
+    req = AttributionRequest(scope="temperature")
+    kw = dict(dtype="float32", base_bytes=5 * 2**30, available_bytes=24 * 2**30)
+    short = estimate_run(shape, 2048, req, **kw)
+    assert short.fits and not short.recompute
+    long = estimate_run(shape, 8192, req, **kw)
+    plain = estimate_run(shape, 8192, req, **kw, recompute=False)
+    assert not plain.fits and long.recompute and long.fits
+    base = kw["base_bytes"]
+    assert long.peak_bytes - base < (plain.peak_bytes - base) / 2 and long.seconds > plain.seconds
+    assert "recomputing layers" in long.text()
+    # Integrated builds a graph per batch of steps: never recomputed
+    ig = estimate_run(shape, 8192, req.but(scope="integrated", ig_steps=8), **kw)
+    assert not ig.recompute
+
+
+HELD, REACH = 10**9, 10**12
+IDS = [5 + i % 100 for i in range(300)]
+
+
+def _between(lm, req) -> int:
+    """A memory limit the plain run exceeds and the recomputed one fits."""
+    kw = dict(dtype="float32", base_bytes=HELD, available_bytes=REACH)
+    plain = estimate_run(_shape(lm), len(IDS), req, **kw, recompute=False)
+    again = estimate_run(_shape(lm), len(IDS), req, **kw, recompute=True)
+    assert again.peak_bytes < plain.peak_bytes
+    return (plain.peak_bytes + again.peak_bytes) // 2
+
+
+def _spy(monkeypatch, module: str) -> list[bool]:
+    seen: list[bool] = []
+
+    def spy(lm, token_ids, position, recompute=False):
+        seen.append(recompute)
+        return build_graph(lm, token_ids, position, recompute)
+
+    monkeypatch.setattr(f"jscope_desktop.engine.{module}.build_graph", spy)
+    return seen
+
+
+@pytest.mark.parametrize("scope", ["temperature", "fisher"])
+def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_scores(
+        deep_llama, monkeypatch, scope):
+    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    req = AttributionRequest(token_ids=IDS, scope=scope)
+    seen = _spy(monkeypatch, "attribute")
+    r = attribute(deep_llama, req, memory_limit=_between(deep_llama, req))
+    free = attribute(deep_llama, req)
+    assert seen == [True, False]
+    np.testing.assert_allclose(r.scores, free.scores, rtol=1e-5, atol=1e-9)
+
+
+def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
+    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    req = AttributionRequest(token_ids=IDS)
+    seen = _spy(monkeypatch, "multi")
+    limit = _between(deep_llama, req.but(scope="temperature"))
+    many = attribute_many(deep_llama, req, ["temperature", "semantic"], memory_limit=limit)
+    free = attribute_many(deep_llama, req, ["temperature", "semantic"])
+    assert seen == [True, False]
+    for a, b in zip(many.results, free.results, strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-9)
