@@ -8,14 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import _tiny
 
 from jscope_desktop.engine import calibration
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.cost_model import ModelShape, estimate_run
 from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph, decoder_layers
 from jscope_desktop.engine.multi import attribute_many
-
-from conftest import _tiny
 
 
 def _saved_bytes(fn) -> int:
