@@ -230,7 +230,8 @@ def cli_estimate(args, request: AttributionRequest):
     est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
     source = embedded_gguf_path() if args.model is None else Path(args.model).expanduser()
     device = device_name(args.device)
-    calibrated = bool(stored(source_key(source), device_key(device, args.dtype)).get("graph"))
+    dtype = est.dtype if est is not None else args.dtype  # (--dtype auto resolved)
+    calibrated = bool(stored(source_key(source), device_key(device, dtype)).get("graph"))
     if est is not None and (calibrated or not est.fits):
         return est
     from ..engine.forward import warm_up
@@ -268,4 +269,4 @@ def refuse_unfit(args, request: AttributionRequest) -> None:
 
     est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
     if est is not None:
-        check_fits(est, request, args.dtype)
+        check_fits(est, request, est.dtype)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from ..engine.auto_dtype import DTYPE_CHOICES
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
@@ -24,7 +25,7 @@ from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
 from ..engine.fisher import FISHER_METHODS
 from ..engine.io import check_distinct, check_writable, user_path, write_json
-from ..engine.models import DEVICES, DTYPES, load_model
+from ..engine.models import DEVICES, load_model
 from .batch import add_worker_options, wants_workers
 
 
@@ -42,7 +43,7 @@ def add_parser(sub) -> None:
                    help="next: the token after the text; last: the text's own last word")
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES))
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out agreement")

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..engine.choices import DEVICE_NAMES, DTYPE_NAMES
+from ..engine.auto_dtype import DTYPE_CHOICES
+from ..engine.choices import DEVICE_NAMES
 from ..engine.errors import JScopeError
 from ..engine.io import check_distinct, check_writable
 from ..render.formats import image_formats, with_suffix_of
@@ -20,7 +21,9 @@ def add_model_options(p) -> None:
     """--model, --device and --dtype."""
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPE_NAMES))
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES),
+                   help="float32 (default), bfloat16, float16, or auto: float32 when the weights "
+                   "fit in it, else the checkpoint's own half dtype")
 
 
 def add_image_options(p, what: str = "an annotated picture") -> None:

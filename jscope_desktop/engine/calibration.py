@@ -281,7 +281,8 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     """The estimate of ``req`` on the model at ``source`` (None: the embedded one) before its
     weights are loaded: the tokenizer and ``config.json`` only (a ``.gguf`` is converted into
     its cache first, as loading would). None when the folder does not say enough (then the
-    loaded model is estimated instead)."""
+    loaded model is estimated instead). ``dtype`` ``auto`` is resolved as loading would."""
+    from .auto_dtype import choose_dtype
     from .devices import device_name
     from .gguf_cache import convert_gguf, embedded_gguf_path
     from .model_checks import check_gguf_header
@@ -298,6 +299,7 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
         return None
     dev = device_name(device)
     try:
+        dtype = choose_dtype(dtype, folder, dev)
         return estimate_folder(folder, str(path), n, req, dev, dtype, limit_bytes)
     except (OSError, ValueError):
         return None

@@ -212,6 +212,7 @@ class Estimate:
     n_tokens: int = 0
     limited: bool = False  # available_bytes is a user's memory limit
     recompute: bool = False
+    dtype: str = "float32"  # the dtype it assumed (``--dtype auto`` resolved)
 
     def to_dict(self) -> dict:
         """The estimate contract: ``{"peak_bytes", "seconds", "available_bytes", "fits"}``."""
@@ -251,7 +252,8 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
     def of(recomputed: bool) -> Estimate:
         seconds = work(shape, n_tokens, req, recomputed) / rate + RUN_OVERHEAD_S
         peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed))
-        return Estimate(peak, seconds, available, peak <= available, n_tokens, limited, recomputed)
+        return Estimate(peak, seconds, available, peak <= available, n_tokens, limited,
+                        recomputed, dtype)
 
     plain = of(bool(recompute) and can_recompute(p))
     if recompute is None and not plain.fits and can_recompute(p):

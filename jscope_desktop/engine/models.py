@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
+from .auto_dtype import AUTO, choose_dtype  # noqa: E402
 from .choices import DTYPE_NAMES  # noqa: E402
 from .devices import DEVICES, available_devices, resolve_device  # noqa: E402,F401
 from .errors import JScopeError, is_out_of_memory  # noqa: E402
@@ -162,7 +163,8 @@ def load_model(
     Args:
         source: a Hugging Face model folder, a ``.gguf`` file, or None for the embedded model.
         device: ``auto|cpu|cuda|mps``; ``auto`` picks CUDA, then MPS, then the CPU.
-        dtype: ``float32`` (default), ``bfloat16`` or ``float16``.
+        dtype: ``float32`` (default), ``bfloat16``, ``float16``, or ``auto``: float32 when the
+            weights fit in it, else the checkpoint's half dtype (:mod:`.auto_dtype`).
         progress: called with (fraction, message) while loading.
         cancel: called between the loading steps (before and after converting a ``.gguf``,
             after reading the weights); once it returns True the load stops.
@@ -176,7 +178,8 @@ def load_model(
         Cancelled: ``cancel()`` returned True between two steps; nothing was kept.
     """
     torch_device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype)
+    if dtype != AUTO:
+        resolve_dtype(dtype)  # an unknown dtype is one sentence before anything is read
     path = embedded_gguf_path() if source is None else Path(source).expanduser()
     if not path.exists():
         raise JScopeError(f"No model at {path}: the file or folder does not exist.")
@@ -190,6 +193,7 @@ def load_model(
         check_gguf_header(path)  # before hashing a multi-gigabyte file that is not one
         folder = convert_gguf(path, progress)
         check_cancel(cancel)
+    torch_dtype = resolve_dtype(choose_dtype(dtype, folder, str(torch_device)))
     device_map = None
     if torch_device.type == "cuda" and not _fits_on_gpu(folder, torch_dtype):
         device_map = "auto"

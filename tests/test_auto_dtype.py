@@ -1,0 +1,68 @@
+"""``--dtype auto``: float32 when the weights fit in it, else the checkpoint's half dtype; the
+estimate before loading resolves it the same way, and the result says which dtype ran."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from jscope_desktop.engine import auto_dtype, calibration
+from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.calibration import estimate_source
+from jscope_desktop.engine.models import load_model
+
+
+@pytest.fixture
+def half_folder(model_folder, tmp_path):
+    folder = tmp_path / "half"
+    shutil.copytree(model_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("dtype", None)
+    config["torch_dtype"] = "float16"
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _memory(monkeypatch, free: int):
+    monkeypatch.setattr(calibration, "memory_now", lambda device: (10**8, 10**8 + free))
+
+
+def test_float32_where_the_weights_fit(half_folder, monkeypatch):
+    _memory(monkeypatch, 2**34)
+    lm = load_model(str(half_folder), "cpu", "auto")
+    assert lm.dtype == torch.float32
+    r = attribute(lm, AttributionRequest(prompt="the cat sat"))
+    assert r.dtype == "float32"
+
+
+def test_the_checkpoints_half_dtype_where_float32_would_not_fit(half_folder, monkeypatch):
+    n = auto_dtype.weight_count(half_folder)
+    assert n == sum(p.numel() for p in load_model(str(half_folder), "cpu").model.parameters())
+    _memory(monkeypatch, int(n * 4 * 1.1))  # float32 weights fit, but not with room for a run
+    # float16 on the CPU (few, slow kernels) becomes bfloat16
+    assert auto_dtype.choose_dtype("auto", half_folder, "cpu") == "bfloat16"
+    assert auto_dtype.choose_dtype("auto", half_folder, "cuda") == "float16"
+    lm = load_model(str(half_folder), "cpu", "auto")
+    assert lm.dtype == torch.bfloat16
+    assert attribute(lm, AttributionRequest(prompt="the cat sat")).dtype == "bfloat16"
+    est = estimate_source(str(half_folder), "cpu", "auto", AttributionRequest(prompt="the cat sat"))
+    assert est is not None and est.dtype == "bfloat16"
+
+
+def test_an_explicit_dtype_is_kept_and_a_folder_without_one_gets_bfloat16(model_folder, tmp_path,
+                                                                          monkeypatch):
+    _memory(monkeypatch, 1)
+    assert auto_dtype.choose_dtype("float32", model_folder, "cpu") == "float32"
+    bare = tmp_path / "bare"
+    shutil.copytree(model_folder, bare)
+    config = json.loads((bare / "config.json").read_text())
+    config.pop("dtype", None)
+    config.pop("torch_dtype", None)
+    (bare / "config.json").write_text(json.dumps(config))
+    assert auto_dtype.checkpoint_dtype(bare) is None
+    assert auto_dtype.choose_dtype("auto", bare, "cpu") == "bfloat16"
+    (bare / "config.json").write_text("{broken")
+    assert auto_dtype.checkpoint_dtype(bare) is None  # unreadable: no claim, no traceback
