@@ -226,7 +226,8 @@ def plot(result: dict, out_dir):
     plt = pyplot()
     if plt is None:
         return None
-    pts, default = result["grid"], "{},{}".format(*result["default"])
+    front = result.get("frontier") or {"grid": result["grid"], "prompts_measured": len(result["prompts"])}
+    pts, default = front["grid"], "{},{}".format(*result["default"])
     fig, (ax_e, ax_s, ax_c) = plt.subplots(1, 3, figsize=(16, 4.6))
     for ax, key, label in ((ax_e, "median_rel_l2", "median relative L2 error vs exact"),
                            (ax_s, "median_spearman", "median Spearman ρ vs exact")):
@@ -240,7 +241,7 @@ def plot(result: dict, out_dir):
         d = pts[default]
         ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
                    label=f"default (k {result['default'][0]}, probes {result['default'][1]})")
-        ax.set_xlabel("time / Temperature Scope (median over prompts)")
+        ax.set_xlabel(f"time / Temperature Scope (median over {front['prompts_measured']} prompts)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
@@ -268,13 +269,15 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
         cache: Path | None = None, long: tuple[int, ...] = (), big: bool = False,
         exact: bool = False, only_cached: bool = False,
         points: list[tuple[int, int]] | None = None, ratio_every: int = 1,
-        resume: bool = False) -> dict:
+        resume: bool = False, frontier_from: Path | None = None) -> dict:
     """Measure everything asked for, write JSON and PNG; return the result. ``only_cached``:
     only the prompts whose exact reference is already in ``cache`` (the count is recorded);
     ``points`` (k, probes) pairs replace the ``ranks`` × ``probes`` grid; the time ratios of
     the points other than the default are measured on every ``ratio_every``-th prompt. The JSON
     is rewritten after every prompt, so a stopped run keeps what it measured; ``resume`` reuses
-    the prompts of an earlier JSON in ``out_dir`` measured at every point of this grid."""
+    the prompts of an earlier JSON in ``out_dir`` measured at every point of this grid;
+    ``frontier_from``: an earlier JSON of a larger grid on fewer prompts, whose summary is kept
+    as the ``frontier`` (and plotted as it) when this run measures the default alone."""
     t0 = time.perf_counter()
     if only_cached and cache:
         prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
@@ -299,6 +302,10 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
                                                          ratios=i % ratio_every == 0))
         write_result(out_dir, NAME, result_so_far())
     result = result_so_far()
+    if frontier_from:
+        earlier = json.loads(Path(frontier_from).read_text())
+        result["frontier"] = {"prompts_measured": earlier["prompts_measured"],
+                              "seeds": earlier["seeds"], "grid": earlier["grid"]}
     target = result["grid"]["{},{}".format(*default)]["median_rel_l2"]
     result["long"] = [long_prompt(lm, n, target, log) for n in long]
     if exact:
@@ -333,6 +340,7 @@ def main(argv=None) -> int:
     p.add_argument("--ratio-every", type=int, default=1,
                    help="time the points other than the default on every N-th prompt only")
     p.add_argument("--resume", action="store_true", help="reuse the prompts of an earlier JSON")
+    p.add_argument("--frontier-from", type=Path, help="an earlier JSON whose grid is the frontier")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--prompts", type=int, default=len(PROMPTS), help="the first N validation prompts")
     p.add_argument("--cache", type=Path, help="folder caching exact references between runs")
@@ -347,7 +355,7 @@ def main(argv=None) -> int:
         cache=args.cache, long=tuple(int(x) for x in args.long.split(",") if x),
         big=args.big, exact=args.exact_check, only_cached=args.only_cached,
         points=[tuple(int(x) for x in g.split("+")) for g in args.grid.split(",")] if args.grid else None,
-        ratio_every=args.ratio_every, resume=args.resume)
+        ratio_every=args.ratio_every, resume=args.resume, frontier_from=args.frontier_from)
     return 0
 
 
