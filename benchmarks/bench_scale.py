@@ -45,7 +45,11 @@ from .common import (
 NAME = "scale"
 LOCK = "/tmp/jscope-big-model.lock"
 SCOPES = {"temperature": AttributionRequest(scope="temperature"),
-          "fisher_fast": AttributionRequest(scope="fisher", fisher_method="fast")}
+          "fisher_fast": AttributionRequest(scope="fisher", fisher_method="fast"),
+          "temperature_recompute": AttributionRequest(scope="temperature")}
+# run under a memory limit halfway between the plain and the recomputed estimates, so that the
+# engine chooses recomputation as it would for a user whose plain graph does not fit
+RECOMPUTED = {"temperature_recompute"}
 LENGTHS = {"embedded": (256, 1024, 2048, 4096, 6000), "1.2b": (128, 512, 1024, 2048)}
 CALIBRATE_AT = {"embedded": 512, "1.2b": 256}
 
@@ -76,15 +80,16 @@ def text_ids(lm: LoadedModel, n: int, skip: int = 0) -> list[int]:
     return ids[:n]
 
 
-def peak_run(lm: LoadedModel, req: AttributionRequest) -> dict:
-    """Run ``req``; its wall time, the process's resident memory before and its peak."""
+def peak_run(lm: LoadedModel, req: AttributionRequest, memory_limit: int | None = None) -> dict:
+    """Run ``req`` (under ``memory_limit``, run anyway); its wall time, the process's resident
+    memory before and its peak."""
     gc.collect()
     _release_freed_memory()
     base = resident_bytes()
     with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current VmRSS
         f.write("5")
     t0 = time.perf_counter()
-    attribute(lm, req, force=True)
+    attribute(lm, req, memory_limit=memory_limit, force=True)
     seconds = time.perf_counter() - t0
     with open("/proc/self/status") as f:
         hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
@@ -110,13 +115,17 @@ def measure_model(lm: LoadedModel, name: str, lengths, calibrate_at: int, limit_
             lm._cost_records = copy.deepcopy(frozen)
             gc.collect()
             _release_freed_memory()
-            est = estimate_loaded(lm, r, len(ids))
+            limit = None
+            if scope in RECOMPUTED:
+                plain, again = (estimate_loaded(lm, r, len(ids), recompute=f) for f in (False, True))
+                limit = (plain.peak_bytes + again.peak_bytes) // 2
+            est = estimate_loaded(lm, r, len(ids), limit)
             row = {"tokens": len(ids), "predicted_peak_bytes": est.peak_bytes,
-                   "predicted_seconds": est.seconds}
+                   "predicted_seconds": est.seconds, "recompute": est.recompute}
             if est.seconds > limit_s:
                 row["skipped"] = f"predicted {est.seconds:.0f} s > {limit_s:.0f} s"
             else:
-                row.update(peak_run(lm, r))
+                row.update(peak_run(lm, r, limit))
                 row["peak_ratio"] = est.peak_bytes / row["peak_bytes"]
                 row["delta_ratio"] = (est.peak_bytes - row["base_bytes"]) / max(
                     1, row["peak_bytes"] - row["base_bytes"])
@@ -167,7 +176,8 @@ def plot(result: dict, out_dir: Path) -> Path | None:
     models = list(result["models"])
     fig, axes = plt.subplots(2, len(models), figsize=(5.5 * len(models), 7), squeeze=False)
     for j, name in enumerate(models):
-        for scope, colour in (("temperature", "tab:blue"), ("fisher_fast", "tab:red")):
+        for scope, colour in (("temperature", "tab:blue"), ("fisher_fast", "tab:red"),
+                              ("temperature_recompute", "tab:green")):
             runs = result["models"][name]["runs"].get(scope, {})
             rows = [r for r in runs.values() if "seconds" in r]
             if not rows:

@@ -228,13 +228,14 @@ def fed_tokens(n_ids: int, position: int | None) -> int:
 
 
 def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
-                    limit_bytes: int | None = None) -> Estimate:
-    """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens."""
+                    limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate:
+    """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens
+    (``recompute``: as :func:`~.cost_model.estimate_run`)."""
     held, reach = memory_now(str(lm.device))
     rate, _kinds = throughputs(_lm_records(lm))
     return estimate_run(shape_of(lm), fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
                         base_bytes=held, available_bytes=reach, throughput=rate,
-                        limit_bytes=limit_bytes)
+                        limit_bytes=limit_bytes, recompute=recompute)
 
 
 def safetensors_parameters(folder: Path) -> int | None:
