@@ -12,7 +12,7 @@ from conftest import _tiny
 
 from jscope_desktop.engine import calibration
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.cost_model import ModelShape, estimate_run
+from jscope_desktop.engine.cost_model import ModelShape, estimate_run, peak_bytes_of_run
 from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph, decoder_layers
 from jscope_desktop.engine.multi import attribute_many
 
@@ -80,12 +80,12 @@ IDS = [5 + i % 100 for i in range(300)]
 
 
 def _between(lm, req) -> int:
-    """A memory limit the plain run exceeds and the recomputed one fits."""
-    kw = dict(dtype="float32", base_bytes=HELD, available_bytes=REACH)
-    plain = estimate_run(_shape(lm), len(IDS), req, **kw, recompute=False)
-    again = estimate_run(_shape(lm), len(IDS), req, **kw, recompute=True)
-    assert again.peak_bytes < plain.peak_bytes
-    return (plain.peak_bytes + again.peak_bytes) // 2
+    """A memory limit the plain run exceeds even with batches of one direction, and the
+    recomputed one fits."""
+    plain = peak_bytes_of_run(_shape(lm), len(IDS), req, "float32", False, batch=1)
+    again = peak_bytes_of_run(_shape(lm), len(IDS), req, "float32", True, batch=1)
+    assert again < plain
+    return HELD + (plain + again) // 2
 
 
 def _spy(monkeypatch, module: str) -> list[bool]:
@@ -121,3 +121,25 @@ def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
     assert seen == [True, False]
     for a, b in zip(many.results, free.results, strict=True):
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-9)
+
+
+def test_fisher_batches_shrink_to_what_the_memory_budget_holds(deep_llama, monkeypatch):
+    """A limit that holds batches of 8 directions (not the plan's 64) keeps the plain graph, caps
+    every backward pass at 8, and gives the same scores."""
+    from jscope_desktop.engine import forward
+
+    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    req = AttributionRequest(token_ids=IDS, scope="fisher", fisher_method="exact")
+    kw = dict(dtype="float32", base_bytes=HELD, available_bytes=REACH)
+    eight = HELD + peak_bytes_of_run(_shape(deep_llama), len(IDS), req, "float32", batch=8)
+    two = estimate_run(_shape(deep_llama), len(IDS), req, **kw, limit_bytes=eight)
+    assert two.fits and not two.recompute and two.batch == 8
+    sizes = []
+    real = forward._batched_vjp
+    monkeypatch.setattr(forward, "_batched_vjp", lambda g, v, c=None: sizes.append(len(v)) or real(g, v, c))
+    capped = attribute(deep_llama, req, memory_limit=two.available_bytes)
+    assert sizes and max(sizes) <= two.batch and sum(sizes) == deep_llama.info.d_model
+    sizes.clear()
+    free = attribute(deep_llama, req)
+    assert max(sizes) > two.batch
+    np.testing.assert_allclose(capped.scores, free.scores, rtol=1e-6, atol=1e-12)

@@ -14,7 +14,16 @@ import torch
 from .calibration import estimate_loaded, record_run
 from .cost_model import check_fits
 from .errors import EMPTY_PROMPT, Cancelled, JScopeError, finite_or_none, is_out_of_memory
-from .forward import CancelCheck, Graph, ProgressFn, build_graph, plain_forward, sync, warm_up
+from .forward import (
+    CancelCheck,
+    Graph,
+    ProgressFn,
+    batch_limit,
+    build_graph,
+    plain_forward,
+    sync,
+    warm_up,
+)
 from .head import output_matrix
 from .models import LoadedModel
 from .progress import expect_seconds
@@ -55,7 +64,8 @@ def attribute(
         lm, graph, prep, scope, req, cancel,
         (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
     )
-    out = run_scope(scope, call, prep.position + 1)
+    with batch_limit(prep.batch):
+        out = run_scope(scope, call, prep.position + 1)
     sync(lm)
     scope_s = time.perf_counter() - t0
     record_run(lm, req, prep.position + 1, prep.forward_s + scope_s)
@@ -70,8 +80,8 @@ class Prepared:
     """A request resolved against a model, before any scope runs: the fed ids and their texts,
     the explained position, the target/foil ids the scopes need (None when none does), the
     plain forward's next-token probabilities (V,) with their top-k, and its seconds;
-    ``recompute``: the graph recomputes its layers in the backward passes to fit in memory
-    (the cost model's choice)."""
+    ``recompute``: the graph recomputes its layers in the backward passes to fit in memory,
+    ``batch``: the most directions one backward pass may take (the cost model's choices)."""
 
     ids: list[int]
     tokens: list[str]
@@ -84,6 +94,7 @@ class Prepared:
     top: Any  # torch.return_types.topk of probs
     forward_s: float
     recompute: bool = False
+    batch: int | None = None  # the most directions a backward pass may take (None: any)
 
 
 def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
@@ -122,6 +133,7 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     check_fits(max(ests, key=lambda e: e.peak_bytes), req, lm.dtype_name, force)
     expect_seconds(progress, sum(e.seconds for e in ests))
     recompute = any(e.recompute for e in ests)  # they share one graph
+    batch = min((e.batch for e in ests if e.batch), default=None)
     if progress:
         progress(0.0, "Forward pass (recomputing layers to fit in memory)" if recompute
                  else "Forward pass")
@@ -136,7 +148,7 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     if needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
     return Prepared(ids, tokens, special, roles, position, target_id if needs_target else None,
-                    foil_id if needs_foil else None, probs, top, forward_s, recompute)
+                    foil_id if needs_foil else None, probs, top, forward_s, recompute, batch)
 
 
 def prediction_for(lm: LoadedModel, graph: Graph, prep: Prepared, scope: Scope) -> Prediction:

@@ -107,7 +107,7 @@ def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
         k = min(d, req.fisher_rank if req.fisher_rank is not None
                 else DEFAULT_RANK.get(req.fisher_method, d))
         if req.fisher_method == "exact" or k == d:
-            return Plan("batched", d, cap)
+            return Plan("batched", d, min(d, cap))
         if req.fisher_method != "fast":
             return Plan("batched", k, min(k, cap))
         probes = req.fisher_probes
@@ -165,11 +165,12 @@ def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
 
 
 def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
-                      dtype: str = "float32", recompute: bool = False) -> int:
+                      dtype: str = "float32", recompute: bool = False,
+                      batch: int | None = None) -> int:
     """Bytes a run adds to the process at its peak (above the loaded model): the kept graph,
     the largest backward batch's temporaries and the Fisher matrix's algebra. With
     ``recompute`` the graph keeps each layer's input only, plus one layer's inside while a
-    backward pass recomputes it."""
+    backward pass recomputes it; ``batch`` caps the directions of one backward pass."""
     b = BYTES.get(dtype, 4)
     T, L, d, f = n_tokens, shape.n_layers, shape.d_model, shape.ffn
     kv = 2 * min(d, shape.n_heads * shape.head_dim)  # sdpa repeats grouped keys to every head
@@ -181,7 +182,8 @@ def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
     # mask: measured on the embedded model (head width 64) at 2,048–6,000 tokens (0.2, 0.8, 1.7 GB
     # beyond the graph); scaled by head width, which matched a head width of 32 (the tests)
     attention_backward = (shape.n_heads * shape.head_dim / 64 + 3) * T * T * 4
-    transient = p.batch * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
+    B = p.batch if batch is None or p.kind != "batched" else max(1, min(batch, p.batch))
+    transient = B * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
     if p.kind == "integrated":  # a batch of scaled inputs keeps its own graph
         graph = graph * p.batch
     extra = 0.0
@@ -213,6 +215,7 @@ class Estimate:
     limited: bool = False  # available_bytes is a user's memory limit
     recompute: bool = False
     dtype: str = "float32"  # the dtype it assumed (``--dtype auto`` resolved)
+    batch: int | None = None  # the most directions of one backward pass that fit (None: any)
 
     def to_dict(self) -> dict:
         """The estimate contract: ``{"peak_bytes", "seconds", "available_bytes", "fits"}``."""
@@ -243,21 +246,35 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
         limit_bytes: a user's cap on the process's memory (``--memory-limit``).
         recompute: None chooses it when the plain graph would not fit (then the estimate,
             and a refusal, give the least the run can need); True or False decides.
+
+    A batched plan whose backward batch would not fit gets the largest batch that does
+    (``Estimate.batch``), before recomputation is tried.
     """
     p = plan(shape, n_tokens, req)
     rate = (kind_throughput or {}).get(p.kind) or throughput or DEFAULT_THROUGHPUT
     limited = limit_bytes is not None and limit_bytes < available_bytes
     available = int(limit_bytes if limited else available_bytes)
 
-    def of(recomputed: bool) -> Estimate:
+    def of(recomputed: bool, batch: int | None = None) -> Estimate:
         seconds = work(shape, n_tokens, req, recomputed) / rate + RUN_OVERHEAD_S
-        peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed))
+        peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed, batch))
         return Estimate(peak, seconds, available, peak <= available, n_tokens, limited,
-                        recomputed, dtype)
+                        recomputed, dtype, batch)
 
-    plain = of(bool(recompute) and can_recompute(p))
+    def smaller_batches(est: Estimate) -> Estimate:
+        # the largest batch of directions that fits, when the plan's does not (then the
+        # engine caps its batches at it); batches of one when none does
+        if est.fits or p.kind != "batched" or p.batch <= 1:
+            return est
+        lo, hi = 1, p.batch - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if of(est.recompute, mid).fits else (lo, mid - 1)
+        return of(est.recompute, lo)
+
+    plain = smaller_batches(of(bool(recompute) and can_recompute(p)))
     if recompute is None and not plain.fits and can_recompute(p):
-        return of(True)
+        return smaller_batches(of(True))
     return plain
 
 

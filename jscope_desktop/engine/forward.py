@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -173,6 +174,20 @@ def sync(lm: LoadedModel) -> None:
         torch.cuda.synchronize(lm.device)
 
 
+_BATCH_LIMIT: ContextVar[int | None] = ContextVar("jscope_vjp_batch_limit", default=None)
+
+
+@contextmanager
+def batch_limit(n: int | None):
+    """Within the block no backward pass takes more than ``n`` directions (the cost model's
+    largest batch that fits in memory, ``Estimate.batch``; None: no limit beyond the usual)."""
+    token = _BATCH_LIMIT.set(n)
+    try:
+        yield
+    finally:
+        _BATCH_LIMIT.reset(token)
+
+
 def vjp_chunks(
     graph: Graph,
     directions: torch.Tensor,
@@ -187,12 +202,13 @@ def vjp_chunks(
     batch (``first_batch`` rows, default a guess from the prompt length), batches are sized so
     one takes about ``target_seconds`` (large batches run nearer the matmul peak: 22 ms per
     direction at 128 rows against 34 ms at 8, 20 tokens on the embedded model) and a (B, T, d)
-    tensor stays under 128 MB; ``cancel`` is checked before every batch and inside each, at
-    every decoder layer, so a cancel is noticed within a fraction of a second.
+    tensor stays under 128 MB and within :func:`batch_limit`; ``cancel`` is checked before
+    every batch and inside each, at every decoder layer, so a cancel is noticed within a
+    fraction of a second.
     """
     K = directions.shape[0]
     T, d = graph.x.shape
-    memory_cap = vjp_batch_cap(T, d)
+    memory_cap = min(vjp_batch_cap(T, d), _BATCH_LIMIT.get() or VJP_MAX_BATCH)
     guess = int(target_seconds / (T * 2e-3))  # ~2 ms per token and direction on a laptop CPU
     batch = max(1, min(first_batch or guess, K, memory_cap, max(max_batch, first_batch or 0)))
     start = 0

@@ -18,7 +18,16 @@ import torch
 from .attribute import Prepared, build_result, guarded, prediction_for, prepare, run_scope, scope_call
 from .errors import JScopeError
 from .fisher import Riders, riding
-from .forward import CancelCheck, Graph, ProgressFn, build_graph, row_norms, sync, vjp_chunks
+from .forward import (
+    CancelCheck,
+    Graph,
+    ProgressFn,
+    batch_limit,
+    build_graph,
+    row_norms,
+    sync,
+    vjp_chunks,
+)
 from .models import LoadedModel
 from .multi_result import Agreement, MultiScopeResult, MultiTiming
 from .request import AttributionRequest, RequestError, check_request
@@ -105,36 +114,37 @@ def attribute_many(
     share: dict[int, float] = {}
     passes = 0
     order = sorted(range(len(objs)), key=lambda i: objs[i].name != FISHER)  # Fisher first
-    for k, i in enumerate(order):
-        if i in direction:
-            continue
-        s = objs[i]
-        say(k / len(objs), f"{s.label} Scope")
-        r = req.but(scope=s.name)
-        t = time.perf_counter()
-        call = scope_call(lm, graph, prep, s, r, cancel)
-        if s.name == FISHER and riders is not None:
-            with riding(riders):
-                outs[i] = run_scope(s, call, prep.position + 1)
-        else:
-            outs[i] = run_scope(s, call, prep.position + 1)
-        sync(lm)
-        share[i] = time.perf_counter() - t
-        passes += outs[i].backward_passes
-        if s.name == FISHER and riders is not None and riders.grads is not None:
-            _split_share(share, i, direction, riders.directions.shape[0], outs[i])
-    if riders is not None:
-        if riders.grads is None:  # no Fisher (or it took another path): one batch of their own
-            say(0.9, "Direction scopes")
+    with batch_limit(prep.batch):  # the cost model's largest backward batch that fits
+        for k, i in enumerate(order):
+            if i in direction:
+                continue
+            s = objs[i]
+            say(k / len(objs), f"{s.label} Scope")
+            r = req.but(scope=s.name)
             t = time.perf_counter()
-            riders.grads, own = _batched(graph, riders.directions, cancel)
+            call = scope_call(lm, graph, prep, s, r, cancel)
+            if s.name == FISHER and riders is not None:
+                with riding(riders):
+                    outs[i] = run_scope(s, call, prep.position + 1)
+            else:
+                outs[i] = run_scope(s, call, prep.position + 1)
             sync(lm)
-            passes += own
-            for i in direction:
-                share[i] = (time.perf_counter() - t) / len(direction)
-        for j, i in enumerate(direction):
-            outs[i] = _direction_output(objs[i], graph, riders.grads[row_of[j]],
-                                        prep.position + 1)
+            share[i] = time.perf_counter() - t
+            passes += outs[i].backward_passes
+            if s.name == FISHER and riders is not None and riders.grads is not None:
+                _split_share(share, i, direction, riders.directions.shape[0], outs[i])
+        if riders is not None:
+            if riders.grads is None:  # no Fisher (or it took another path): one batch of their own
+                say(0.9, "Direction scopes")
+                t = time.perf_counter()
+                riders.grads, own = _batched(graph, riders.directions, cancel)
+                sync(lm)
+                passes += own
+                for i in direction:
+                    share[i] = (time.perf_counter() - t) / len(direction)
+            for j, i in enumerate(direction):
+                outs[i] = _direction_output(objs[i], graph, riders.grads[row_of[j]],
+                                            prep.position + 1)
     sync(lm)
     total_s = time.perf_counter() - t0
     results = [build_result(lm, prep, graph, objs[i].name, outs[i],
