@@ -50,10 +50,10 @@ def engine_info(progress, cancel) -> EngineInfo:
     import transformers
 
     from .. import __version__
+    from ..engine.auto_dtype import DTYPE_CHOICES
     from ..engine.fisher_config import FISHER_METHODS
     from ..engine.models import (
         DEVICES,
-        DTYPES,
         EMBEDDED_LICENSE,
         EMBEDDED_NAME,
         available_devices,
@@ -64,7 +64,7 @@ def engine_info(progress, cancel) -> EngineInfo:
     versions = {"jscope-desktop": __version__, "Python": platform.python_version(),
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "PySide6": PySide6.__version__, "pyqtgraph": pyqtgraph.__version__}
-    return EngineInfo(scopes, ["auto", *available_devices()], list(DEVICES), list(DTYPES),
+    return EngineInfo(scopes, ["auto", *available_devices()], list(DEVICES), list(DTYPE_CHOICES),
                       list(FISHER_METHODS), EMBEDDED_NAME, EMBEDDED_LICENSE, versions,
                       scope_names("matrix"), scope_names("series"), plugin_problems())
 

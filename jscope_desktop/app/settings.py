@@ -10,7 +10,8 @@ import math
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..engine.choices import DEVICE_NAMES, DTYPE_NAMES
+from ..engine.auto_dtype import DTYPE_CHOICES
+from ..engine.choices import DEVICE_NAMES
 
 ORGANIZATION = "jscope-desktop"
 APPLICATION = "jscope-desktop"
@@ -34,7 +35,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 
-CHOICES = {"device": DEVICE_NAMES, "dtype": DTYPE_NAMES}  # a stale or edited value falls back
+CHOICES = {"device": DEVICE_NAMES, "dtype": DTYPE_CHOICES}  # a stale or edited value falls back
 
 
 def _is_exclusion(text: str) -> bool:
