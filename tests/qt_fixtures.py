@@ -54,8 +54,13 @@ def make_window(qtbot):
         return window
 
     yield make
+    from jscope_desktop.app.worker import wait_for_all
+
     for w in windows:
         w.close()
+    # a step still running after the window's second to stop (a busy machine) ends here, as it
+    # would at the app's exit (worker.wait_for_all), before the thread-leak check looks
+    wait_for_all()
 
 
 def box_colors(strip):
