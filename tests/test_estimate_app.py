@@ -136,3 +136,25 @@ def test_progress_messages_say_the_time_left(tiny_llama):
     assert any(m.endswith(" left") for f, m in seen if f < 1)
     assert seen[-1] == (1.0, "Done")
 
+
+
+def test_the_time_left_counts_down_between_progress_updates(qtbot, make_window, tiny_llama):
+    from jscope_desktop.app.countdown import time_left_of, with_time_left
+
+    assert time_left_of(with_time_left("Fisher Scope", 754)) == ("Fisher Scope", 13 * 60.0)
+    assert time_left_of("Forward pass") is None
+    window = make_window(tiny_llama)
+    now = [100.0]
+    window.countdown.clock = lambda: now[0]
+    window.progress.setVisible(True)
+    window.countdown.show(with_time_left("Fisher Scope", 90))
+    assert window.progress.format() == "Fisher Scope · 90 s left – %p%"
+    assert window.countdown.timer.isActive()
+    now[0] += 30  # no progress update for half a minute: the timer recounts
+    qtbot.waitUntil(lambda: window.progress.format() == "Fisher Scope · 60 s left – %p%",
+                    timeout=3000)
+    now[0] += 600
+    qtbot.waitUntil(lambda: window.progress.format() == "Fisher Scope · 0.0 s left – %p%",
+                    timeout=3000)
+    window.countdown.show("Done")  # a message without a time left stops the count
+    assert window.progress.format() == "Done – %p%" and not window.countdown.timer.isActive()

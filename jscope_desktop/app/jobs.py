@@ -107,12 +107,12 @@ def attribute_job(holder: ModelHolder, request, memory_limit: int | None = None,
 def timed_progress(progress):
     """``progress`` with the time left appended to each message (from the cost model's
     estimate, then the measured rate)."""
-    from ..engine.cost_model import format_seconds
     from ..engine.progress import TimedProgress
+    from .countdown import with_time_left
 
     def sink(fraction, message, left):
         progress(fraction, message if left is None or fraction >= 1
-                 else f"{message} · {format_seconds(left)} left")
+                 else with_time_left(message, left))
 
     return TimedProgress(sink)
 

@@ -122,6 +122,7 @@ class MainWindow(QMainWindow, FileActions):
         self.prompt_panel.set_busy(self._run_job is not None)
         if not busy:
             self.progress.setValue(0)
+            self.countdown.stop()
 
     def load_model(self, source: str | None, device: str = "auto", dtype: str = "float32"):
         """Load ``source`` (None: the embedded model) in the background; returns its job.
@@ -202,7 +203,7 @@ class MainWindow(QMainWindow, FileActions):
         if job.is_cancelled:
             return  # superseded, or stopping after Cancel
         self.progress.setValue(round(fraction * 1000))
-        self.progress.setFormat(f"{message} – %p%")
+        self.countdown.show(message)
         if job.kind == "load":
             self.model_panel.show_status(f"{message}… {fraction:.0%}")
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .countdown import Countdown
 from .widgets.compare_view import CompareView
 from .widgets.cost_panel import CostPanel
 from .widgets.distribution_panel import DistributionPanel
@@ -39,6 +40,7 @@ def build_window(window) -> None:
     window.progress.setRange(0, 1000)
     window.progress.setTextVisible(True)
     window.progress.setVisible(False)
+    window.countdown = Countdown(window.progress)  # the time left, recounted every second
     window.view_controls = ViewControls()
     window.strip = StripWidget()
     window.ranking = QLabel("")
