@@ -1,0 +1,89 @@
+"""Every scope but Fisher exact at the model's full context (the embedded model: 8,192 tokens):
+each run's peak memory (the process's VmHWM) and time against the cost model's estimate.
+
+The direction scopes (Semantic, Contrast, Temperature, grad×input) run together in one several-
+scope pass (one graph, one batched backward), Fisher fast and Integrated on their own (Integrated
+with ``--ig-steps`` steps: its time grows linearly in them, its peak does not). LAMBADA passages
+(the first ones, joined by blank lines) make the prompt.
+
+    python -m benchmarks.bench_full_context [--tokens 8192] [--ig-steps 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+
+from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.calibration import estimate_loaded, resident_bytes
+from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.multi import attribute_many
+
+from .bench_scale import text_ids
+from .common import RESULTS, _release_freed_memory, environment, write_result
+
+NAME = "full_context"
+DIRECTION_SCOPES = ["semantic", "contrast", "temperature", "grad_input"]
+
+
+def _peak(run) -> dict:
+    gc.collect()
+    _release_freed_memory()
+    base = resident_bytes()
+    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current VmRSS
+        f.write("5")
+    t0 = time.perf_counter()
+    out = run()
+    seconds = time.perf_counter() - t0
+    with open("/proc/self/status") as f:
+        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    return {"seconds": seconds, "base_bytes": base, "peak_bytes": hwm, "out": out}
+
+
+def main(argv=None) -> int:
+    """Run each row, write ``full_context.json`` after each."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, help="default: the model's context length")
+    ap.add_argument("--ig-steps", type=int, default=4)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    lm = load_model(device="cpu")
+    n = args.tokens or lm.info.context_length
+    ids = text_ids(lm, n)
+    attribute(lm, AttributionRequest(token_ids=ids[:64], scope="temperature"))  # warm-up
+    result = {"environment": environment(lm), "tokens": len(ids), "rows": []}
+    rows = [("direction scopes together", lambda: attribute_many(
+                 lm, AttributionRequest(token_ids=ids), DIRECTION_SCOPES, force=True),
+             [AttributionRequest(token_ids=ids, scope=s) for s in DIRECTION_SCOPES]),
+            ("fisher fast", lambda: attribute(lm, AttributionRequest(token_ids=ids, scope="fisher"),
+                                              force=True),
+             [AttributionRequest(token_ids=ids, scope="fisher")]),
+            (f"integrated ({args.ig_steps} steps)", lambda: attribute(
+                lm, AttributionRequest(token_ids=ids, scope="integrated", ig_steps=args.ig_steps),
+                force=True),
+             [AttributionRequest(token_ids=ids, scope="integrated", ig_steps=args.ig_steps)])]
+    for label, run, reqs in rows:
+        ests = [estimate_loaded(lm, r, len(ids)) for r in reqs]
+        m = _peak(run)
+        out = m.pop("out")
+        results = getattr(out, "results", [out])
+        finite = all(all(s == s for s in r.scores) for r in results)
+        # several scopes: the costliest one's peak, and their times as separate runs (the
+        # engine's own estimate of a several-scope run; one pass costs less)
+        row = {"run": label, **m, "predicted_peak_bytes": max(e.peak_bytes for e in ests),
+               "predicted_seconds": sum(e.seconds for e in ests), "finite_scores": finite,
+               "scopes": [r.scope for r in results]}
+        row["peak_ratio"] = row["predicted_peak_bytes"] / row["peak_bytes"]
+        row["time_ratio"] = row["predicted_seconds"] / row["seconds"]
+        result["rows"].append(row)
+        print(f"  {label}: {row['seconds']:.0f} s, peak {row['peak_bytes'] / 2**30:.2f} GB "
+              f"(predicted {row['predicted_peak_bytes'] / 2**30:.2f} GB, "
+              f"{row['predicted_seconds']:.0f} s)", flush=True)
+        write_result(args.out, NAME, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
