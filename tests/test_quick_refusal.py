@@ -69,3 +69,29 @@ def test_auto_is_the_cpu_without_torch_only_where_no_gpu_driver_is(monkeypatch):
     assert devices.device_name("auto") == str(devices.resolve_device("auto"))
     with pytest.raises(Exception, match="Unknown device 'tpu'"):
         devices.device_name("tpu")
+
+
+def test_gpu_driver_files_say_a_gpu_may_be_there(monkeypatch, tmp_path):
+    from jscope_desktop.engine import devices
+
+    monkeypatch.setattr(devices.sys, "platform", "linux")
+    fake_dev = tmp_path / "dev"
+    fake_dev.mkdir()
+    real_path = devices.Path
+
+    def path(p):
+        if p == "/dev":
+            return fake_dev
+        if p == "/proc/driver/nvidia":
+            return tmp_path / "no-such-driver"
+        return real_path(p)
+
+    monkeypatch.setattr(devices, "Path", path)
+    assert devices.gpu_driver_present() is False
+    assert devices.device_name("auto") == "cpu"
+    for name in ("nvidia0", "kfd", "nvhost-ctrl-gpu"):
+        (fake_dev / name).touch()
+        assert devices.gpu_driver_present() is True
+        (fake_dev / name).unlink()
+    monkeypatch.setattr(devices.sys, "platform", "darwin")
+    assert devices.gpu_driver_present() is True  # MPS may be there

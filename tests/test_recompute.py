@@ -143,3 +143,61 @@ def test_fisher_batches_shrink_to_what_the_memory_budget_holds(deep_llama, monke
     free = attribute(deep_llama, req)
     assert max(sizes) > two.batch
     np.testing.assert_allclose(capped.scores, free.scores, rtol=1e-6, atol=1e-12)
+
+
+def test_a_layers_own_instance_forward_is_kept_and_a_repeated_layer_wrapped_once(deep_llama):
+    """accelerate's offload hooks live on the instance as ``forward``: after a recomputed graph
+    they are there again (and still called); a layer listed twice is wrapped once."""
+    from jscope_desktop.engine.forward import recomputed_layers
+
+    stack = decoder_layers(deep_llama.model)
+    calls = []
+    original = type(stack[0]).forward
+
+    def hooked(*args, **kwargs):
+        calls.append(1)
+        return original(stack[0], *args, **kwargs)
+
+    stack[0].forward = hooked
+    try:
+        ids = [5 + i % 100 for i in range(40)]
+        g = build_graph(deep_llama, ids, 39, recompute=True)
+        assert vars(stack[0])["forward"] is hooked and calls
+        torch.autograd.grad(g.h.sum(), g.x)  # the recompute calls the hooked forward again
+        assert len(calls) >= 2
+        stack.append(stack[1])  # the same module twice
+        with recomputed_layers(deep_llama):
+            pass
+        assert "forward" not in vars(stack[1])
+    finally:
+        del stack[-1]
+        del stack[0].forward
+
+
+def test_a_model_without_a_known_layer_stack_is_never_estimated_as_recomputed(deep_llama,
+                                                                            monkeypatch):
+    from jscope_desktop.engine import forward
+
+    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    req = AttributionRequest(token_ids=IDS, scope="temperature")
+    limit = _between(deep_llama, req)
+    assert calibration.estimate_loaded(deep_llama, req, len(IDS), limit).recompute
+    monkeypatch.setattr(forward, "decoder_layers", lambda model: None)
+    est = calibration.estimate_loaded(deep_llama, req, len(IDS), limit)
+    assert not est.recompute and not est.fits  # refused, not run plain on a recomputed estimate
+
+
+def test_recomputation_is_preferred_to_batches_of_one():
+    """A plain graph that fits only with tiny backward batches is recomputed with larger ones."""
+    from jscope_desktop.engine.cost_model import GOOD_BATCH
+
+    shape = ModelShape(n_params=1_200_000_000, d_model=1024, n_layers=16, ffn=8192, n_heads=32,
+                       n_kv_heads=8, head_dim=64, vocab=49152)
+    req = AttributionRequest(scope="fisher", fisher_method="exact")
+    kw = dict(dtype="float32", base_bytes=0, available_bytes=2**50)
+    tight = peak_bytes_of_run(shape, 1024, req, "float32", False, batch=2)
+    est = estimate_run(shape, 1024, req, **kw, limit_bytes=tight)
+    assert est.fits and est.recompute and (est.batch is None or est.batch > 2)  # None: the plan's
+    roomy = peak_bytes_of_run(shape, 1024, req, "float32", False, batch=GOOD_BATCH)
+    est = estimate_run(shape, 1024, req, **kw, limit_bytes=roomy)
+    assert est.fits and not est.recompute and est.batch == GOOD_BATCH

@@ -1,8 +1,9 @@
 """The time left on the progress bar, counting down between the engine's progress updates.
 
 The engine reports progress per backward batch, which on a long prompt and a large model can be
-minutes apart; the bar's "· 4 min left" then keeps counting down by the clock (never below
-zero) until the next update replaces it. The suffix is written and read here only.
+minutes apart; the bar's "· 4 min left" then keeps counting down by the clock until the next
+update replaces it (past the estimate it says "finishing"). The suffix is written and read
+here only.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ class Countdown(QObject):
         if self._left is None:
             return
         base, seconds, since = self._left
-        left = max(0.0, seconds - (self.clock() - since))
-        self.bar.setFormat(f"{with_time_left(base, left)} – %p%")
+        left = seconds - (self.clock() - since)
+        # past the estimate the work goes on: no claim of a time left until the next update
+        text = with_time_left(base, left) if left >= 0.5 else f"{base} · finishing"
+        self.bar.setFormat(f"{text} – %p%")
 
     def stop(self) -> None:
         """No more counting (the job finished or was cancelled)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from ..engine.auto_dtype import DTYPE_CHOICES
+from ..engine.choices import DEVICE_NAMES as DEVICES
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
@@ -25,7 +26,7 @@ from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
 from ..engine.fisher import FISHER_METHODS
 from ..engine.io import check_distinct, check_writable, user_path, write_json
-from ..engine.models import DEVICES, load_model
+from ..engine.models import load_model
 from .batch import add_worker_options, wants_workers
 
 

@@ -57,7 +57,7 @@ def attribute(
     scope = get_scope(req.scope)
     prep = prepare(lm, req, [scope], progress, memory_limit, force)
     if progress:
-        progress(0.05, f"{scope.label} Scope")
+        progress(0.05, f"{scope.label} Scope{RECOMPUTING if prep.recompute else ''}")
     t0 = time.perf_counter()
     graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
     call = scope_call(
@@ -68,11 +68,14 @@ def attribute(
         out = run_scope(scope, call, prep.position + 1)
     sync(lm)
     scope_s = time.perf_counter() - t0
-    record_run(lm, req, prep.position + 1, prep.forward_s + scope_s)
+    record_run(lm, req, prep.position + 1, prep.forward_s + scope_s, prep.recompute, prep.batch)
     result = build_result(lm, prep, graph, req.scope, out, scope_s)
     if progress:
         progress(1.0, "Done")
     return result
+
+
+RECOMPUTING = " (recomputing layers to fit in memory)"  # said while such a graph is built
 
 
 @dataclass
@@ -135,8 +138,7 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     recompute = any(e.recompute for e in ests)  # they share one graph
     batch = min((e.batch for e in ests if e.batch), default=None)
     if progress:
-        progress(0.0, "Forward pass (recomputing layers to fit in memory)" if recompute
-                 else "Forward pass")
+        progress(0.0, "Forward pass")
     warm_up(lm, ids)
     logits, forward_s = plain_forward(lm, ids[: position + 1])
     probs = torch.softmax(logits, -1)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .choices import DTYPE_NAMES
+from .choices import DTYPE_AUTO as AUTO
+from .choices import DTYPE_CHOICES, DTYPE_NAMES
 
-AUTO = "auto"
-DTYPE_CHOICES = (*DTYPE_NAMES, AUTO)
+__all__ = ["AUTO", "DTYPE_CHOICES", "checkpoint_dtype", "choose_dtype", "weight_count"]
 WEIGHT_SLACK = 1.25  # float32 weights plus room for a run's graph, as a share of the weights
 HALF = ("bfloat16", "float16")
 

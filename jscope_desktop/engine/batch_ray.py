@@ -174,6 +174,8 @@ class RayWorkers:
         self.actors = [self._new_actor() for _ in range(self.workers)]
         self.ready = [False] * self.workers
         self.info = self._loaded(self._get_load(self.actors[0]))
+        model, device, _dtype, run_item = self.load_args  # --dtype auto: every actor loads
+        self.load_args = (model, device, self.info["dtype"], run_item)  # what the first chose
         if self.plan.memory_here:
             check_memory(self.workers, self.info["weight_bytes"], physical_memory())
         self.ready[0] = True

@@ -59,9 +59,9 @@ def device_key(device: str, dtype: str) -> str:
 
 
 def default_threads() -> int:
-    """The intra-op threads torch starts with: ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) when
+    """The intra-op threads torch starts with: ``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS`` when
     set, else the machine's physical cores (as torch counts them), else its logical CPUs."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):  # torch lets MKL's override OMP's
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
@@ -156,15 +156,18 @@ def record(lm, kind: str, units: float, seconds: float) -> None:
         pass
 
 
-def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float) -> None:
-    """Record a finished run of ``req`` (``seconds`` for the forward and the scope). A plugin
-    scope is not recorded: its cost is its own, and would skew the built-in scopes' estimates."""
+def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
+               recompute: bool = False, batch: int | None = None) -> None:
+    """Record a finished run of ``req`` (``seconds`` for the forward and the scope; the work
+    counted as it ran: recomputed, batches capped at ``batch``). A plugin scope is not
+    recorded: its cost is its own, and would skew the built-in scopes' estimates."""
     from .scopes import get_scope
 
     if get_scope(req.scope).plugin is not None:
         return
     shape = shape_of(lm)
-    record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req), seconds)
+    record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req, recompute, batch),
+           seconds)
 
 
 def resident_bytes() -> int:
@@ -231,8 +234,12 @@ def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
                     limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate:
     """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens
     (``recompute``: as :func:`~.cost_model.estimate_run`)."""
+    from .forward import can_recompute
+
     held, reach = memory_now(str(lm.device))
     rate, _kinds = throughputs(_lm_records(lm))
+    if not can_recompute(lm):  # a layer stack the engine does not know: never recomputed
+        recompute = False
     return estimate_run(shape_of(lm), fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
                         base_bytes=held, available_bytes=reach, throughput=rate,
                         limit_bytes=limit_bytes, recompute=recompute)

@@ -31,6 +31,9 @@ DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was m
 FISHER_HEAD_MAX = 4096  # engine.fisher.HEAD_MAX: rows of F formed exactly by Fisher fast
 RUN_OVERHEAD_S = 0.15  # tokenizing, the top-k and the result: a run's seconds beyond its passes
 PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, embedded model)
+# a plain graph whose backward batches must shrink below this many directions to fit is
+# recomputed instead when that allows larger ones (32 ms a direction at 8 rows, 22 at 128)
+GOOD_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,11 @@ def forward_work(shape: ModelShape, n_tokens: int) -> float:
     return 2.0 * shape.layer_params * T + 2.0 * shape.n_layers * shape.n_heads * shape.head_dim * T * T
 
 
-def backward_passes(p: Plan) -> int:
-    """Batched backward passes of a plan (Fisher fast: its two sequential batches at least)."""
-    passes = -(-p.directions // max(1, p.batch))
+def backward_passes(p: Plan, batch: int | None = None) -> int:
+    """Batched backward passes of a plan (Fisher fast: its two sequential batches at least),
+    with batches capped at ``batch``."""
+    size = max(1, min(p.batch, batch) if batch else p.batch)
+    passes = -(-p.directions // size)
     return max(passes, 2) if p.jvps else passes
 
 
@@ -146,15 +151,15 @@ def can_recompute(p: Plan) -> bool:
 
 
 def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
-         recompute: bool = False) -> float:
+         recompute: bool = False, batch: int | None = None) -> float:
     """The multiply-add units a whole run of ``req`` does (the plain forward, the graph, the
     backward passes and the Fisher matrix's own algebra); ``recompute`` adds one forward per
-    backward pass (each pass recomputes the layers' insides)."""
+    backward pass (each pass recomputes the layers' insides; batches capped at ``batch``)."""
     p = plan(shape, n_tokens, req)
     F = forward_work(shape, n_tokens)
     total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
     if recompute and can_recompute(p):
-        total += backward_passes(p) * F
+        total += backward_passes(p, batch) * F
     if p.kind == "integrated":
         total += p.steps * F
     if req.scope == "fisher":
@@ -248,7 +253,8 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
             and a refusal, give the least the run can need); True or False decides.
 
     A batched plan whose backward batch would not fit gets the largest batch that does
-    (``Estimate.batch``), before recomputation is tried.
+    (``Estimate.batch``); recomputation is chosen when the plain graph fits only with batches
+    under ``GOOD_BATCH`` and recomputing allows larger ones, or when it does not fit at all.
     """
     p = plan(shape, n_tokens, req)
     rate = (kind_throughput or {}).get(p.kind) or throughput or DEFAULT_THROUGHPUT
@@ -256,7 +262,7 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
     available = int(limit_bytes if limited else available_bytes)
 
     def of(recomputed: bool, batch: int | None = None) -> Estimate:
-        seconds = work(shape, n_tokens, req, recomputed) / rate + RUN_OVERHEAD_S
+        seconds = work(shape, n_tokens, req, recomputed, batch) / rate + RUN_OVERHEAD_S
         peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed, batch))
         return Estimate(peak, seconds, available, peak <= available, n_tokens, limited,
                         recomputed, dtype, batch)
@@ -273,8 +279,15 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
         return of(est.recompute, lo)
 
     plain = smaller_batches(of(bool(recompute) and can_recompute(p)))
-    if recompute is None and not plain.fits and can_recompute(p):
-        return smaller_batches(of(True))
+    if recompute is not None or not can_recompute(p) or (
+            plain.fits and (plain.batch is None or plain.batch >= min(GOOD_BATCH, p.batch))):
+        return plain
+    # the plain graph fits only with small batches (each direction then costs more than the
+    # one forward per pass that recomputation adds), or not at all: recompute where it fits
+    # with larger batches, or is the least a run can need
+    again = smaller_batches(of(True))
+    if not plain.fits or (again.fits and (again.batch or p.batch) > (plain.batch or p.batch)):
+        return again
     return plain
 
 

@@ -14,6 +14,8 @@ from .choices import DEVICE_NAMES
 from .errors import JScopeError
 
 DEVICES = DEVICE_NAMES
+# device files of GPU drivers besides NVIDIA's numbered ones: ROCm, WSL's bridge, Jetson
+GPU_DEVICE_FILES = ("kfd", "dxg", "nvhost-ctrl-gpu", "nvgpu")
 
 
 def check_device_name(device: str) -> None:
@@ -23,13 +25,14 @@ def check_device_name(device: str) -> None:
 
 
 def gpu_driver_present() -> bool:
-    """Whether this machine may have a GPU torch could use: an NVIDIA or ROCm driver's device
-    files, WSL's GPU bridge, or macOS (MPS). False means ``auto`` is surely the CPU."""
+    """Whether this machine may have a GPU torch could use: an NVIDIA (desktop or Jetson) or
+    ROCm driver's device files, WSL's GPU bridge, or macOS (MPS). False means ``auto`` is
+    surely the CPU."""
     if sys.platform != "linux":
         return True  # macOS may have MPS; elsewhere there is no cheap way to tell
     dev = Path("/dev")
     return (Path("/proc/driver/nvidia").exists() or any(dev.glob("nvidia[0-9]*"))
-            or (dev / "kfd").exists() or (dev / "dxg").exists())
+            or any((dev / name).exists() for name in GPU_DEVICE_FILES))
 
 
 def device_name(device: str) -> str:

@@ -64,6 +64,11 @@ def hidden_states(lm: LoadedModel, x: torch.Tensor, layers: bool = False):
     return (out.last_hidden_state, tuple(out.hidden_states[1:-1])) if layers else out.last_hidden_state
 
 
+def can_recompute(lm: LoadedModel) -> bool:
+    """Whether :func:`recomputed_layers` can wrap this model's layers."""
+    return decoder_layers(lm.model) is not None
+
+
 def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList | None:
     """The decoder's stack of layers (``.layers`` of Llama, Gemma, Qwen, Mistral, …, ``.h`` of
     GPT-2-like models), or None when the model keeps them elsewhere."""
@@ -82,24 +87,31 @@ def recomputed_layers(lm: LoadedModel):
     ``torch.utils.checkpoint``: it supports many backward passes on one graph and batched
     gradients). One layer at a time is the least memory; larger chunks would only keep fewer
     inputs (``T·d`` each) at the same recomputation cost. A model without a known layer stack
-    runs as it is."""
+    runs as it is (and is never estimated as recomputed: :func:`can_recompute`). The patch is
+    on the shared model while the graph is built; the app runs one job at a time."""
     from torch.utils.checkpoint import checkpoint
 
     stack = decoder_layers(lm.model)
-    patched = []
+    patched: dict[int, tuple[torch.nn.Module, object]] = {}  # id -> (layer, its own forward)
     for layer in stack if stack is not None else ():
+        if id(layer) in patched:  # the same layer twice in the stack: wrapped once
+            continue
+        # an instance may carry a forward of its own (accelerate's offload hooks): kept
+        patched[id(layer)] = (layer, vars(layer).get("forward"))
         inner = layer.forward
 
         def forward(*args, _inner=inner, **kwargs):
             return checkpoint(_inner, *args, use_reentrant=False, **kwargs)
 
         layer.forward = forward
-        patched.append(layer)
     try:
         yield
     finally:
-        for layer in patched:
-            del layer.forward  # the class's own forward again
+        for layer, own in patched.values():
+            if own is None:
+                del layer.forward  # the class's own forward again
+            else:
+                layer.forward = own
 
 
 def build_graph(lm: LoadedModel, token_ids: list[int], position: int,

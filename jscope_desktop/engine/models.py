@@ -21,7 +21,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from .auto_dtype import AUTO, choose_dtype  # noqa: E402
-from .choices import DTYPE_NAMES  # noqa: E402
+from .choices import DTYPE_CHOICES, DTYPE_NAMES  # noqa: E402
 from .devices import DEVICES, available_devices, resolve_device  # noqa: E402,F401
 from .errors import JScopeError, is_out_of_memory  # noqa: E402
 from .gguf_cache import (  # noqa: E402
@@ -82,7 +82,7 @@ class LoadedModel:
 def resolve_dtype(dtype: str) -> torch.dtype:
     """``float32|bfloat16|float16`` as a torch dtype, or a one-sentence error."""
     if dtype not in DTYPES:
-        raise JScopeError(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
+        raise JScopeError(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPE_CHOICES)}.")
     return DTYPES[dtype]
 
 

@@ -15,7 +15,16 @@ import time
 
 import torch
 
-from .attribute import Prepared, build_result, guarded, prediction_for, prepare, run_scope, scope_call
+from .attribute import (
+    RECOMPUTING,
+    Prepared,
+    build_result,
+    guarded,
+    prediction_for,
+    prepare,
+    run_scope,
+    scope_call,
+)
 from .errors import JScopeError
 from .fisher import Riders, riding
 from .forward import (
@@ -104,7 +113,7 @@ def attribute_many(
     objs = [get_scope(n) for n in scopes]
     prep = prepare(lm, req, objs, progress, memory_limit, force)
     say = (lambda f, m: progress(0.05 + 0.95 * f, m)) if progress else (lambda f, m: None)
-    say(0.0, "Building the graph")
+    say(0.0, f"Building the graph{RECOMPUTING if prep.recompute else ''}")
     t0 = time.perf_counter()
     graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
     graph_s = time.perf_counter() - t0
