@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, help="default: the model's context length")
     ap.add_argument("--ig-steps", type=int, default=4)
+    ap.add_argument("--rows", default="direction,fisher,integrated",
+                    help="which runs: direction (the four direction scopes together), fisher, integrated")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     lm = load_model(device="cpu")
@@ -54,17 +56,21 @@ def main(argv=None) -> int:
     ids = text_ids(lm, n)
     attribute(lm, AttributionRequest(token_ids=ids[:64], scope="temperature"))  # warm-up
     result = {"environment": environment(lm), "tokens": len(ids), "rows": []}
-    rows = [("direction scopes together", lambda: attribute_many(
+    rows = [("direction", "direction scopes together", lambda: attribute_many(
                  lm, AttributionRequest(token_ids=ids), DIRECTION_SCOPES, force=True),
              [AttributionRequest(token_ids=ids, scope=s) for s in DIRECTION_SCOPES]),
-            ("fisher fast", lambda: attribute(lm, AttributionRequest(token_ids=ids, scope="fisher"),
+            ("fisher", "fisher fast", lambda: attribute(lm, AttributionRequest(token_ids=ids, scope="fisher"),
                                               force=True),
              [AttributionRequest(token_ids=ids, scope="fisher")]),
-            (f"integrated ({args.ig_steps} steps)", lambda: attribute(
+            ("integrated", f"integrated ({args.ig_steps} steps)", lambda: attribute(
                 lm, AttributionRequest(token_ids=ids, scope="integrated", ig_steps=args.ig_steps),
                 force=True),
              [AttributionRequest(token_ids=ids, scope="integrated", ig_steps=args.ig_steps)])]
-    for label, run, reqs in rows:
+    chosen = args.rows.split(",")
+    result["skipped"] = [label for key, label, _, _ in rows if key not in chosen]
+    for key, label, run, reqs in rows:
+        if key not in chosen:
+            continue
         ests = [estimate_loaded(lm, r, len(ids)) for r in reqs]
         m = _peak(run)
         out = m.pop("out")
