@@ -188,14 +188,15 @@ def plot(result: dict, out_dir: Path) -> Path | None:
                      ("seconds", "predicted_seconds", 1, "time (s)"))):
                 ax = axes[i][j]
                 ax.plot(x, [r[measured] / scale for r in rows], "o-", color=colour,
-                        label=f"{scope} measured")
+                        label=f"{scope.replace('_', ' ')} measured")
                 ax.plot(x, [r[predicted] / scale for r in rows], "x--", color=colour,
-                        label=f"{scope} predicted")
-                ax.set_ylim(bottom=0)
+                        label=f"{scope.replace('_', ' ')} predicted")
                 ax.set_xlabel("tokens")
                 ax.set_ylabel(unit)
                 ax.set_title(f"{name}: {unit}")
                 ax.legend(fontsize=7)
+    for ax in axes.flat:  # after every line: an early bottom=0 would freeze the top too
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1])
     return save_figure(plt, fig, out_dir, NAME)
 
 
