@@ -11,7 +11,7 @@ import torch
 
 from jscope_desktop.engine import auto_dtype, calibration
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_source
+from jscope_desktop.engine.calibration import estimate_source, safetensors_parameters
 from jscope_desktop.engine.models import load_model
 
 
@@ -66,3 +66,22 @@ def test_an_explicit_dtype_is_kept_and_a_folder_without_one_gets_bfloat16(model_
     assert auto_dtype.choose_dtype("auto", bare, "cpu") == "bfloat16"
     (bare / "config.json").write_text("{broken")
     assert auto_dtype.checkpoint_dtype(bare) is None  # unreadable: no claim, no traceback
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, "x" * (17 * 2**20), "[1, 2]"],
+                         ids=["deeply-nested", "over-16-MB", "not-an-object"])
+def test_a_hostile_config_is_never_trusted_before_the_loader(model_folder, tmp_path, content,
+                                                             capsys):
+    """Deep nesting (a RecursionError in json), a huge file (never read) or a list: auto picks
+    no checkpoint dtype, the estimate gives up, and the command line says one sentence."""
+    from cli_helpers import run_cli
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_folder, bad)
+    (bad / "config.json").write_text(content)
+    assert auto_dtype.checkpoint_dtype(bad) is None
+    assert auto_dtype.weight_count(bad) == safetensors_parameters(bad)  # the headers still count
+    assert estimate_source(str(bad), "cpu", "auto", AttributionRequest(prompt="the cat")) is None
+    status, out, err = run_cli(capsys, "attribute", "the cat", "--model", str(bad),
+                               "--dtype", "auto", "--memory-limit", "1MB")
+    assert status == 1 and err.startswith("jscope: ") and err.count("\n") == 1, err

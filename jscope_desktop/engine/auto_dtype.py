@@ -7,11 +7,11 @@ run, in what the process may still reach on the device.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .choices import DTYPE_AUTO as AUTO
 from .choices import DTYPE_CHOICES, DTYPE_NAMES
+from .model_checks import read_config
 
 __all__ = ["AUTO", "DTYPE_CHOICES", "checkpoint_dtype", "choose_dtype", "weight_count"]
 WEIGHT_SLACK = 1.25  # float32 weights plus room for a run's graph, as a share of the weights
@@ -20,9 +20,8 @@ HALF = ("bfloat16", "float16")
 
 def checkpoint_dtype(folder: Path) -> str | None:
     """The dtype a model folder's ``config.json`` says its weights were saved in, if it says."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    config = read_config(folder)
+    if config is None:
         return None
     for cfg in (config, config.get("text_config") or {}):
         if isinstance(cfg, dict):
@@ -40,10 +39,10 @@ def weight_count(folder: Path) -> int | None:
     n = safetensors_parameters(folder)
     if n:
         return n
+    config = read_config(folder)
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        return ModelShape.from_config(config).n_params
-    except (OSError, ValueError, KeyError, TypeError):
+        return ModelShape.from_config(config).n_params if config is not None else None
+    except (ValueError, KeyError, TypeError, OverflowError):
         return None
 
 

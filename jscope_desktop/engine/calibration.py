@@ -273,8 +273,11 @@ def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionReque
     """The estimate before a model is loaded: its shape from ``config.json`` and the
     safetensors headers, the weights counted as memory the load will add."""
     from .cost_model import BYTES
+    from .model_checks import read_config
 
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config = read_config(folder)
+    if config is None:  # too large, undecodable or nested past reason: the loader says which
+        raise ValueError("no readable config.json")
     shape = ModelShape.from_config(config, safetensors_parameters(folder))
     held, reach = memory_now(device)
     weights = shape.n_params * BYTES.get(dtype, 4)

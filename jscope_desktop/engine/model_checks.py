@@ -32,6 +32,20 @@ CODE_KEYS = ("auto_map",)  # where a model folder names Python code of its own t
 SMALL_JSON = 16 * 2**20  # a config or tokenizer config bigger than this is not one
 
 
+def read_config(folder: Path, name: str = "config.json") -> dict | None:
+    """A folder's JSON configuration as a dict, or None when it is missing, over
+    ``SMALL_JSON`` bytes (never read), undecodable, too deeply nested or not an object: what
+    reads a config before the loader (estimates, ``--dtype auto``) never trusts its size."""
+    f = folder / name
+    try:
+        if not f.is_file() or f.stat().st_size > SMALL_JSON:
+            return None
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def refuse_custom_code(folder: Path) -> None:
     """Refuse, in one sentence and before transformers reads anything, a folder whose
     ``config.json`` or ``tokenizer_config.json`` asks to run code shipped with the model (a
