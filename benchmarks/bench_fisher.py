@@ -236,12 +236,13 @@ def plot(result: dict, out_dir):
                        color="C0" if v["frontier"] else "0.6", zorder=3)
             ax.annotate(f"k{v['rank']} p{v['probes']}", (v["median_time_ratio"], v[key]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
-        front = sorted((v["median_time_ratio"], v[key]) for v in pts.values() if v["frontier"])
-        ax.plot(*zip(*front, strict=True), "-", color="C0", label="frontier")
+        line = sorted((v["median_time_ratio"], v[key]) for v in pts.values() if v["frontier"])
+        ax.plot(*zip(*line, strict=True), "-", color="C0", label="frontier")
         d = pts[default]
         ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
                    label=f"default (k {result['default'][0]}, probes {result['default'][1]})")
-        ax.set_xlabel(f"time / Temperature Scope (median over {front['prompts_measured']} prompts)")
+        ax.set_xlabel("time / Temperature Scope (median over prompts)")
+        ax.set_title(f"frontier: {front['prompts_measured']} prompts", fontsize=9)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
