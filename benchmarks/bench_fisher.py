@@ -292,6 +292,11 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
                 "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
                 "grid": summarize(measured, grid), "prompts": measured}
 
+    frontier = None  # read first: it may be the very file this run rewrites
+    if frontier_from:
+        earlier = json.loads(Path(frontier_from).read_text())
+        frontier = {"prompts_measured": earlier["prompts_measured"], "seeds": earlier["seeds"],
+                    "grid": earlier["grid"]}
     done = {}
     if resume and (out_dir / f"{NAME}.json").exists():
         keys = ["{},{}".format(*g) for g in grid]
@@ -303,10 +308,8 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
                                                          ratios=i % ratio_every == 0))
         write_result(out_dir, NAME, result_so_far())
     result = result_so_far()
-    if frontier_from:
-        earlier = json.loads(Path(frontier_from).read_text())
-        result["frontier"] = {"prompts_measured": earlier["prompts_measured"],
-                              "seeds": earlier["seeds"], "grid": earlier["grid"]}
+    if frontier:
+        result["frontier"] = frontier
     target = result["grid"]["{},{}".format(*default)]["median_rel_l2"]
     result["long"] = [long_prompt(lm, n, target, log) for n in long]
     if exact:

@@ -126,3 +126,30 @@ def test_median_seconds_repeats_short_runs_and_takes_a_long_warm_up_as_it_is():
     assert median_seconds(run([12.0, 1.0]), 3, single_above=10.0) == (12.0, [12.0])
     assert calls == [12.0]  # no repeats after a long warm-up
     assert median_seconds(run([4.0, 5.0, 6.0, 7.0]), 3, single_above=10.0) == (6.0, [5.0, 6.0, 7.0])
+
+
+def test_fisher_points_resume_and_frontier_from(tiny_llama, tmp_path):
+    """--grid points, time ratios on every n-th prompt, --resume reuses measured prompts and
+    --frontier-from keeps another run's grid as the frontier (and the plot reads it)."""
+    prompts = bench_fisher.PROMPTS[:3]
+    wide = tmp_path / "wide"
+    bench_fisher.run(tiny_llama, wide, seeds=1, prompts=prompts[:2], log=_quiet,
+                     points=[(0, 4)], ratio_every=2)
+    w = _written(wide, "fisher_accuracy")
+    default = "{},{}".format(*bench_fisher.default_setting())
+    assert set(w["grid"]) == {"0,4", default}
+    times = [len(p["points"]["0,4"]["time_ratio"]) for p in w["prompts"]]
+    assert times == [1, 0] and all(p["points"][default]["time_ratio"] for p in w["prompts"])
+    seen = []
+    bench_fisher.run(tiny_llama, wide, seeds=1, prompts=prompts, points=[default_point()],
+                     resume=True, frontier_from=wide / "fisher_accuracy.json",
+                     log=lambda m: seen.append(m))
+    d = _written(wide, "fisher_accuracy")
+    assert d["prompts_measured"] == 3 and len(seen) == 1  # two reused, one measured
+    assert d["prompts"][:2] == [{**p, "points": {default: p["points"][default]}}
+                                for p in w["prompts"]]
+    assert set(d["frontier"]["grid"]) == {"0,4", default} and d["frontier"]["prompts_measured"] == 2
+
+
+def default_point():
+    return bench_fisher.default_setting()
