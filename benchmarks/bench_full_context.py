@@ -12,34 +12,18 @@ with ``--ig-steps`` steps: its time grows linearly in them, its peak does not). 
 from __future__ import annotations
 
 import argparse
-import gc
-import time
 from pathlib import Path
 
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_loaded, resident_bytes
+from jscope_desktop.engine.calibration import estimate_loaded
 from jscope_desktop.engine.models import load_model
 from jscope_desktop.engine.multi import attribute_many
 
 from .bench_scale import text_ids
-from .common import RESULTS, _release_freed_memory, environment, write_result
+from .common import RESULTS, environment, peak_of, write_result
 
 NAME = "full_context"
 DIRECTION_SCOPES = ["semantic", "contrast", "temperature", "grad_input"]
-
-
-def _peak(run) -> dict:
-    gc.collect()
-    _release_freed_memory()
-    base = resident_bytes()
-    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current VmRSS
-        f.write("5")
-    t0 = time.perf_counter()
-    out = run()
-    seconds = time.perf_counter() - t0
-    with open("/proc/self/status") as f:
-        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-    return {"seconds": seconds, "base_bytes": base, "peak_bytes": hwm, "out": out}
 
 
 def main(argv=None) -> int:
@@ -72,7 +56,7 @@ def main(argv=None) -> int:
         if key not in chosen:
             continue
         ests = [estimate_loaded(lm, r, len(ids)) for r in reqs]
-        m = _peak(run)
+        m = peak_of(run)
         out = m.pop("out")
         results = getattr(out, "results", [out])
         finite = all(all(s == s for s in r.scores) for r in results)

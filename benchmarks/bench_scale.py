@@ -20,13 +20,12 @@ import argparse
 import copy
 import fcntl
 import gc
-import time
 from pathlib import Path
 
 import torch
 
 from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_loaded, resident_bytes
+from jscope_desktop.engine.calibration import estimate_loaded
 from jscope_desktop.engine.faithfulness.run import load_prompts
 from jscope_desktop.engine.models import LoadedModel, ModelInfo, load_model
 from jscope_desktop.engine.tokens import encode_prompt
@@ -36,6 +35,7 @@ from .common import (
     RESULTS,
     _release_freed_memory,
     environment,
+    peak_of,
     pyplot,
     read_json,
     save_figure,
@@ -83,17 +83,9 @@ def text_ids(lm: LoadedModel, n: int, skip: int = 0) -> list[int]:
 def peak_run(lm: LoadedModel, req: AttributionRequest, memory_limit: int | None = None) -> dict:
     """Run ``req`` (under ``memory_limit``, run anyway); its wall time, the process's resident
     memory before and its peak."""
-    gc.collect()
-    _release_freed_memory()
-    base = resident_bytes()
-    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current VmRSS
-        f.write("5")
-    t0 = time.perf_counter()
-    attribute(lm, req, memory_limit=memory_limit, force=True)
-    seconds = time.perf_counter() - t0
-    with open("/proc/self/status") as f:
-        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-    return {"seconds": seconds, "base_bytes": base, "peak_bytes": hwm}
+    row = peak_of(lambda: attribute(lm, req, memory_limit=memory_limit, force=True))
+    row.pop("out")
+    return row
 
 
 def measure_model(lm: LoadedModel, name: str, lengths, calibrate_at: int, limit_s: float,

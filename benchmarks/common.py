@@ -177,3 +177,22 @@ def save_figure(plt, fig, out_dir: Path, name: str) -> Path:
 def read_json(path: Path) -> dict:
     """A result written by :func:`write_result`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def peak_of(run: Callable[[], object]) -> dict:
+    """Call ``run()``: its wall time, the process's resident memory before it and its peak
+    (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` first), and what it returned
+    (``out``)."""
+    from jscope_desktop.engine.calibration import resident_bytes
+
+    gc.collect()
+    _release_freed_memory()
+    base = resident_bytes()
+    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current VmRSS
+        f.write("5")
+    t0 = time.perf_counter()
+    out = run()
+    seconds = time.perf_counter() - t0
+    with open("/proc/self/status") as f:
+        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    return {"seconds": seconds, "base_bytes": base, "peak_bytes": hwm, "out": out}
