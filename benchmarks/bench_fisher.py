@@ -104,20 +104,21 @@ def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print, ratios=Tr
     norm = np.linalg.norm(exact)
     points = {}
     for rank, probes in grid:
-        errs, rhos, ests = [], [], []
+        errs, rhos, ests, used = [], [], [], []
         for seed in range(seeds):
             est, r = _run(lm, ids, fisher_method="fast", fisher_rank=rank, fisher_probes=probes,
                           seed=seed)
             errs.append(float(np.linalg.norm(est - exact) / norm))
             rhos.append(spearman(est, exact))
             ests.append(r.fisher.rel_error_estimate)
+            used.append(r.fisher.probes)  # the default's rank check may add probes
         is_default = (rank, probes) == default_setting()
         times = []
         if ratios or is_default:
             times.append(interleaved_ratio(lm, ids, repeats if is_default else 1, fisher_method="fast",
                                            fisher_rank=rank, fisher_probes=probes)[0])
         points[f"{rank},{probes}"] = {"rel_l2": errs, "spearman": rhos, "estimate": ests,
-                                      "time_ratio": times}
+                                      "probes_used": used, "time_ratio": times}
     d = points["{},{}".format(*default_setting())]
     log(f"  {len(ids):3d} tokens  err {statistics.median(d['rel_l2']):.3f}  est "
         f"{statistics.median(d['estimate']):.3f}  ρ {min(d['spearman']):.4f}  "

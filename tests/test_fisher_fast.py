@@ -15,10 +15,11 @@ from cli_helpers import assert_one_line_error, run_cli
 from torch.autograd.functional import jacobian
 
 from jscope_desktop.engine.fisher import fisher_scores
-from jscope_desktop.engine.fisher_config import budget_plan
-from jscope_desktop.engine.fisher_fast import finite_difference_jvp
+from jscope_desktop.engine.fisher_config import RANK_MAX_PROBES, budget_plan
+from jscope_desktop.engine.fisher_fast import finite_difference_jvp, rank_stability
 from jscope_desktop.engine.forward import build_graph
 from jscope_desktop.engine.models import LoadedModel
+from jscope_desktop.engine.ranks import spearman
 from jscope_desktop.engine.request import AttributionRequest, RequestError, check_request
 
 PROMPT = "3,14,15,92,65"
@@ -78,7 +79,8 @@ def test_fast_converges_to_brute_force(fcase):
     """More probes, smaller error; probes spanning the whole complement give the exact score."""
     lm, graph, _, exact = fcase
     d = graph.h.shape[0]
-    errs = [sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=n, seed=s).scores, exact)
+    errs = [sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=n, seed=s,
+                                   rank_target=None).scores, exact)
                 for s in range(8)) / 8 for n in (2, 8, 20)]
     assert errs[0] > errs[1] > errs[2], errs
     full = fisher_scores(lm, graph, "fast", rank=2, probes=d, seed=0)
@@ -92,9 +94,48 @@ def test_krylov_block_beats_f_alone(fcase):
     lm, graph, _, exact = fcase
     krylov = sum(_err(fisher_scores(lm, graph, "fast", budget=12, seed=s).scores, exact)
                  for s in range(16))
-    plain = sum(_err(fisher_scores(lm, graph, "fast", rank=0, probes=12, seed=s).scores, exact)
+    plain = sum(_err(fisher_scores(lm, graph, "fast", rank=0, probes=12, seed=s,
+                                   rank_target=None).scores, exact)
                 for s in range(16))
     assert krylov < plain, (krylov, plain)
+
+
+def test_rank_stability_is_the_median_spearman_of_redrawn_estimates():
+    """Checked against ranks.spearman (average ranks, numpy) on the same draws."""
+    gen = torch.Generator().manual_seed(0)
+    est = torch.tensor([5.0, 4.0, 3.9, 1.0, 0.5, 0.45], dtype=torch.float64)
+    terms = torch.randn(6, 6, generator=gen, dtype=torch.float64) + est
+    n = terms.shape[0]
+    sd = (terms.var(0, unbiased=True) / n).sqrt()
+    draws = est + sd * torch.randn(32, 6, generator=torch.Generator().manual_seed(9),
+                                   dtype=torch.float64)
+    want = float(torch.tensor([spearman(est.numpy(), d.numpy()) for d in draws]).median())
+    assert rank_stability(est, terms, seed=9) == pytest.approx(want, abs=1e-12)
+    assert want < 0.99  # near-tied pairs with this spread do swap
+    assert rank_stability(est, est[None] + 1e-9 * terms, seed=9) == 1.0  # no doubt left
+    assert rank_stability(est[:2], terms[:, :2], seed=0) == 1.0  # undefined: 2 tokens
+    assert rank_stability(est, terms[:1], seed=0) == 1.0  # one probe: no spread
+
+
+def test_the_rank_check_adds_probes_only_where_ranks_are_in_doubt(fcase):
+    """Without a check the default probes; with a strict one probes double up to the cap and
+    the result is at least as stable as asked or at the cap; a budget is never extended."""
+    lm, graph, _, exact = fcase
+    for s in range(6):
+        fixed = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=None)
+        assert fixed.probes == 3 and fixed.rank_stability is None
+        strict = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=0.99999)
+        assert strict.probes in (3, 6, 12, RANK_MAX_PROBES)
+        assert strict.rank_stability >= 0.99999 or strict.probes == RANK_MAX_PROBES
+        loose = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=-1.0)
+        assert loose.probes == 3  # met at once: the same as no check
+        torch.testing.assert_close(loose.scores, fixed.scores, rtol=1e-6, atol=0)  # QR rounding
+        assert fisher_scores(lm, graph, "fast", budget=9, seed=s).probes == budget_plan(9)[1]
+    strict_err = sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
+                                        rank_target=0.99999).scores, exact) for s in range(8))
+    fixed_err = sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
+                                       rank_target=None).scores, exact) for s in range(8))
+    assert strict_err < fixed_err
 
 
 def test_error_estimate_bounds_the_true_error(fcase):

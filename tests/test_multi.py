@@ -76,8 +76,10 @@ def test_an_earlier_position_a_target_and_a_foil(tiny_llama, one_thread):
 def test_direction_scopes_ride_in_fishers_one_batched_pass(tiny_llama, one_thread, count_passes):
     req = AttributionRequest(prompt=PROMPT)
     alone = attribute(tiny_llama, req.but(scope="fisher"))
-    alone_batches = list(count_passes)  # Fisher fast: F's top k, then the Krylov block + probes
-    assert len(alone_batches) == alone.timing.backward_passes == 2
+    # Fisher fast: F's top k, the Krylov block + probes, then more probes while the ranks of
+    # this random model are in doubt
+    alone_batches = list(count_passes)
+    assert len(alone_batches) == alone.timing.backward_passes >= 2
     count_passes.clear()
     multi = attribute_many(tiny_llama, req, [*DIRECTIONS, "fisher"])
     # Semantic and Grad × input share their direction w_target: three rows ride, not four, in

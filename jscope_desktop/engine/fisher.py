@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES, budget_plan
+from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES, RANK_TARGET, budget_plan
 from .fisher_fast import krylov_estimate
 from .forward import CancelCheck, Graph, row_norms, vjp_chunks
 from .head import logit_slopes, output_matrix
@@ -51,6 +51,7 @@ class FisherScores:
     rel_error_estimate: float | None  # estimated relative L2 error of scores (0 for exact)
     backward_passes: int
     directions: int = 0  # VJP-equivalents spent (VJPs plus finite-difference JVPs)
+    rank_stability: float | None = None  # fast: the ranks' bootstrap Spearman ρ (fisher_fast)
 
 
 @dataclass
@@ -73,7 +74,7 @@ class FisherSplit:
         d = self.head.shape[0]
         if self.tail_w is None or n == 0:
             return torch.zeros(n, d, dtype=torch.float64)
-        xi = torch.randn(self.W.shape[0], n, generator=gen).to(self.W.device)
+        xi = torch.randn(n, self.W.shape[0], generator=gen).T.to(self.W.device)  # j-th: j-th draw
         z = self.W.T @ (self.tail_w[:, None] * xi) - torch.outer(self.mu, self.tail_mu @ xi)
         return z.T.cpu().double()
 
@@ -132,6 +133,7 @@ def fisher_scores(
     cancel: CancelCheck | None = None,
     progress: Callable[[float], None] | None = None,
     budget: int | None = None,
+    rank_target: float | None = RANK_TARGET,
 ) -> FisherScores:
     """Fisher Scope scores for every token of the graph.
 
@@ -144,6 +146,8 @@ def fisher_scores(
         seed: seeds the probes; the same seed gives the same scores.
         rel_error: if set (fast only), add probes until the estimated relative L2 error is at
             most this, up to ``max_probes``.
+        rank_target: fast without a budget: also add probes until the ranks are this stable
+            (fisher_fast.rank_stability; None: never for that reason).
 
     Returns:
         :class:`FisherScores` with scores (T,): ``Σ_i s_i ‖J_tᵀ u_i‖²`` (squared hidden-state
@@ -152,6 +156,7 @@ def fisher_scores(
     d = graph.h.shape[0]
     if method == "fast" and budget is not None:
         rank, probes = budget_plan(budget)
+        rank_target = None  # a budget is exact
     k = min(d, rank if rank is not None else DEFAULT_RANK.get(method, d))
     estimate = method == "fast" and k < d  # only then is a probed tail and a float32 basis fine
     split = fisher_split(lm, graph, TAIL_MASS if estimate else 0.0)
@@ -164,9 +169,9 @@ def fisher_scores(
         total, passes = _sum_sq_vjps(graph, (U[:, :k] * s[:k].sqrt()).T, cancel, progress)
         return FisherScores(total, method, k, 0, None, passes, k)
     out = krylov_estimate(lm, graph, s, U, split.tail_probes, k, probes, seed, rel_error,
-                          max_probes, cancel, progress, _per_direction_sq)
+                          max_probes, cancel, progress, _per_direction_sq, rank_target)
     return FisherScores(out["scores"], "fast", out["rank"], out["probes"], out["rel_error"],
-                        out["passes"], out["directions"])
+                        out["passes"], out["directions"], out["rank_stability"])
 
 
 def _per_direction_sq(graph, directions, cancel, progress, first_batch=None, target_seconds=2.0):

@@ -19,6 +19,9 @@ Cost: ``k`` + ``k`` + ``k`` + probes VJP-equivalents (a JVP counted as one), in 
 backward passes and one batched forward. The error estimate is the probe mean's standard error,
 ``√(Σ_t var_t / n) / ‖est‖``, times a factor calibrated on the tuning prompts
 (``fisher_config.ERROR_CALIBRATION``) so that it bounds the true error on most prompts.
+More probes follow (one more backward pass each time, doubling) while a requested error is not
+met, or, by default, while the ranks are unstable (:func:`rank_stability` below
+``fisher_config.RANK_TARGET``): near-tied tokens are what breaks a rank order, not the L2 error.
 What was tried and lost is recorded in fisher_config.py and benchmarks/bench_fisher.py.
 """
 
@@ -29,7 +32,7 @@ from collections.abc import Callable
 
 import torch
 
-from .fisher_config import ERROR_CALIBRATION
+from .fisher_config import ERROR_CALIBRATION, RANK_MAX_PROBES, RANK_SAMPLES
 from .forward import CancelCheck, Graph, check_cancel, hidden_states, row_norms, vjp_chunks
 from .models import LoadedModel
 
@@ -78,7 +81,7 @@ def complement_probes(Q: torch.Tensor, n: int, gen: torch.Generator) -> torch.Te
     d, r = Q.shape
     if n == 0:
         return torch.zeros(d, 0, dtype=Q.dtype)
-    Z = torch.randn(d, n, generator=gen, dtype=Q.dtype)
+    Z = torch.randn(n, d, generator=gen, dtype=Q.dtype).T  # probe j: the j-th draw, whatever n
     return orthonormal_columns(Z, Q, tol=0.0)[:, :n] * math.sqrt(d - r)
 
 
@@ -92,11 +95,32 @@ def rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
     return float(ERROR_CALIBRATION * var.sum().sqrt() / est.norm().clamp_min(1e-300))
 
 
+def rank_stability(est: torch.Tensor, terms: torch.Tensor, seed: int,
+                   samples: int = RANK_SAMPLES) -> float:
+    """How stable the estimate's rank order is: the median Spearman ρ (over ``samples`` draws)
+    between ``est`` (T,) and ``est`` redrawn with the probe mean's per-token standard errors
+    (``terms`` (n, T); a parametric bootstrap). 1.0 where it is undefined (T < 3, n < 2, no
+    spread). Ties are broken by position (the noise makes them rare).
+    """
+    n, T = terms.shape
+    if T < 3 or n < 2:
+        return 1.0
+    sd = (terms.var(0, unbiased=True) / n).sqrt()
+    if not bool((sd > 0).any()):
+        return 1.0
+    gen = torch.Generator().manual_seed(seed)
+    drawn = est[None] + sd[None] * torch.randn(samples, T, generator=gen, dtype=est.dtype)
+    ranks = torch.cat([est[None], drawn]).argsort(1).argsort(1).double()
+    ranks -= ranks.mean(1, keepdim=True)
+    rho = (ranks[1:] @ ranks[0]) / (ranks[1:].norm(dim=1) * ranks[0].norm())
+    return float(rho.median())
+
+
 def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Tensor,
                     tail_probes: Callable[[int, torch.Generator], torch.Tensor],
                     k: int, probes: int, seed: int, target: float | None, max_probes: int,
                     cancel: CancelCheck | None, progress: Callable[[float], None] | None,
-                    per_direction_sq: Callable) -> dict:
+                    per_direction_sq: Callable, rank_target: float | None = None) -> dict:
     """The estimate of the module docstring.
 
     Args:
@@ -105,12 +129,15 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
         k: size of the Krylov seed block (F's top k); probes: probes in the complement.
         target: with a requested relative error, probes are doubled until the estimate meets it
             (up to ``max_probes``).
+        rank_target: probes are also doubled until :func:`rank_stability` reaches it (up to
+            ``max_probes`` with a target, else ``fisher_config.RANK_MAX_PROBES``).
         per_direction_sq: ``(graph, directions, cancel, progress, first_batch) -> (sq (K, T),
             passes)``.
 
     Returns:
         dict with ``scores`` (T,), ``rank`` (exact directions), ``probes``, ``rel_error``,
-        ``passes`` (backward passes) and ``directions`` (VJP-equivalents: VJPs + JVPs).
+        ``rank_stability`` (None without a rank target), ``passes`` (backward passes) and
+        ``directions`` (VJP-equivalents: VJPs + JVPs).
     """
     d = s.shape[0]
     root = U * s.sqrt()  # F^{1/2} q = root @ (Uᵀ q)
@@ -137,9 +164,11 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
     r = Q.shape[1]
     m = d - r  # probes form one orthonormal frame of the complement: m of them give it exactly
     n = min(probes + k - Q1.shape[1], m)  # a JVP direction that was dropped: one more probe
-    n_max = min(max(n, max_probes), m) if target else n
+    adaptive = max_probes if target else RANK_MAX_PROBES if rank_target else n
+    n_max = min(max(n, adaptive), m)
+    # the first n probes are the same whatever n_max is: stopping early changes nothing drawn
     Z = complement_probes(Q, n_max, gen)
-    tail = tail_probes(n_max, gen).to(Z.dtype)
+    tail = tail_probes(n_max, torch.Generator().manual_seed(seed + 1)).to(Z.dtype)
     probe_dirs = h_dirs(Z) + tail
     first = torch.cat([h_dirs(Q1), probe_dirs[:n]])
     sq, p2 = per_direction_sq(graph, first, cancel, progress, first_batch=max(1, len(first)))
@@ -150,9 +179,11 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
     while True:
         est = exact_part + (terms.mean(0) if len(terms) else 0.0)
         err = rel_error(terms, est) if n < m else 0.0
-        if not target or err <= target or n >= n_max:
+        stable = (rank_stability(est, terms, seed) if n < m else 1.0) if rank_target else None
+        met = (not target or err <= target) and (not rank_target or stable >= rank_target)
+        if met or n >= n_max:
             return {"scores": est, "rank": r, "probes": n, "rel_error": err, "passes": passes,
-                    "directions": directions}
+                    "directions": directions, "rank_stability": stable}
         more = min(n_max - n, max(n, 4))
         extra, p3 = per_direction_sq(graph, probe_dirs[n:n + more], cancel, None)
         terms, n, passes, directions = torch.cat([terms, extra]), n + more, passes + p3, directions + more
