@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
-from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS
+from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, RANK_MAX_PROBES
 from ..engine.io import could_not_write, user_path
 from ..engine.request import AttributionRequest, RequestError, check_request
 from ..engine.result import AttributionResult
@@ -90,12 +90,13 @@ def add_request_options(p, scopes: list[str] | None = None, several: bool = Fals
                         f"directions; default {DEFAULT_RANK['fast']}); lowrank: the top K "
                         f"(default {DEFAULT_RANK['lowrank']})")
     p.add_argument("--fisher-probes", type=positive_integer, default=DEFAULT_PROBES, metavar="N",
-                   help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES})")
+                   help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES}, "
+                        f"doubled up to {RANK_MAX_PROBES} while the ranks are in doubt)")
     p.add_argument("--fisher-error", type=float, metavar="E",
                    help="add probes until the estimated relative error is at most E (fast)")
     p.add_argument("--fisher-budget", type=int, metavar="N",
                    help="spend exactly N VJP-equivalent directions (fast; replaces "
-                        "--fisher-rank/--fisher-probes)")
+                        "--fisher-rank/--fisher-probes; no probes are added)")
     p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")
     p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
     p.add_argument("--top-k", type=positive_integer, default=10, help="predictions kept in the result")
