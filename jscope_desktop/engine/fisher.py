@@ -7,8 +7,10 @@ the score is a sum of squared input-VJPs. Three methods:
 - ``fast``: an unbiased estimate deflated by a block-Krylov range of
   ``K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}`` (engine/fisher_fast.py): F's top ``k`` directions, K applied
   to them by finite-difference JVPs, both blocks exactly, orthogonal probes in the rest. Its
-  error estimate is the probes' calibrated standard error. ``budget`` N spends exactly N
-  VJP-equivalents, split as fisher_config.budget_plan says.
+  error estimate is the probes' calibrated standard error. By default probes are doubled (up to
+  fisher_config.RANK_MAX_PROBES) while the ranks are in doubt (fisher_fast.rank_stability);
+  ``rel_error`` asks for an error instead; ``budget`` N spends exactly N VJP-equivalents, split
+  as fisher_config.budget_plan says, and adds nothing.
 - ``lowrank``: the top-k directions only (biased low; kept to compare with the reference code).
 
 Measured on the validation prompts (benchmarks/bench_fisher.py; settings chosen on a separate
