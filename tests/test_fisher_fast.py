@@ -109,7 +109,8 @@ def test_rank_stability_is_the_median_spearman_of_redrawn_estimates():
     sd = (terms.var(0, unbiased=True) / n).sqrt()
     draws = est + sd * torch.randn(32, 6, generator=torch.Generator().manual_seed(9),
                                    dtype=torch.float64)
-    want = float(torch.tensor([spearman(est.numpy(), d.numpy()) for d in draws]).median())
+    want = float(torch.tensor([spearman(est.numpy(), d.numpy()) for d in draws],
+                              dtype=torch.float64).median())
     assert rank_stability(est, terms, seed=9) == pytest.approx(want, abs=1e-12)
     assert want < 0.99  # near-tied pairs with this spread do swap
     assert rank_stability(est, est[None] + 1e-9 * terms, seed=9) == 1.0  # no doubt left
@@ -124,18 +125,36 @@ def test_the_rank_check_adds_probes_only_where_ranks_are_in_doubt(fcase):
     for s in range(6):
         fixed = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=None)
         assert fixed.probes == 3 and fixed.rank_stability is None
-        strict = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=0.99999)
-        assert strict.probes in (3, 6, 12, RANK_MAX_PROBES)
-        assert strict.rank_stability >= 0.99999 or strict.probes == RANK_MAX_PROBES
+        strict = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=0.999)
+        assert strict.probes in (3, 7, 14, RANK_MAX_PROBES)  # 3 + 4, then doubling
         loose = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=-1.0)
         assert loose.probes == 3  # met at once: the same as no check
         torch.testing.assert_close(loose.scores, fixed.scores, rtol=1e-6, atol=0)  # QR rounding
         assert fisher_scores(lm, graph, "fast", budget=9, seed=s).probes == budget_plan(9)[1]
     strict_err = sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
-                                        rank_target=0.99999).scores, exact) for s in range(8))
+                                        rank_target=0.999).scores, exact) for s in range(8))
     fixed_err = sum(_err(fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
                                        rank_target=None).scores, exact) for s in range(8))
     assert strict_err < fixed_err
+
+
+@pytest.mark.parametrize("script, probes", [
+    ([0.9, 0.999, 0.999], 7),   # in doubt, 20 probes could settle it: 4 more (at least 4), met
+    ([0.9, 0.99], 3),            # in doubt, but not even 20 probes would settle it: nothing spent
+    ([0.9, 0.999, 0.9, 0.999, 0.9, 0.999, 0.9], RANK_MAX_PROBES),  # never met: up to the cap
+    ([0.999], 3),                # met at once
+])
+def test_the_rank_check_doubles_only_while_more_probes_can_settle_the_ranks(
+        fcase, monkeypatch, script, probes):
+    """The loop's decisions, with rank_stability scripted: (current, at the cap) per round."""
+    import jscope_desktop.engine.fisher_fast as ff
+
+    lm, graph, _, _ = fcase
+    calls = iter(script)
+    monkeypatch.setattr(ff, "rank_stability", lambda *a, **k: next(calls))
+    out = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=0, rank_target=0.995)
+    assert out.probes == probes
+    assert next(calls, None) is None  # every scripted answer was asked for
 
 
 def test_error_estimate_bounds_the_true_error(fcase):
