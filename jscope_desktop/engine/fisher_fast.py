@@ -96,18 +96,16 @@ def rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
 
 
 def rank_stability(est: torch.Tensor, terms: torch.Tensor, seed: int,
-                   samples: int = RANK_SAMPLES, probes: int | None = None) -> float:
+                   samples: int = RANK_SAMPLES) -> float:
     """How stable the estimate's rank order is: the median Spearman ρ (over ``samples`` draws)
     between ``est`` (T,) and ``est`` redrawn with the probe mean's per-token standard errors
-    (``terms`` (n, T); a parametric bootstrap); with ``probes``, the standard errors a mean of
-    that many probes of the same spread would have (what more probes could reach). 1.0 where it
-    is undefined (T < 3, n < 2, no spread). Ties are broken by position (the noise makes them
-    rare).
+    (``terms`` (n, T); a parametric bootstrap). 1.0 where it is undefined (T < 3, n < 2, no
+    spread). Ties are broken by position (the noise makes them rare).
     """
     n, T = terms.shape
     if T < 3 or n < 2:
         return 1.0
-    sd = (terms.var(0, unbiased=True) / (probes or n)).sqrt()
+    sd = (terms.var(0, unbiased=True) / n).sqrt()
     if not bool((sd > 0).any()):
         return 1.0
     gen = torch.Generator().manual_seed(seed)
@@ -182,9 +180,6 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
         est = exact_part + (terms.mean(0) if len(terms) else 0.0)
         err = rel_error(terms, est) if n < m else 0.0
         stable = (rank_stability(est, terms, seed) if n < m else 1.0) if rank_target else None
-        if rank_target and stable < rank_target and n < n_max and \
-                rank_stability(est, terms, seed, probes=n_max) < rank_target:
-            rank_target = None  # not even n_max probes would settle these ranks: spend nothing
         met = (not target or err <= target) and (not rank_target or stable >= rank_target)
         if met or n >= n_max:
             return {"scores": est, "rank": r, "probes": n, "rel_error": err, "passes": passes,
