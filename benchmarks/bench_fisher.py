@@ -49,7 +49,14 @@ RANKS = (2, 4, 6, 8)
 PROBES = (4, 8, 16)
 VALIDATION = DATA / "fisher_validation.json"
 TUNING = DATA / "fisher_tuning.json"
-PROMPTS = tuple(p["text"] for p in json.loads(VALIDATION.read_text(encoding="utf-8"))["prompts"])
+
+
+def prompts_of(path: Path) -> tuple[str, ...]:
+    """The prompt texts of a prompt-set file (``{"note", "prompts": [{"text", …}]}``)."""
+    return tuple(p["text"] for p in json.loads(Path(path).read_text(encoding="utf-8"))["prompts"])
+
+
+PROMPTS = prompts_of(VALIDATION)
 BIG_LOCK = "/tmp/jscope-big-model.lock"
 
 
@@ -229,7 +236,7 @@ def exact_check(lm, text, repeats=2, log=print) -> dict:
     return out
 
 
-def plot(result: dict, out_dir):
+def plot(result: dict, out_dir, name: str = NAME):
     """Frontier (error and Spearman against time ratio) and the calibration (log-log)."""
     plt = pyplot()
     if plt is None:
@@ -271,14 +278,15 @@ def plot(result: dict, out_dir):
     env = result["environment"]
     fig.suptitle(f"Fisher fast on the validation set — {env['model']['name']}, "
                  f"{len(result['prompts'])} prompts × {result['seeds']} seeds", fontsize=10)
-    return save_figure(plt, fig, out_dir, NAME)
+    return save_figure(plt, fig, out_dir, name)
 
 
 def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=print,
         cache: Path | None = None, long: tuple[int, ...] = (), big: bool = False,
         exact: bool = False, only_cached: bool = False,
         points: list[tuple[int, int]] | None = None, ratio_every: int = 1,
-        resume: bool = False, frontier_from: Path | None = None) -> dict:
+        resume: bool = False, frontier_from: Path | None = None,
+        prompt_set: Path = VALIDATION) -> dict:
     """Measure everything asked for, write JSON and PNG; return the result. ``only_cached``:
     only the prompts whose exact reference is already in ``cache`` (the count is recorded);
     ``points`` (k, probes) pairs replace the ``ranks`` × ``probes`` grid; the time ratios of
@@ -286,7 +294,10 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
     is rewritten after every prompt, so a stopped run keeps what it measured; ``resume`` reuses
     the prompts of an earlier JSON in ``out_dir`` measured at every point of this grid;
     ``frontier_from``: an earlier JSON of a larger grid on fewer prompts, whose summary is kept
-    as the ``frontier`` (and plotted as it) when this run measures the default alone."""
+    as the ``frontier`` (and plotted as it) when this run measures the default alone;
+    ``prompt_set``: the file ``prompts`` came from (another than the validation set writes
+    ``<its stem>.json/.png`` instead of fisher_accuracy)."""
+    name = NAME if Path(prompt_set) == VALIDATION else Path(prompt_set).stem
     t0 = time.perf_counter()
     if only_cached and cache:
         prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
@@ -295,8 +306,8 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
     measured: list[dict] = []
 
     def result_so_far() -> dict:
-        return {"environment": environment(lm), "prompt_set": str(VALIDATION.name),
-                "prompts_measured": len(measured), "prompts_in_set": len(PROMPTS),
+        return {"environment": environment(lm), "prompt_set": Path(prompt_set).name,
+                "prompts_measured": len(measured), "prompts_in_set": len(prompts),
                 "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
                 "grid": summarize(measured, grid), "prompts": measured}
 
@@ -306,15 +317,15 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
         frontier = {"prompts_measured": earlier["prompts_measured"], "seeds": earlier["seeds"],
                     "grid": earlier["grid"]}
     done = {}
-    if resume and (out_dir / f"{NAME}.json").exists():
+    if resume and (out_dir / f"{name}.json").exists():
         keys = ["{},{}".format(*g) for g in grid]
-        for p in json.loads((out_dir / f"{NAME}.json").read_text())["prompts"]:
+        for p in json.loads((out_dir / f"{name}.json").read_text())["prompts"]:
             if all(k in p["points"] for k in keys):
                 done[p["text"]] = {**p, "points": {k: p["points"][k] for k in keys}}
     for i, text in enumerate(prompts):
         measured.append(done.get(text) or measure_prompt(lm, text, grid, seeds, cache, log=log,
                                                          ratios=i % ratio_every == 0))
-        write_result(out_dir, NAME, result_so_far())
+        write_result(out_dir, name, result_so_far())
     result = result_so_far()
     if frontier:
         result["frontier"] = frontier
@@ -325,8 +336,8 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
     if big:
         result["big_model"] = big_model(lm, log=log)
     result["wall_s"] = time.perf_counter() - t0
-    write_result(out_dir, NAME, result)
-    plot(result, out_dir)
+    write_result(out_dir, name, result)
+    plot(result, out_dir, name)
     return result
 
 
@@ -354,7 +365,10 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="reuse the prompts of an earlier JSON")
     p.add_argument("--frontier-from", type=Path, help="an earlier JSON whose grid is the frontier")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--prompts", type=int, default=len(PROMPTS), help="the first N validation prompts")
+    p.add_argument("--prompt-set", type=Path, default=VALIDATION,
+                   help="prompts file (default: the validation set; data/fisher_holdout.json: "
+                        "the second held-out set)")
+    p.add_argument("--prompts", type=int, help="the first N prompts of the set")
     p.add_argument("--cache", type=Path, help="folder caching exact references between runs")
     p.add_argument("--long", default="", help="LAMBADA lengths, e.g. 128,512,1024")
     p.add_argument("--big", action="store_true", help="the 1.2B random model at 512 tokens")
@@ -363,11 +377,12 @@ def main(argv=None) -> int:
                    help="only prompts whose exact reference is in --cache")
     args = p.parse_args(argv)
     run(load(args), args.out, [int(x) for x in args.ranks.split(",")],
-        [int(x) for x in args.probes.split(",")], args.seeds, PROMPTS[: args.prompts],
+        [int(x) for x in args.probes.split(",")], args.seeds, prompts_of(args.prompt_set)[: args.prompts],
         cache=args.cache, long=tuple(int(x) for x in args.long.split(",") if x),
         big=args.big, exact=args.exact_check, only_cached=args.only_cached,
         points=[tuple(int(x) for x in g.split("+")) for g in args.grid.split(",")] if args.grid else None,
-        ratio_every=args.ratio_every, resume=args.resume, frontier_from=args.frontier_from)
+        ratio_every=args.ratio_every, resume=args.resume, frontier_from=args.frontier_from,
+        prompt_set=args.prompt_set)
     return 0
 
 
