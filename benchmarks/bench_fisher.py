@@ -253,11 +253,19 @@ def plot(result: dict, out_dir, name: str = NAME):
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
         line = sorted((v["median_time_ratio"], v[key]) for v in pts.values() if v["frontier"])
         ax.plot(*zip(*line, strict=True), "-", color="C0", label="frontier")
-        d = pts[default]
+        # the default as this run measured it (with the rank check, on all its prompts); the
+        # frontier may come from an earlier run of fixed settings on fewer prompts
+        d = result["grid"][default]
         ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
-                   label=f"default (k {result['default'][0]}, probes {result['default'][1]})")
+                   label=f"default {result['default'][0]} + {result['default'][1]} probes, "
+                         f"rank check ({len(result['prompts'])} prompts)")
+        prev = result.get("previous_default_validation")
+        if prev:  # the same prompts before the rank check: the fair comparison for the star
+            ax.scatter(prev["median_time_ratio"], prev[key], marker="D", s=70, color="C1",
+                       zorder=4, label=f"5 + 5, no rank check ({len(result['prompts'])} prompts, "
+                                       "previous stop)")
         ax.set_xlabel("time / Temperature Scope (median over prompts)")
-        ax.set_title(f"frontier: {front['prompts_measured']} prompts", fontsize=9)
+        ax.set_title(f"frontier: fixed settings, {front['prompts_measured']} prompts", fontsize=9)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
@@ -276,7 +284,8 @@ def plot(result: dict, out_dir, name: str = NAME):
     ax_c.legend(fontsize=7)
     ax_c.grid(True, which="both", alpha=0.3)
     env = result["environment"]
-    fig.suptitle(f"Fisher fast on the validation set — {env['model']['name']}, "
+    fig.suptitle(f"Fisher fast on {result.get('prompt_set', 'the validation set')} — "
+                 f"{env['model']['name']}, "
                  f"{len(result['prompts'])} prompts × {result['seeds']} seeds", fontsize=10)
     return save_figure(plt, fig, out_dir, name)
 
