@@ -65,6 +65,14 @@ def default_setting() -> tuple[int, int]:
     return fisher_mod.DEFAULT_RANK["fast"], fisher_mod.DEFAULT_PROBES
 
 
+def _setting(rank: int, probes: int) -> dict:
+    """Request fields of a grid point: the default as a user gets it (probes not given, so the
+    rank check runs), any other point as fixed settings (exactly ``probes``)."""
+    if (rank, probes) == default_setting():
+        return {"fisher_method": "fast"}
+    return {"fisher_method": "fast", "fisher_rank": rank, "fisher_probes": probes}
+
+
 def _run(lm, ids, scope="fisher", **kw):
     r = attribute(lm, AttributionRequest(token_ids=ids, scope=scope, **kw))
     return np.array(r.scores, dtype=np.float64), r
@@ -114,8 +122,7 @@ def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print, ratios=Tr
     for rank, probes in grid:
         errs, rhos, ests, used = [], [], [], []
         for seed in range(seeds):
-            est, r = _run(lm, ids, fisher_method="fast", fisher_rank=rank, fisher_probes=probes,
-                          seed=seed)
+            est, r = _run(lm, ids, seed=seed, **_setting(rank, probes))
             errs.append(float(np.linalg.norm(est - exact) / norm))
             rhos.append(spearman(est, exact))
             ests.append(r.fisher.rel_error_estimate)
@@ -123,8 +130,8 @@ def measure_prompt(lm, text, grid, seeds, cache, repeats=3, log=print, ratios=Tr
         is_default = (rank, probes) == default_setting()
         times = []
         if ratios or is_default:
-            times.append(interleaved_ratio(lm, ids, repeats if is_default else 1, fisher_method="fast",
-                                           fisher_rank=rank, fisher_probes=probes)[0])
+            times.append(interleaved_ratio(lm, ids, repeats if is_default else 1,
+                                           **_setting(rank, probes))[0])
         points[f"{rank},{probes}"] = {"rel_l2": errs, "spearman": rhos, "estimate": ests,
                                       "probes_used": used, "time_ratio": times}
     d = points["{},{}".format(*default_setting())]

@@ -15,7 +15,7 @@ from cli_helpers import assert_one_line_error, run_cli
 from torch.autograd.functional import jacobian
 
 from jscope_desktop.engine.fisher import fisher_scores
-from jscope_desktop.engine.fisher_config import RANK_MAX_PROBES, budget_plan
+from jscope_desktop.engine.fisher_config import DEFAULT_PROBES, RANK_MAX_PROBES, RANK_TARGET, budget_plan
 from jscope_desktop.engine.fisher_fast import finite_difference_jvp, rank_stability
 from jscope_desktop.engine.forward import build_graph
 from jscope_desktop.engine.models import LoadedModel
@@ -68,8 +68,9 @@ def test_finite_difference_jvp_matches_the_jacobian(fcase):
 def test_fast_is_unbiased_against_brute_force(fcase):
     """Mean over 64 seeds within 4 standard errors of the brute-force score, every token."""
     lm, graph, _, exact = fcase
-    runs = torch.stack([fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s).scores
-                        for s in range(64)])
+    # with the rank check on: stopping on the data must not bias it either
+    runs = torch.stack([fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
+                                      rank_target=RANK_TARGET).scores for s in range(64)])
     mean, se = runs.mean(0), runs.std(0) / 8
     assert (se > 0).all()
     assert ((mean - exact).abs() <= 4 * se).all(), ((mean - exact) / se).tolist()
@@ -211,3 +212,21 @@ def test_cli_refuses_a_bad_budget_in_one_line(capsys):
     err = assert_one_line_error(run_cli(capsys, "attribute", "hi", "--scope", "fisher",
                                         "--fisher-budget", "1"), "--fisher-budget", code=2)
     assert "2" in err
+
+
+def test_probes_given_are_exact_and_the_default_checks_ranks(tiny_llama):
+    """A request without probes gets the rank check (this random model's ranks are in doubt, so
+    it adds probes); probes given are spent exactly; the cost model counts the check's mean."""
+    from jscope_desktop.engine.attribute import attribute
+    from jscope_desktop.engine.calibration import shape_of
+    from jscope_desktop.engine.cost_model import plan
+    from jscope_desktop.engine.fisher_config import RANK_EXTRA_PROBES
+
+    req = AttributionRequest(prompt="3,14,15,92,65,35,89,79", scope="fisher")
+    checked = attribute(tiny_llama, req).fisher
+    assert checked.probes in (2 * DEFAULT_PROBES, RANK_MAX_PROBES)
+    assert attribute(tiny_llama, req.but(fisher_probes=DEFAULT_PROBES)).fisher.probes == DEFAULT_PROBES
+    shape, k = shape_of(tiny_llama), 5
+    # VJPs: F's top k, the Krylov block k, the probes (the k JVPs are counted apart)
+    assert plan(shape, 8, req).directions == 2 * k + DEFAULT_PROBES + RANK_EXTRA_PROBES
+    assert plan(shape, 8, req.but(fisher_probes=DEFAULT_PROBES)).directions == 2 * k + DEFAULT_PROBES

@@ -89,9 +89,10 @@ def add_request_options(p, scopes: list[str] | None = None, several: bool = Fals
                    help=f"fast: F's top K eigen-directions seed the Krylov step (2 K exact "
                         f"directions; default {DEFAULT_RANK['fast']}); lowrank: the top K "
                         f"(default {DEFAULT_RANK['lowrank']})")
-    p.add_argument("--fisher-probes", type=positive_integer, default=DEFAULT_PROBES, metavar="N",
-                   help=f"random probes of the rest of F (fast; default: {DEFAULT_PROBES}, "
-                        f"doubled up to {RANK_MAX_PROBES} while the ranks are in doubt)")
+    p.add_argument("--fisher-probes", type=positive_integer, metavar="N",
+                   help=f"exactly N random probes of the rest of F (fast; default: "
+                        f"{DEFAULT_PROBES}, doubled up to {RANK_MAX_PROBES} while the ranks are "
+                        f"in doubt)")
     p.add_argument("--fisher-error", type=float, metavar="E",
                    help="add probes until the estimated relative error is at most E (fast)")
     p.add_argument("--fisher-budget", type=int, metavar="N",

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import JScopeError
-from .fisher_config import DEFAULT_RANK, RANK_EXTRA_PROBES, budget_plan
+from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, RANK_EXTRA_PROBES, budget_plan
 from .request import AttributionRequest
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -113,8 +113,9 @@ def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
             return Plan("batched", d, min(d, cap))
         if req.fisher_method != "fast":
             return Plan("batched", k, min(k, cap))
-        # without a budget the rank check adds probes where ranks are in doubt: its mean
-        probes = req.fisher_probes + RANK_EXTRA_PROBES
+        # by default the rank check adds probes where ranks are in doubt: count its mean
+        probes = (req.fisher_probes if req.fisher_probes is not None
+                  else DEFAULT_PROBES + RANK_EXTRA_PROBES)
         if req.fisher_budget is not None:
             k, probes = budget_plan(req.fisher_budget)
             k = min(d, k)

@@ -128,14 +128,14 @@ def fisher_scores(
     graph: Graph,
     method: str = "fast",
     rank: int | None = None,
-    probes: int = DEFAULT_PROBES,
+    probes: int | None = None,
     seed: int = 0,
     rel_error: float | None = None,
     max_probes: int = MAX_PROBES,
     cancel: CancelCheck | None = None,
     progress: Callable[[float], None] | None = None,
     budget: int | None = None,
-    rank_target: float | None = RANK_TARGET,
+    rank_target: float | None = None,
 ) -> FisherScores:
     """Fisher Scope scores for every token of the graph.
 
@@ -143,19 +143,24 @@ def fisher_scores(
         method: ``fast`` (default), ``exact`` or ``lowrank``.
         rank: fast: F's top directions seeding the Krylov block (exact directions: twice
             this); lowrank: eigen-directions kept (defaults in fisher_config.DEFAULT_RANK).
-        probes: probes of the remaining spectrum (fast only).
+        probes: probes of the remaining spectrum (fast only); None: DEFAULT_PROBES, and the
+            rank check at RANK_TARGET adds probes where ranks are in doubt; a number: exactly
+            that many (unless ``rank_target`` or ``rel_error`` asks for more).
         budget: fast only: spend exactly this many VJP-equivalents (replaces rank/probes).
         seed: seeds the probes; the same seed gives the same scores.
         rel_error: if set (fast only), add probes until the estimated relative L2 error is at
             most this, up to ``max_probes``.
-        rank_target: fast without a budget: also add probes until the ranks are this stable
-            (fisher_fast.rank_stability; None: never for that reason).
+        rank_target: fast without a budget: add probes until the ranks are this stable
+            (fisher_fast.rank_stability); None: RANK_TARGET when ``probes`` is None, else no
+            rank check.
 
     Returns:
         :class:`FisherScores` with scores (T,): ``Σ_i s_i ‖J_tᵀ u_i‖²`` (squared hidden-state
         units times nats).
     """
     d = graph.h.shape[0]
+    if probes is None:
+        probes, rank_target = DEFAULT_PROBES, RANK_TARGET if rank_target is None else rank_target
     if method == "fast" and budget is not None:
         rank, probes = budget_plan(budget)
         rank_target = None  # a budget is exact

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import JScopeError
-from .fisher_config import DEFAULT_PROBES, FISHER_METHODS, MAX_BUDGET, MAX_PROBES, MIN_BUDGET
+from .fisher_config import FISHER_METHODS, MAX_BUDGET, MAX_PROBES, MIN_BUDGET
 
 MAX_IG_STEPS = 1024  # Integrated: beyond this the Riemann sum gains nothing measurable
 MAX_SEED = 2**63 - 1
@@ -68,7 +68,9 @@ class AttributionRequest:
     chat: bool = False
     fisher_method: str = "fast"
     fisher_rank: int | None = None
-    fisher_probes: int = DEFAULT_PROBES
+    # None: DEFAULT_PROBES, doubled where the ranks are in doubt (fisher_fast.rank_stability);
+    # a number: exactly that many probes
+    fisher_probes: int | None = None
     fisher_rel_error: float | None = None
     fisher_budget: int | None = None  # fast: exactly this many VJP-equivalent directions
     ig_steps: int = 16
@@ -147,7 +149,8 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
     if e is not None and not (isinstance(e, (int, float)) and math.isfinite(e) and 0 < e < 1):
         raise RequestError("{fisher_rel_error} must be between 0 and 1 (e.g. 0.05 for 5 %)",
                            "fisher_rel_error")
-    _in_range(req.fisher_probes, 1, MAX_PROBES, "fisher_probes")
+    if req.fisher_probes is not None:
+        _in_range(req.fisher_probes, 1, MAX_PROBES, "fisher_probes")
     if req.fisher_budget is not None:
         _in_range(req.fisher_budget, MIN_BUDGET, MAX_BUDGET, "fisher_budget")
         if e is not None:
