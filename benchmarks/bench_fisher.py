@@ -251,6 +251,39 @@ def plot(result: dict, out_dir, name: str = NAME):
     front = result.get("frontier") or {"grid": result["grid"], "prompts_measured": len(result["prompts"])}
     pts, default = front["grid"], "{},{}".format(*result["default"])
     fig, (ax_e, ax_s, ax_c) = plt.subplots(1, 3, figsize=(16, 4.6))
+    if len(pts) == 1 and not result.get("frontier"):
+        _plot_prompts(result, default, ax_e, ax_s)
+    else:
+        _plot_frontier(result, front, pts, default, ax_e, ax_s)
+    _plot_calibration(result, default, ax_c)
+    env = result["environment"]
+    fig.suptitle(f"Fisher fast on {result.get('prompt_set', 'the validation set')} — "
+                 f"{env['model']['name']}, "
+                 f"{len(result['prompts'])} prompts × {result['seeds']} seeds", fontsize=10)
+    return save_figure(plt, fig, out_dir, name)
+
+
+def _plot_prompts(result, default, ax_e, ax_s):
+    """One point per prompt: its median error / median Spearman against its time ratio."""
+    per = [p["points"][default] for p in result["prompts"]]
+    ratio = [v["time_ratio"][0] if v["time_ratio"] else float("nan") for v in per]
+    extended = [max(v.get("probes_used") or [0]) > default_setting()[1] for v in per]
+    for ax, key, label, line in ((ax_e, "rel_l2", "relative L2 error vs exact (median of seeds)", None),
+                                 (ax_s, "spearman", "Spearman ρ vs exact (median of seeds)", 0.99)):
+        y = [statistics.median(v[key]) for v in per]
+        for flag, color, text in ((False, "C0", "5 probes"), (True, "C1", "probes added")):
+            pick = [i for i, e in enumerate(extended) if e == flag]
+            ax.scatter([ratio[i] for i in pick], [y[i] for i in pick], s=22, color=color, label=text)
+        if line:
+            ax.axhline(line, color="C3", lw=1, label="ρ = 0.99")
+        ax.set(xlabel="time / Temperature Scope", ylabel=label, title="every prompt")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    ax_e.set_yscale("log")
+
+
+def _plot_frontier(result, front, pts, default, ax_e, ax_s):
+    """Error and Spearman against time ratio over the grid (or an earlier run's frontier)."""
     for ax, key, label in ((ax_e, "median_rel_l2", "median relative L2 error vs exact"),
                            (ax_s, "median_spearman", "median Spearman ρ vs exact")):
         for v in pts.values():
@@ -277,6 +310,10 @@ def plot(result: dict, out_dir, name: str = NAME):
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
     ax_e.legend(fontsize=8)
+
+
+def _plot_calibration(result, default, ax_c):
+    """True error against the estimate, every prompt × seed, with the 1.5 × bound."""
     pairs = [(e, s) for p in result["prompts"] for e, s in
              zip(p["points"][default]["rel_l2"], p["points"][default]["estimate"], strict=True)]
     est, true = np.array([s for _, s in pairs]), np.array([e for e, _ in pairs])
@@ -290,11 +327,6 @@ def plot(result: dict, out_dir, name: str = NAME):
              title=f"default: bound holds on {ok.mean():.0%} of prompt × seed")
     ax_c.legend(fontsize=7)
     ax_c.grid(True, which="both", alpha=0.3)
-    env = result["environment"]
-    fig.suptitle(f"Fisher fast on {result.get('prompt_set', 'the validation set')} — "
-                 f"{env['model']['name']}, "
-                 f"{len(result['prompts'])} prompts × {result['seeds']} seeds", fontsize=10)
-    return save_figure(plt, fig, out_dir, name)
 
 
 def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=print,

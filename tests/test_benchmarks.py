@@ -153,3 +153,24 @@ def test_fisher_points_resume_and_frontier_from(tiny_llama, tmp_path):
 
 def default_point():
     return bench_fisher.default_setting()
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib not installed")
+def test_fisher_on_another_prompt_set_writes_its_own_files(tiny_llama, tmp_path):
+    """--prompt-set: the held-out set's results go to fisher_holdout.json/.png (never over the
+    validation results), its prompts are the file's, the default's probes are recorded and a
+    default-only run plots every prompt."""
+    from benchmarks.common import DATA
+
+    holdout = DATA / "fisher_holdout.json"
+    texts = bench_fisher.prompts_of(holdout)
+    assert len(texts) == 20 and not set(texts) & set(bench_fisher.PROMPTS)
+    bench_fisher.run(tiny_llama, tmp_path, seeds=1, prompts=texts[:2], log=_quiet,
+                     points=[default_point()], prompt_set=holdout)
+    assert not (tmp_path / "fisher_accuracy.json").exists()
+    d = _written(tmp_path, "fisher_holdout")
+    assert d["prompt_set"] == "fisher_holdout.json" and d["prompts_in_set"] == 2
+    assert [p["text"] for p in d["prompts"]] == list(texts[:2])
+    default = "{},{}".format(*default_point())
+    for p in d["prompts"]:
+        assert all(n >= default_point()[1] for n in p["points"][default]["probes_used"])
