@@ -115,10 +115,11 @@ def test_plan_batch_is_the_engines_largest_batch(tiny_llama, monkeypatch, one_th
                         lambda g, v, c=None: seen.append(v.shape[0]) or real(g, v, c))
     ids = [3 + i % 100 for i in range(200)]
     shape = calibration.shape_of(tiny_llama)
-    for method, rank in (("fast", None), ("exact", None), ("lowrank", 3)):
+    # probes given: a fixed plan (the default's rank check is counted by its mean, tested apart)
+    for method, rank, probes in (("fast", None, 5), ("exact", None, None), ("lowrank", 3, None)):
         seen.clear()
         req = AttributionRequest(token_ids=ids, scope="fisher", fisher_method=method,
-                                 fisher_rank=rank)
+                                 fisher_rank=rank, fisher_probes=probes)
         out = attribute(tiny_llama, req, force=True)
         p = plan(shape, len(ids), req)
         assert max(seen) <= p.batch and sum(seen) == p.directions == out.fisher.rank + out.fisher.probes
