@@ -345,7 +345,8 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
     as the ``frontier`` (and plotted as it) when this run measures the default alone;
     ``prompt_set``: the file ``prompts`` came from (another than the validation set writes
     ``<its stem>.json/.png`` instead of fisher_accuracy)."""
-    name = NAME if Path(prompt_set) == VALIDATION else Path(prompt_set).stem
+    name = NAME if Path(prompt_set).resolve() == VALIDATION.resolve() else Path(prompt_set).stem
+    set_size = len(prompts_of(prompt_set))
     t0 = time.perf_counter()
     if only_cached and cache:
         prompts = [t for t in prompts if _cached(lm, encode_prompt(lm.tokenizer, t).token_ids, cache)]
@@ -355,7 +356,7 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
 
     def result_so_far() -> dict:
         return {"environment": environment(lm), "prompt_set": Path(prompt_set).name,
-                "prompts_measured": len(measured), "prompts_in_set": len(prompts),
+                "prompts_measured": len(measured), "prompts_in_set": set_size,
                 "tuned_on": str(TUNING.name), "default": list(default), "seeds": seeds,
                 "grid": summarize(measured, grid), "prompts": measured}
 
@@ -368,7 +369,9 @@ def run(lm, out_dir, ranks=RANKS, probes=PROBES, seeds=3, prompts=PROMPTS, log=p
     if resume and (out_dir / f"{name}.json").exists():
         keys = ["{},{}".format(*g) for g in grid]
         for p in json.loads((out_dir / f"{name}.json").read_text())["prompts"]:
-            if all(k in p["points"] for k in keys):
+            # a default measured before the rank check (no probes_used) is not this default
+            if all(k in p["points"] for k in keys) and \
+                    "probes_used" in p["points"]["{},{}".format(*default)]:
                 done[p["text"]] = {**p, "points": {k: p["points"][k] for k in keys}}
     for i, text in enumerate(prompts):
         measured.append(done.get(text) or measure_prompt(lm, text, grid, seeds, cache, log=log,

@@ -69,8 +69,10 @@ def test_fast_is_unbiased_against_brute_force(fcase):
     """Mean over 64 seeds within 4 standard errors of the brute-force score, every token."""
     lm, graph, _, exact = fcase
     # with the rank check on: stopping on the data must not bias it either
-    runs = torch.stack([fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s,
-                                      rank_target=RANK_TARGET).scores for s in range(64)])
+    outs = [fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=RANK_TARGET)
+            for s in range(64)]
+    assert sum(o.probes > 3 for o in outs) >= 8  # the check did stop at different counts
+    runs = torch.stack([o.scores for o in outs])
     mean, se = runs.mean(0), runs.std(0) / 8
     assert (se > 0).all()
     assert ((mean - exact).abs() <= 4 * se).all(), ((mean - exact) / se).tolist()
@@ -117,6 +119,13 @@ def test_rank_stability_is_the_median_spearman_of_redrawn_estimates():
     assert rank_stability(est, est[None] + 1e-9 * terms, seed=9) == 1.0  # no doubt left
     assert rank_stability(est[:2], terms[:, :2], seed=0) == 1.0  # undefined: 2 tokens
     assert rank_stability(est, terms[:1], seed=0) == 1.0  # one probe: no spread
+    tied = torch.tensor([2.0, 1.0, 1.0, 1.0, 0.5], dtype=torch.float64)
+    spread = torch.zeros(4, 5, dtype=torch.float64)
+    spread[:, 0] = torch.tensor([1.0, 3.0, 2.0, 2.0])  # only the first token is uncertain
+    assert rank_stability(tied, spread + tied, seed=1) == pytest.approx(1.0, abs=1e-12)  # ties kept
+    bad = est.clone()
+    bad[2] = float("nan")
+    assert rank_stability(bad, terms, seed=0) == 1.0  # not finite: more probes cannot help
 
 
 def test_the_rank_check_adds_probes_only_where_ranks_are_in_doubt(fcase):
@@ -128,6 +137,7 @@ def test_the_rank_check_adds_probes_only_where_ranks_are_in_doubt(fcase):
         assert fixed.probes == 3 and fixed.rank_stability is None
         strict = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=0.999)
         assert strict.probes in (3, 7, 14, RANK_MAX_PROBES)  # 3 + 4, then doubling
+        assert strict.rank_stability >= 0.999 or strict.probes == RANK_MAX_PROBES
         loose = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=s, rank_target=-1.0)
         assert loose.probes == 3  # met at once: the same as no check
         torch.testing.assert_close(loose.scores, fixed.scores, rtol=1e-6, atol=0)  # QR rounding
@@ -155,6 +165,17 @@ def test_the_rank_check_doubles_probes_while_the_ranks_are_in_doubt(
     out = fisher_scores(lm, graph, "fast", rank=2, probes=3, seed=0, rank_target=0.995)
     assert out.probes == probes
     assert next(calls, None) is None  # every scripted answer was asked for, no more
+
+
+def test_an_error_target_does_not_extend_the_rank_check_past_its_cap(fcase, monkeypatch):
+    """With --fisher-error met at once and ranks never settling, the default stops at
+    RANK_MAX_PROBES, not at the error mode's 256."""
+    import jscope_desktop.engine.fisher_fast as ff
+
+    lm, graph, _, _ = fcase
+    monkeypatch.setattr(ff, "rank_stability", lambda *a, **k: 0.5)
+    out = fisher_scores(lm, graph, "fast", rank=2, seed=0, rel_error=0.99, max_probes=256)
+    assert out.probes == RANK_MAX_PROBES
 
 
 def test_error_estimate_bounds_the_true_error(fcase):

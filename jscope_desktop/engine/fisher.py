@@ -9,8 +9,8 @@ the score is a sum of squared input-VJPs. Three methods:
   to them by finite-difference JVPs, both blocks exactly, orthogonal probes in the rest. Its
   error estimate is the probes' calibrated standard error. By default probes are doubled (up to
   fisher_config.RANK_MAX_PROBES) while the ranks are in doubt (fisher_fast.rank_stability);
-  ``rel_error`` asks for an error instead; ``budget`` N spends exactly N VJP-equivalents, split
-  as fisher_config.budget_plan says, and adds nothing.
+  ``rel_error`` also asks for an error (the rank check stops at its cap); ``budget`` N spends
+  exactly N VJP-equivalents, split as fisher_config.budget_plan says, and adds nothing.
 - ``lowrank``: the top-k directions only (biased low; kept to compare with the reference code).
 
 Measured on the validation prompts (benchmarks/bench_fisher.py; settings chosen on a separate

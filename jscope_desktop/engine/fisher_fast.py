@@ -19,9 +19,10 @@ Cost: ``k`` + ``k`` + ``k`` + probes VJP-equivalents (a JVP counted as one), in 
 backward passes and one batched forward. The error estimate is the probe mean's standard error,
 ``√(Σ_t var_t / n) / ‖est‖``, times a factor calibrated on the tuning prompts
 (``fisher_config.ERROR_CALIBRATION``) so that it bounds the true error on most prompts.
-More probes follow (one more backward pass each time, doubling) while a requested error is not
-met, or, by default, while the ranks are unstable (:func:`rank_stability` below
-``fisher_config.RANK_TARGET``): near-tied tokens are what breaks a rank order, not the L2 error.
+More probes follow (one more batch each time, doubling) while a requested error is not met,
+or, by default, while the ranks are unstable (:func:`rank_stability` below
+``fisher_config.RANK_TARGET``, up to ``fisher_config.RANK_MAX_PROBES``): near-tied tokens are
+what breaks a rank order, not the L2 error.
 What was tried and lost is recorded in fisher_config.py and benchmarks/bench_fisher.py.
 """
 
@@ -95,22 +96,33 @@ def rel_error(terms: torch.Tensor, est: torch.Tensor) -> float:
     return float(ERROR_CALIBRATION * var.sum().sqrt() / est.norm().clamp_min(1e-300))
 
 
+def substream(seed: int, purpose: int) -> torch.Generator:
+    """A generator for one use of a seed (0: the complement probes, 1: the vocabulary tail, 2:
+    the rank check's redraws), so no two uses, and no two seeds, share random numbers."""
+    if purpose == 0:
+        return torch.Generator().manual_seed(seed)  # the probes as they always were
+    return torch.Generator().manual_seed((seed * 0x9E3779B97F4A7C15 + purpose * 0xBF58476D1CE4E5B9)
+                                         % 2**63)
+
+
 def rank_stability(est: torch.Tensor, terms: torch.Tensor, seed: int,
                    samples: int = RANK_SAMPLES) -> float:
     """How stable the estimate's rank order is: the median Spearman ρ (over ``samples`` draws)
     between ``est`` (T,) and ``est`` redrawn with the probe mean's per-token standard errors
     (``terms`` (n, T); a parametric bootstrap). 1.0 where it is undefined (T < 3, n < 2, no
-    spread). Ties are broken by position (the noise makes them rare).
+    spread, or scores that are not finite: more probes would not help). Ties are broken by
+    position (a stable sort; the noise makes them rare).
     """
     n, T = terms.shape
     if T < 3 or n < 2:
         return 1.0
     sd = (terms.var(0, unbiased=True) / n).sqrt()
-    if not bool((sd > 0).any()):
+    finite = bool(torch.isfinite(est).all() and torch.isfinite(sd).all())
+    if not finite or not bool((sd > 0).any()):
         return 1.0
-    gen = torch.Generator().manual_seed(seed)
-    drawn = est[None] + sd[None] * torch.randn(samples, T, generator=gen, dtype=est.dtype)
-    ranks = torch.cat([est[None], drawn]).argsort(1).argsort(1).double()
+    drawn = est[None] + sd[None] * torch.randn(samples, T, generator=substream(seed, 2),
+                                               dtype=est.dtype)
+    ranks = torch.cat([est[None], drawn]).argsort(dim=1, stable=True).argsort(dim=1, stable=True).double()
     ranks -= ranks.mean(1, keepdim=True)
     rho = (ranks[1:] @ ranks[0]) / (ranks[1:].norm(dim=1) * ranks[0].norm())
     return float(rho.median())
@@ -145,7 +157,7 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
     def h_dirs(Qw: torch.Tensor) -> torch.Tensor:  # whitened (d, n) -> h-space rows (n, d)
         return (root @ (U.T @ Qw)).T
 
-    gen = torch.Generator().manual_seed(seed)
+    gen = substream(seed, 0)
     Q0 = U[:, :k]
     grads, passes = [], 0
     for _, g in vjp_chunks(graph, h_dirs(Q0), cancel, first_batch=k):  # batch 1
@@ -168,7 +180,7 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
     n_max = min(max(n, adaptive), m)
     # the first n probes are the same whatever n_max is: stopping early changes nothing drawn
     Z = complement_probes(Q, n_max, gen)
-    tail = tail_probes(n_max, torch.Generator().manual_seed(seed + 1)).to(Z.dtype)
+    tail = tail_probes(n_max, substream(seed, 1)).to(Z.dtype)
     probe_dirs = h_dirs(Z) + tail
     first = torch.cat([h_dirs(Q1), probe_dirs[:n]])
     sq, p2 = per_direction_sq(graph, first, cancel, progress, first_batch=max(1, len(first)))
@@ -180,7 +192,9 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
         est = exact_part + (terms.mean(0) if len(terms) else 0.0)
         err = rel_error(terms, est) if n < m else 0.0
         stable = (rank_stability(est, terms, seed) if n < m else 1.0) if rank_target else None
-        met = (not target or err <= target) and (not rank_target or stable >= rank_target)
+        # the rank check stops at RANK_MAX_PROBES even where an error target goes on
+        ranks_met = not rank_target or stable >= rank_target or n >= RANK_MAX_PROBES
+        met = (not target or err <= target) and ranks_met
         if met or n >= n_max:
             return {"scores": est, "rank": r, "probes": n, "rel_error": err, "passes": passes,
                     "directions": directions, "rank_stability": stable}

@@ -45,7 +45,8 @@ register(Scope(
     "How much each token changes the whole predicted distribution: tr(J_tᵀ F J_t) with F the "
     "Fisher information of the next-token distribution.",
     _fisher, unit="tr(JᵀFJ)",
-    cost="1 forward + one batched backward pass of k directions + probes (exact: d directions)",
+    cost="1 forward + two batched backward passes of 2k directions + probes, a third where the "
+         "ranks are in doubt (exact: d directions)",
 ))
 
 register(DirectionScope(
