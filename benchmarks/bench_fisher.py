@@ -286,10 +286,12 @@ def _plot_frontier(result, front, pts, default, ax_e, ax_s):
     """Error and Spearman against time ratio over the grid (or an earlier run's frontier)."""
     for ax, key, label in ((ax_e, "median_rel_l2", "median relative L2 error vs exact"),
                            (ax_s, "median_spearman", "median Spearman ρ vs exact")):
-        for v in pts.values():
+        for k, v in pts.items():
             ax.scatter(v["median_time_ratio"], v[key], s=18 + 3 * v["probes"],
                        color="C0" if v["frontier"] else "0.6", zorder=3)
-            ax.annotate(f"k{v['rank']} p{v['probes']}", (v["median_time_ratio"], v[key]),
+            # the grid's default point is the default, rank check included; the others are fixed
+            text = f"k{v['rank']} p{v['probes']}" + (" + check" if k == default else "")
+            ax.annotate(text, (v["median_time_ratio"], v[key]),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
         line = sorted((v["median_time_ratio"], v[key]) for v in pts.values() if v["frontier"])
         ax.plot(*zip(*line, strict=True), "-", color="C0", label="frontier")
@@ -299,13 +301,9 @@ def _plot_frontier(result, front, pts, default, ax_e, ax_s):
         ax.scatter(d["median_time_ratio"], d[key], marker="*", s=260, color="C3", zorder=4,
                    label=f"default {result['default'][0]} + {result['default'][1]} probes, "
                          f"rank check ({len(result['prompts'])} prompts)")
-        prev = result.get("previous_default_validation")
-        if prev:  # the same prompts before the rank check: the fair comparison for the star
-            ax.scatter(prev["median_time_ratio"], prev[key], marker="D", s=70, color="C1",
-                       zorder=4, label=f"5 + 5, no rank check ({len(result['prompts'])} prompts, "
-                                       "previous stop)")
         ax.set_xlabel("time / Temperature Scope (median over prompts)")
-        ax.set_title(f"frontier: fixed settings, {front['prompts_measured']} prompts", fontsize=9)
+        ax.set_title(f"frontier: fixed settings and the default, {front['prompts_measured']} prompts",
+                     fontsize=9)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     ax_e.set_yscale("log")
