@@ -40,6 +40,10 @@ class RunEstimates(QObject):
         if job is not self.job:
             return
         self.job = None
+        if isinstance(est, str):  # the model's sizes are unknown: runs go ahead without one
+            self.last = None
+            self.window.prompt_panel.show_estimate("no estimate", True, est)
+            return
         self.last = (req, est) if est is not None else None
         if est is None:
             self.window.prompt_panel.show_estimate("")

@@ -120,10 +120,11 @@ def timed_progress(progress):
 def estimate_job(holder: ModelHolder, request, memory_limit: int | None = None):
     """A job estimating ``request`` on the loaded model (None when none is loaded or the
     prompt is empty): tokenizes, measures the model's throughput once (its warm-up), and
-    returns a ``cost_model.Estimate``."""
+    returns a ``cost_model.Estimate``, or the one-line note of a model whose runs cannot be
+    estimated (``cost_model.NO_ESTIMATE``)."""
 
     def run(progress, cancel):
-        from ..engine.calibration import estimate_loaded
+        from ..engine.calibration import estimate_loaded, estimate_note
         from ..engine.forward import warm_up
         from ..engine.tokens import encode_prompt
 
@@ -134,7 +135,7 @@ def estimate_job(holder: ModelHolder, request, memory_limit: int | None = None):
         if len(ids) > lm.info.context_length:
             return None
         warm_up(lm, ids)  # calibrates the time once per model and device
-        return estimate_loaded(lm, request, len(ids), memory_limit)
+        return estimate_loaded(lm, request, len(ids), memory_limit) or estimate_note(lm)
 
     return run
 

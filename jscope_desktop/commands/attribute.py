@@ -20,6 +20,7 @@ from .options import (
     add_model_options,
     check_outputs,
     chosen_image,
+    load_model,
     positive_integer,
     progress_status,
     read_prompt,
@@ -29,13 +30,6 @@ from .options import (
 __all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
            "write_outputs", "load_model", "read_prompt"]
 
-
-def load_model(*args, **kwargs):
-    """:func:`jscope_desktop.engine.models.load_model`, imported when a model is first loaded
-    (torch takes seconds to import: a run refused before loading never pays for it)."""
-    from ..engine.models import load_model as load
-
-    return load(*args, **kwargs)
 
 # how the CLI names the request's settings in the engine's sentences
 SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
@@ -224,7 +218,8 @@ def memory_size(text: str) -> int:
 
 def cli_estimate(args, request: AttributionRequest):
     """The estimate of ``request`` for the model the options name, before loading it when its
-    folder says enough; otherwise the model is loaded (and calibrated once) to estimate."""
+    folder says enough; otherwise the model is loaded (and calibrated once) to estimate. None
+    when the model's sizes are unknown."""
     from ..engine.calibration import device_key, estimate_loaded, estimate_source, source_key, stored
     from ..engine.devices import device_name
     from ..engine.gguf_cache import embedded_gguf_path
@@ -251,6 +246,11 @@ def write_estimate(args, request: AttributionRequest) -> int:
     from ..engine.io import write_json
 
     est = cli_estimate(args, request)
+    if est is None:  # the model's sizes are unknown (said on stderr when it loaded)
+        if args.json:
+            raise JScopeError("There is no estimate to write: this model's config does not give "
+                              "its sizes; a run goes ahead without one.")
+        return 0
     if args.json == "-":
         import json
 

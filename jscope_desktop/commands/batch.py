@@ -30,10 +30,9 @@ from ..engine.attribute import attribute
 from ..engine.batch import BatchItem, OutState, read_items, read_out, result_settings
 from ..engine.errors import JScopeError, finite_or_none, is_out_of_memory
 from ..engine.io import check_distinct, check_writable, could_not_write, user_path
-from ..engine.models import load_model
 from ..engine.request import check_request
 from .attribute import add_request_options, build_request, request_from_args
-from .options import add_model_options, positive_integer
+from .options import add_model_options, load_model, positive_integer
 
 __all__ = ["add_parser", "add_worker_options", "attribute", "item_line", "json_line", "load_model",
            "run", "wants_workers"]
@@ -111,6 +110,11 @@ def run(args) -> int:
         from ..engine.batch_ray import import_ray
 
         import_ray()  # before any work: one sentence when Ray is missing
+        from ..engine.calibration import source_note
+
+        note = source_note(args.model)  # the workers load the model: said here, once
+        if note:
+            print(f"jscope: {note}", file=sys.stderr)
         failed, seconds = _run_on_ray(state, todo, runnable, args, out)
     else:
         lm = None

@@ -10,13 +10,13 @@ from pathlib import Path
 from ..engine.errors import JScopeError
 from ..engine.examples import EXAMPLES, Example, get_example, run_example, summary_lines
 from ..engine.io import check_distinct, check_writable, could_not_write
-from ..engine.models import load_model
 from ..engine.result import AttributionResult
 from .options import (
     add_html_option,
     add_image_options,
     add_model_options,
     chosen_image,
+    load_model,
     save_html_file,
 )
 

@@ -26,8 +26,8 @@ from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
 from ..engine.fisher import FISHER_METHODS
 from ..engine.io import check_distinct, check_writable, user_path, write_json
-from ..engine.models import load_model
 from .batch import add_worker_options, wants_workers
+from .options import load_model
 
 
 def add_parser(sub) -> None:

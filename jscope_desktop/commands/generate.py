@@ -7,7 +7,6 @@ import argparse
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.io import user_path
-from ..engine.models import load_model
 from .attribute import write_outputs
 from .options import (
     add_exclude_option,
@@ -16,6 +15,7 @@ from .options import (
     add_model_options,
     check_outputs,
     chosen_image,
+    load_model,
     positive_integer,
     progress_status,
     read_prompt,

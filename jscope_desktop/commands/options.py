@@ -17,6 +17,21 @@ from ..render.formats import image_formats, with_suffix_of
 from ..render.view_options import MODES, ScaleExclusion
 
 
+def load_model(*args, **kwargs):
+    """:func:`jscope_desktop.engine.models.load_model` for a command: imported when a model is
+    first loaded (torch takes seconds to import: a run refused before loading never pays for it),
+    and, for a model whose runs cannot be estimated, :data:`~..engine.cost_model.NO_ESTIMATE`
+    said once on stderr (the run goes ahead)."""
+    from ..engine.calibration import estimate_note
+    from ..engine.models import load_model as load
+
+    lm = load(*args, **kwargs)
+    note = estimate_note(lm)
+    if note:
+        print(f"jscope: {note}", file=sys.stderr)
+    return lm
+
+
 def add_model_options(p) -> None:
     """--model, --device and --dtype."""
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.models import load_model
 from ..engine.result import AttributionResult
 from ..engine.series.explain import (
     DEFAULT_N_VALUES,
@@ -26,6 +25,7 @@ from .options import (
     add_model_options,
     check_outputs,
     chosen_image,
+    load_model,
     save_html_file,
 )
 

@@ -133,12 +133,14 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     needs_foil = any(s.needs_foil for s in scopes)
     # the costliest scope decides whether the run fits; their times add up
     ests = [estimate_loaded(lm, req.but(scope=s.name), len(ids), memory_limit) for s in scopes]
-    check_fits(max(ests, key=lambda e: e.peak_bytes), req, lm.dtype_name, force)
-    expect_seconds(progress, sum(e.seconds for e in ests))
+    ests = [e for e in ests if e is not None]  # none where the model's sizes are unknown
+    if ests:
+        check_fits(max(ests, key=lambda e: e.peak_bytes), req, lm.dtype_name, force)
+        expect_seconds(progress, sum(e.seconds for e in ests))
     recompute = any(e.recompute for e in ests)  # they share one graph
     batch = min((e.batch for e in ests if e.batch), default=None)
     if progress:
-        progress(0.0, "Forward pass")
+        progress(0.0, "Forward pass" if ests else "Forward pass (no estimate for this model)")
     warm_up(lm, ids)
     logits, forward_s = plain_forward(lm, ids[: position + 1])
     probs = torch.softmax(logits, -1)

@@ -34,7 +34,7 @@ def checkpoint_dtype(folder: Path) -> str | None:
 def weight_count(folder: Path) -> int | None:
     """Parameters of a model folder: the safetensors headers, else the config's shape."""
     from .calibration import safetensors_parameters
-    from .cost_model import ModelShape
+    from .cost_model import ModelShape, UnknownShape
 
     n = safetensors_parameters(folder)
     if n:
@@ -42,7 +42,7 @@ def weight_count(folder: Path) -> int | None:
     config = read_config(folder)
     try:
         return ModelShape.from_config(config).n_params if config is not None else None
-    except (ValueError, KeyError, TypeError, OverflowError):
+    except (ValueError, KeyError, TypeError, OverflowError, UnknownShape):
         return None
 
 

@@ -15,7 +15,7 @@ import struct
 import sys
 from pathlib import Path
 
-from .cost_model import Estimate, ModelShape, estimate_run, plan, work
+from .cost_model import NO_ESTIMATE, Estimate, ModelShape, UnknownShape, estimate_run, plan, work
 from .io import write_json
 from .request import AttributionRequest
 
@@ -166,6 +166,8 @@ def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
     if get_scope(req.scope).plugin is not None:
         return
     shape = shape_of(lm)
+    if shape is None:  # nothing to calibrate an estimate of
+        return
     record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req, recompute, batch),
            seconds)
 
@@ -211,16 +213,38 @@ def memory_now(device: str) -> tuple[int, int]:
     return held, held + free_bytes()
 
 
-def shape_of(lm) -> ModelShape:
-    """The shape of a loaded model (its exact parameter count)."""
-    shape = getattr(lm, "_cost_shape", None)
-    if shape is None:
+def shape_of(lm) -> ModelShape | None:
+    """The shape of a loaded model (its exact parameter count), or None when its config does
+    not give its sizes (then nothing about it is estimated: :data:`~.cost_model.NO_ESTIMATE`)."""
+    if hasattr(lm, "_cost_shape"):
+        return lm._cost_shape
+    try:
         shape = ModelShape.from_config(lm.model.config, lm.info.n_params)
-        impl = getattr(lm.model.config, "_attn_implementation", None)
-        if impl == "eager" and not shape.eager_attention:
-            shape = ModelShape(**{**shape.__dict__, "eager_attention": True})
-        lm._cost_shape = shape
+    except UnknownShape:
+        shape = None
+    impl = getattr(lm.model.config, "_attn_implementation", None)
+    if shape is not None and impl == "eager" and not shape.eager_attention:
+        shape = ModelShape(**{**shape.__dict__, "eager_attention": True})
+    lm._cost_shape = shape
     return shape
+
+
+def estimate_note(lm) -> str | None:
+    """The one line to show for a loaded model whose runs cannot be estimated, else None."""
+    return NO_ESTIMATE if shape_of(lm) is None else None
+
+
+def source_note(source) -> str | None:
+    """:func:`estimate_note` before loading: for a model folder (not the embedded model or a
+    ``.gguf``, whose converted configs give their sizes) whose ``config.json`` lacks them."""
+    from .cost_model import config_sizes
+    from .model_checks import read_config
+
+    folder = None if source is None else Path(source).expanduser()
+    if folder is None or not folder.is_dir():
+        return None
+    config = read_config(folder)
+    return NO_ESTIMATE if isinstance(config, dict) and config_sizes(config) is None else None
 
 
 def fed_tokens(n_ids: int, position: int | None) -> int:
@@ -231,16 +255,20 @@ def fed_tokens(n_ids: int, position: int | None) -> int:
 
 
 def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
-                    limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate:
+                    limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate | None:
     """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens
-    (``recompute``: as :func:`~.cost_model.estimate_run`)."""
+    (``recompute``: as :func:`~.cost_model.estimate_run`); None when the model's sizes are
+    unknown (:func:`estimate_note`)."""
     from .forward import can_recompute
 
+    shape = shape_of(lm)
+    if shape is None:
+        return None
     held, reach = memory_now(str(lm.device))
     rate, _kinds = throughputs(_lm_records(lm))
     if not can_recompute(lm):  # a layer stack the engine does not know: never recomputed
         recompute = False
-    return estimate_run(shape_of(lm), fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
+    return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
                         base_bytes=held, available_bytes=reach, throughput=rate,
                         limit_bytes=limit_bytes, recompute=recompute)
 
@@ -312,7 +340,7 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     try:
         dtype = choose_dtype(dtype, folder, dev)
         return estimate_folder(folder, str(path), n, req, dev, dtype, limit_bytes)
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnknownShape):
         return None
 
 

@@ -158,6 +158,8 @@ def calibrate(lm: LoadedModel, token_ids: list[int]) -> None:
     if calibration.has_calibration(lm) or not token_ids:
         return
     shape = calibration.shape_of(lm)
+    if shape is None:  # sizes unknown: nothing to calibrate
+        return
     per_token = (2 + 1.6) * forward_work(shape, 1)
     n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
     ids = (token_ids * (n // len(token_ids) + 1))[:n]

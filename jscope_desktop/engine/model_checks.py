@@ -71,20 +71,12 @@ def refuse_custom_code(folder: Path) -> None:
 def estimated_parameters(config: dict) -> int | None:
     """Parameters a decoder config implies (embeddings, attention, gated MLP), or None when it
     lacks the sizes; within ~20 % for Llama-, Gemma- and Qwen-shaped models."""
-    c = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    from .cost_model import ModelShape, UnknownShape
+
     try:
-        V, d, L = int(c["vocab_size"]), int(c["hidden_size"]), int(c["num_hidden_layers"])
-        f = int(c.get("intermediate_size") or 4 * d)
-        heads = int(c.get("num_attention_heads") or 1)
-        kv = int(c.get("num_key_value_heads") or heads)
-        head_dim = int(c.get("head_dim") or d // max(heads, 1))
-    except (KeyError, TypeError, ValueError, OverflowError):
+        return ModelShape.from_config(config).n_params
+    except UnknownShape:
         return None
-    if min(V, d, L, f, heads, kv, head_dim) < 1:
-        return None
-    embed = V * d * (1 if c.get("tie_word_embeddings", True) else 2)
-    per_layer = 2 * d * heads * head_dim + 2 * d * kv * head_dim + 3 * d * f
-    return embed + L * per_layer
 
 
 def physical_memory() -> int | None:
