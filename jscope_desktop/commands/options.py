@@ -153,5 +153,11 @@ def progress_status() -> Iterator[Callable[[float, str], None] | None]:
 
 
 def image_path(path: str | Path, fmt: str) -> Path:
-    """``path`` with the suffix of ``fmt`` (added when the name has another one)."""
+    """``path`` with the suffix of ``fmt``: added to a name without one ("a" → "a.png"); a name
+    that ends in another suffix ("a.txt") is refused in one sentence, never written as
+    "a.txt.png" behind the user's back."""
+    suffix = Path(path).suffix
+    if suffix and suffix.lower() != f".{fmt}":
+        raise JScopeError(f"--{fmt} {Path(path).name}: the name ends in {suffix}, not .{fmt}; "
+                          f"name the file {Path(path).stem}.{fmt}.")
     return with_suffix_of(path, fmt)

@@ -21,15 +21,13 @@ truncated last line (a run killed mid-write) is dropped.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EMPTY_PROMPT, JScopeError
-from .io import read_user_json, read_user_text, user_path, write_text
+from .io import csv_rows, read_user_json, read_user_text, user_path, write_text
 
 FIELDS = ("prompt", "target", "foil", "position", "chat")
 OVERRIDES = ("target", "foil", "position", "chat")  # the fields that override the options
@@ -130,10 +128,7 @@ def _jsonl_items(text: str) -> list[BatchItem]:
 
 
 def _csv_items(text: str, path: Path) -> list[BatchItem]:
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise JScopeError(f"The input file {path} is not valid CSV ({exc}).") from None
+    rows = csv_rows(text, "input file", path)
     while rows and not any(rows[0]):
         rows.pop(0)
     if not rows:

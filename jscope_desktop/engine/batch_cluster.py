@@ -97,6 +97,17 @@ def actor_plan(resources: dict, workers: int, device: str, local: bool,
     return ActorPlan({"num_cpus": share}, device, threads, local)
 
 
+def check_workers(workers: int, cpus: int | float, where: str) -> None:
+    """Refuse, before any actor starts, more workers than ``where`` ("this machine", "the
+    cluster") has CPUs: each is a process holding its own copy of the model, so more than one a
+    CPU only divides the same CPUs, and a huge number would start processes for minutes."""
+    most = max(1, int(cpus))
+    if workers > most:
+        raise JScopeError(f"--workers {workers:,} is more than {where} can run: it has {most} "
+                          f"CPU{'s' if most > 1 else ''}, one worker each at most; use --workers "
+                          f"{most} or fewer.")
+
+
 def check_memory(workers: int, weight_bytes: int, memory: int | None) -> None:
     """Refuse ``workers`` copies of a model of ``weight_bytes`` that this machine cannot hold.
 

@@ -37,6 +37,7 @@ from .batch_cluster import (
     actor_plan,
     check_memory,
     check_reachable,
+    check_workers,
     default_workers,
     died_sentence,
     import_ray,
@@ -142,6 +143,8 @@ class RayWorkers:
         ray, local = self.ray, self.address == "local"
         if local and self.workers is None:
             self.workers = default_workers("local")
+        if local:  # before Ray starts that many processes
+            check_workers(self.workers, os.cpu_count() or 1, "this machine")
         if not ray.is_initialized():
             options = dict(include_dashboard=False, log_to_driver=False, namespace="jscope",
                            logging_level=logging.WARNING)
@@ -161,6 +164,8 @@ class RayWorkers:
         resources = ray.cluster_resources()
         if self.workers is None:
             self.workers = default_workers(self.address, resources)
+        check_workers(self.workers, resources.get("CPU", 1), "this machine" if local else
+                      "the cluster")
         model, device, dtype, run_item = self.load_args
         self.plan = actor_plan(resources, self.workers, device, local)
         self.load_args = (model, self.plan.device, dtype, run_item)

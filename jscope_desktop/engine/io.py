@@ -4,6 +4,8 @@ a full disk mid-write never truncates the file that was there)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -12,6 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import JScopeError
+
+# The most a text file the user names (prompts, batch items, series values) may hold: far above
+# any real one, and a bound on what a wrong file (a disk image, /dev/zero) costs before it is
+# refused.
+MAX_TEXT_BYTES = 256 * 2**20
+_CSV_FIELD_MAX = 2**31 - 1  # the csv module's limit is a C long (32 bits on Windows)
 
 
 def user_path(path: str | Path) -> Path:
@@ -23,11 +31,18 @@ def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8"
     """The whole text of ``path``.
 
     Raises a one-sentence :class:`JScopeError` naming ``what`` (e.g. "prompts file") for a
-    missing, unreadable or undecodable file.
+    missing, unreadable or undecodable file, or one over :data:`MAX_TEXT_BYTES` (never read
+    past that, so a device or an endless pipe is refused too). Newlines are read as
+    :func:`open` reads them in text mode (``\r\n`` and ``\r`` become ``\n``).
     """
     p = user_path(path)
     try:
-        return p.read_text(encoding=encoding)
+        with p.open("rb") as f:
+            data = f.read(MAX_TEXT_BYTES + 1)
+        if len(data) > MAX_TEXT_BYTES:
+            raise JScopeError(f"The {what} {p} holds more than {MAX_TEXT_BYTES // 2**20} MB; "
+                              "split it into smaller files.")
+        return io.TextIOWrapper(io.BytesIO(data), encoding=encoding).read()
     except FileNotFoundError:
         raise JScopeError(f"The {what} {p} does not exist.") from None
     except IsADirectoryError:
@@ -35,6 +50,20 @@ def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8"
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise JScopeError(f"Could not read the {what} {p}: {reason}.") from None
+
+
+def csv_rows(text: str, what: str, path: str | Path) -> list[list[str]]:
+    """The rows of CSV ``text`` read from the ``what`` at ``path``. A field may be as long as the
+    text itself (the csv module's own limit, 131,072 characters, is not one of ours: a long
+    prompt is a real prompt); malformed CSV is one sentence."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(_CSV_FIELD_MAX, max(old, len(text) + 1)))
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise JScopeError(f"The {what} {user_path(path)} is not valid CSV ({exc}).") from None
+    finally:
+        csv.field_size_limit(old)
 
 
 def read_user_json(path: str | Path, what: str = "file", shape: str = "JSON"):

@@ -6,6 +6,7 @@ distribution beside the true transition (DESIGN.md, Time series).
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,9 @@ def encode_series(values: list[float], digits: int = 2, margin: float = MARGIN) 
                           "them (e.g. divide them all by the same power of ten).")
     step = (vmax - vmin) / ((hi - lo) * (1 - 2 * margin))
     offset = vmin - step * (lo + margin * (hi - lo))
+    if not (step >= sys.float_info.min and math.isfinite(offset)):  # a subnormal step: 0 or lossy
+        raise JScopeError(f"The values differ by too little (a range of {vmax - vmin:g}) to be "
+                          "rescaled to whole numbers; multiply them all by the same power of ten.")
     encoded = [min(hi, max(lo, round((v - offset) / step))) for v in values]
     return Encoding(encoded, digits, offset, step)
 

@@ -3,13 +3,11 @@ the checks every series must pass. Torch-free, so the app can parse input on its
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
 from ..errors import JScopeError
-from ..io import read_user_text
+from ..io import csv_rows, read_user_text
 
 MAX_VALUES = 4096  # 3–4 tokens a value: beyond this no supported context holds the series
 
@@ -44,7 +42,7 @@ def read_values(path: str | Path, column: str | None = None) -> list[float]:
     number; default the last column). A first row that is not numeric is taken as a header."""
     path = Path(path)
     text = read_user_text(path, "file", encoding="utf-8-sig")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    rows = [r for r in csv_rows(text, "file", path) if any(c.strip() for c in r)]
     if not rows:
         raise JScopeError(f"The file {path} holds no values.")
     index = _column_index(rows[0], column, path)
