@@ -158,3 +158,22 @@ def test_the_time_left_counts_down_between_progress_updates(qtbot, make_window, 
                     timeout=3000)
     window.countdown.show("Done")  # a message without a time left stops the count
     assert window.progress.format() == "Done – %p%" and not window.countdown.timer.isActive()
+
+
+def test_a_model_whose_sizes_are_unknown_says_so_and_runs(qtbot, make_window, tiny_llama,
+                                                          monkeypatch):
+    from jscope_desktop.engine import cost_model
+    from jscope_desktop.engine.models import LoadedModel
+
+    monkeypatch.setattr(cost_model, "config_sizes", lambda config: None)
+    # a fresh handle: the shared model's cached shape stays as it is
+    lm = LoadedModel(tiny_llama.model, tiny_llama.tokenizer, tiny_llama.info, tiny_llama.device,
+                     tiny_llama.dtype)
+    window = make_window(lm)
+    p = window.prompt_panel
+    p.prompt.setPlainText("12,34,56,")
+    qtbot.waitUntil(lambda: _label(window) == "no estimate", timeout=30000)
+    assert p.cost_label.toolTip() == cost_model.NO_ESTIMATE and window.estimates.last is None
+    p.memory_limit.setText("1MB")  # nothing to refuse by: the run goes ahead
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
