@@ -26,9 +26,9 @@ import torch
 
 from jscope_desktop.cli import build_parser
 from jscope_desktop.commands.batch import item_line
-from jscope_desktop.engine.batch import BatchItem
 from jscope_desktop.engine.faithfulness.run import load_prompts
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.model.load import load_model
+from jscope_desktop.engine.runners.batch import BatchItem
 
 from .common import LAMBADA, add_model_args, environment, load, pyplot, save_figure, write_result
 
@@ -70,7 +70,7 @@ def measure_sequential(model, device: str, dtype: str, batch: list[BatchItem]) -
 def measure_ray(model, device: str, dtype: str, batch: list[BatchItem], address: str,
                 workers: int) -> dict:
     """Ray workers as the command starts them (Ray started here and shut down after)."""
-    from jscope_desktop.engine.batch_ray import RayWorkers
+    from jscope_desktop.engine.runners.ray_pool import RayWorkers
 
     run_item = functools.partial(item_line, args=options(device, dtype))
     start = time.perf_counter()

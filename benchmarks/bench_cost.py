@@ -17,8 +17,8 @@ import argparse
 import math
 import time
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.forward import plain_forward
+from jscope_desktop.engine.compute.forward import plain_forward
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 
 from .common import (
     PeakMemory,

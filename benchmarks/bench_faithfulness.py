@@ -144,7 +144,7 @@ def _parallel_once(model, device: str, dtype: str, texts: list[str], cfg, addres
     """One timed run as the command runs it (the sequential one on ``seq_threads`` torch
     threads, None: torch's own); returns (row, report without timings)."""
     from jscope_desktop.engine.faithfulness.parallel import run_faithfulness_on_workers
-    from jscope_desktop.engine.models import load_model
+    from jscope_desktop.engine.model.load import load_model
 
     start = time.perf_counter()
     marks = {}

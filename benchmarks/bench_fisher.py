@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jscope_desktop.engine import fisher as fisher_mod
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.compute import fisher as fisher_mod
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.faithfulness.stats import spearman
-from jscope_desktop.engine.tokens import encode_prompt
+from jscope_desktop.engine.model.tokens import encode_prompt
 
 from .common import DATA, add_model_args, environment, lambada_ids, load, pyplot, save_figure, write_result
 
@@ -188,7 +188,7 @@ def big_model(lm, n_tokens=512, log=print) -> dict:
     under the big-model lock: Fisher fast's time ratio to Temperature at ``n_tokens``."""
     import transformers
 
-    from jscope_desktop.engine.models import LoadedModel, ModelInfo
+    from jscope_desktop.engine.model.load import LoadedModel, ModelInfo
 
     with open(BIG_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -216,7 +216,7 @@ def big_model(lm, n_tokens=512, log=print) -> dict:
 
 def exact_check(lm, text, repeats=2, log=print) -> dict:
     """Fisher exact (engine) against a plain batched implementation, interleaved, same prompt."""
-    from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph
+    from jscope_desktop.engine.compute.forward import _plain_batched_vjp, build_graph
 
     ids = encode_prompt(lm.tokenizer, text).token_ids
 

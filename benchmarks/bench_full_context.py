@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_loaded
-from jscope_desktop.engine.models import load_model
-from jscope_desktop.engine.multi import attribute_many
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.multi import attribute_many
+from jscope_desktop.engine.model.load import load_model
+from jscope_desktop.engine.planning.calibration import estimate_loaded
 
 from .bench_scale import text_ids
 from .common import RESULTS, environment, peak_of, write_result

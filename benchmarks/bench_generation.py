@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.tokens import encode_prompt
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.tokens import encode_prompt
 
 from .common import add_model_args, environment, load, pyplot, save_figure, write_result
 
@@ -29,7 +29,7 @@ PROMPT = "Once upon a time, in a small village by the sea, there lived an old fi
 def _generation_module():
     """The engine's generation module, or None when this checkout does not have it yet."""
     try:
-        mod = importlib.import_module("jscope_desktop.engine.generation")
+        mod = importlib.import_module("jscope_desktop.engine.explain.generation")
     except ModuleNotFoundError:
         return None
     return mod if hasattr(mod, "generate_attribution") else None
@@ -82,7 +82,7 @@ def run(lm, out_dir, n_tokens=N_TOKENS, scopes=SCOPES, log=print) -> dict:
     """Measure every N and scope, write JSON and PNG; a skip note if the engine lacks it."""
     gen = _generation_module()
     if gen is None:
-        msg = "skipped: jscope_desktop.engine.generation.generate_attribution is not available"
+        msg = "skipped: jscope_desktop.engine.explain.generation.generate_attribution is not available"
         log(f"  generation {msg}")
         result = {"skipped": msg}
         write_result(out_dir, NAME, result)

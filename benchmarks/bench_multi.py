@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.multi import attribute_many
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.multi import attribute_many
 
 from .common import add_model_args, environment, lambada_ids, load, pyplot, save_figure, write_result
 

@@ -33,7 +33,7 @@ PROMPT = "The cat sat on the mat and looked out of the window at the rain."
 
 def big_folder(where: Path) -> Path:
     """A folder with the 1.2B shape's config.json and the embedded tokenizer's files."""
-    from jscope_desktop.engine.gguf_cache import convert_gguf, embedded_gguf_path
+    from jscope_desktop.engine.model.gguf_cache import convert_gguf, embedded_gguf_path
 
     source = convert_gguf(embedded_gguf_path())
     folder = where / "llama-1.2b-config-only"

@@ -8,7 +8,7 @@ first prompt's ids repeated) and one Temperature run at ``--calibrate-at`` token
 text (LAMBADA passages from the 500th on) calibrate; the calibration is then frozen, and every
 measured length runs on the first passages. Peak memory is the process's peak resident memory
 (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` before each run); time is the wall
-time of :func:`~jscope_desktop.engine.attribute.attribute` (the forward pass and the scope).
+time of :func:`~jscope_desktop.engine.explain.attribute.attribute` (the forward pass and the scope).
 
     python -m benchmarks.bench_scale [--models embedded,1.2b]   # holds /tmp/jscope-big-model.lock
     (an exclusive flock) while the 1.2B model exists
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_loaded
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.faithfulness.run import load_prompts
-from jscope_desktop.engine.models import LoadedModel, ModelInfo, load_model
-from jscope_desktop.engine.tokens import encode_prompt
+from jscope_desktop.engine.model.load import LoadedModel, ModelInfo, load_model
+from jscope_desktop.engine.model.tokens import encode_prompt
+from jscope_desktop.engine.planning.calibration import estimate_loaded
 
 from .common import (
     LAMBADA,
@@ -133,7 +133,7 @@ def replay(cost_json: Path, calibrate_at: int = 256) -> dict:
     machine): the throughput from Temperature at ``calibrate_at`` tokens only, then every other
     length of Temperature and Fisher fast predicted from it (each run's seconds: its forward
     pass plus its scope, as the cost model counts them)."""
-    from jscope_desktop.engine.cost_model import RUN_OVERHEAD_S, ModelShape, work
+    from jscope_desktop.engine.planning.cost_model import RUN_OVERHEAD_S, ModelShape, work
 
     data = read_json(cost_json)
     m = data["environment"]["model"]

@@ -19,8 +19,8 @@ import torch
 
 from jscope_desktop.engine.faithfulness.run import load_prompts
 from jscope_desktop.engine.io import write_json
-from jscope_desktop.engine.models import LoadedModel, load_model
-from jscope_desktop.engine.tokens import encode_prompt
+from jscope_desktop.engine.model.load import LoadedModel, load_model
+from jscope_desktop.engine.model.tokens import encode_prompt
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data"
@@ -183,7 +183,7 @@ def peak_of(run: Callable[[], object]) -> dict:
     """Call ``run()``: its wall time, the process's resident memory before it and its peak
     (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` first), and what it returned
     (``out``)."""
-    from jscope_desktop.engine.calibration import resident_bytes
+    from jscope_desktop.engine.model.memory import resident_bytes
 
     gc.collect()
     _release_freed_memory()

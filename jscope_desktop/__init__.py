@@ -42,7 +42,7 @@ def _lazy_page(result):
     return api._page(result)
 
 
-from .engine import display as _display  # noqa: E402 (a few lines of plain Python, no torch)
+from .engine.results import display as _display  # noqa: E402 (a few lines of plain Python, no torch)
 
 if _display.page_maker() is None:
     _display.register_page_maker(_lazy_page)

@@ -9,7 +9,7 @@ r.save("paris.json"); js.load_result("paris.json")
 ```
 
 Every function here is a thin front on the engine: the settings of a run are the fields of
-:class:`~jscope_desktop.engine.request.AttributionRequest` (passed through as keywords), errors
+:class:`~jscope_desktop.engine.results.request.AttributionRequest` (passed through as keywords), errors
 are one-sentence :class:`~jscope_desktop.engine.errors.JScopeError`. Importing this module
 registers the render layer's web page as the way results display themselves in Jupyter.
 """
@@ -21,13 +21,13 @@ import os
 from dataclasses import fields
 from pathlib import Path
 
-from .engine import display
 from .engine.errors import JScopeError
 from .engine.io import read_user_json
-from .engine.models import LoadedModel
-from .engine.models import load_model as _load_model
-from .engine.request import AttributionRequest, RequestError, check_request
-from .engine.result import AttributionResult
+from .engine.model.load import LoadedModel
+from .engine.model.load import load_model as _load_model
+from .engine.results import display
+from .engine.results.request import AttributionRequest, RequestError, check_request
+from .engine.results.result import AttributionResult
 
 __all__ = ["load_model", "attribute", "generate", "series", "load_result", "AttributionRequest",
            "AttributionResult", "JScopeError", "LoadedModel", "REQUEST_SETTINGS"]
@@ -35,12 +35,12 @@ __all__ = ["load_model", "attribute", "generate", "series", "load_result", "Attr
 # the keyword settings attribute() passes to the request, in the dataclass's order
 REQUEST_SETTINGS = tuple(f.name for f in fields(AttributionRequest)
                          if f.name not in ("prompt", "token_ids"))
-MULTI_READER = "jscope_desktop.engine.multi_result"  # reads the multi-scope contract ("results")
+MULTI_READER = "jscope_desktop.engine.results.multi_result"  # reads the multi-scope contract ("results")
 
 
 def _page(result) -> str | None:
     """The render layer's web page of ``result`` (None for a kind it has no page for)."""
-    from .engine.multi_result import MultiScopeResult
+    from .engine.results.multi_result import MultiScopeResult
 
     if isinstance(result, MultiScopeResult):
         from .render.html_multi import multi_page
@@ -92,7 +92,7 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
         An :class:`AttributionResult`: ``scores`` (one raw score per token, None after the
         explained position), ``tokens``, ``topk`` (the explained prediction), ``timing`` (s).
         In Jupyter it displays itself as the interactive page; ``.save(path)`` writes the JSON.
-        Several scopes give a :class:`~jscope_desktop.engine.multi_result.MultiScopeResult`
+        Several scopes give a :class:`~jscope_desktop.engine.results.multi_result.MultiScopeResult`
         (``results`` in the order asked, ``agreement`` Spearman matrix, ``timing``).
 
     Raises:
@@ -103,7 +103,7 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
     if unknown:
         raise JScopeError(f"Unknown setting {', '.join(map(repr, unknown))}; the settings are "
                           f"{', '.join(REQUEST_SETTINGS)}.")
-    from .engine.multi import parse_scopes
+    from .engine.explain.multi import parse_scopes
 
     try:
         names = list(scope) if isinstance(scope, (list, tuple)) else \
@@ -124,7 +124,7 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
                           f"{type(prompt).__name__}.")
     try:
         if names is not None:
-            from .engine.multi import check_scopes
+            from .engine.explain.multi import check_scopes
 
             check_scopes(request, names, refuse_unused=True)
         else:
@@ -135,10 +135,10 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
         raise JScopeError(sentence if sentence.endswith((".", "?", ")")) else sentence + ".") \
             from None
     if names is not None:
-        from .engine.multi import attribute_many
+        from .engine.explain.multi import attribute_many
 
         return attribute_many(lm, request, names)
-    from .engine.attribute import attribute as _attribute
+    from .engine.explain.attribute import attribute as _attribute
 
     return _attribute(lm, request)
 
@@ -152,7 +152,7 @@ def generate(lm: LoadedModel, prompt: str, n_tokens: int = 8, scope: str = "temp
         A multi-position :class:`AttributionResult`: ``positions`` (N,) and ``scores`` (N, T),
         row n explaining the token at ``positions[n] + 1``.
     """
-    from .engine.generation import generate_attribution
+    from .engine.explain.generation import generate_attribution
 
     return generate_attribution(lm, prompt, n_tokens, scope=scope, chat=chat)
 

@@ -11,12 +11,10 @@ import importlib
 import os
 import sys
 
-from .engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
+from .engine.errors import Cancelled, JScopeError, is_out_of_memory
 
 SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness", "batch", "examples")
-# the out-of-memory advice in the words of this command line
-OOM_WORDS = {"fisher_fast": "--fisher fast", "fewer_steps": "fewer --steps",
-             "bfloat16": "--dtype bfloat16", "cpu": "--device cpu"}
+
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,15 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
+        from .commands.options import oom_sentence
+
         print(f"jscope: {oom_sentence(args)}", file=sys.stderr)
         return 1
-
-
-def oom_sentence(args: argparse.Namespace) -> str:
-    """What to change after running out of memory, given the options that were used."""
-    return out_of_memory_sentence(
-        scope=getattr(args, "scope", ""), fisher_method=getattr(args, "fisher", None),
-        dtype=getattr(args, "dtype", None), device=getattr(args, "device", None), words=OOM_WORDS)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 def _tiny(config_cls_name: str, model_cls_name: str, **overrides):
     import transformers
 
-    from jscope_desktop.engine.models import LoadedModel, ModelInfo
+    from jscope_desktop.engine.model.load import LoadedModel, ModelInfo
 
     torch.manual_seed(0)
     config = getattr(transformers, config_cls_name)(**overrides)
@@ -102,7 +102,7 @@ def tiny_gemma():
 @pytest.fixture(scope="session")
 def embedded_model():
     """The embedded SmolLM2 model, converted into a session cache and loaded once."""
-    from jscope_desktop.engine.models import load_model
+    from jscope_desktop.engine.model.load import load_model
 
     return load_model()
 

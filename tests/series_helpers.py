@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from jscope_desktop.engine.forward import plain_forward
+from jscope_desktop.engine.compute.forward import plain_forward
 
 
 class NumberTokenizer:

@@ -16,9 +16,9 @@ import torch
 
 import jscope_desktop as js
 from jscope_desktop import api
-from jscope_desktop.engine import display
-from jscope_desktop.engine.generation import generate_attribution
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.explain.generation import generate_attribution
+from jscope_desktop.engine.results import display
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.render.html import read_embedded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def test_a_result_loaded_without_the_api_still_displays_itself(tiny_llama, tmp_p
     path = tmp_path / "r.json"
     js.attribute(tiny_llama, PROMPT).save(path)
     code = ("import jscope_desktop, html, re\n"
-            "from jscope_desktop.engine.result import AttributionResult\n"
+            "from jscope_desktop.engine.results.result import AttributionResult\n"
             f"frag = AttributionResult.load({str(path)!r})._repr_html_()\n"
             "import sys\n"
             "print('jscope-result' in html.unescape(frag), 'jscope_desktop.api' in sys.modules)")

@@ -7,7 +7,7 @@ from PySide6.QtGui import QImage
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.main import main, parse_args
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.results.result import AttributionResult
 
 PROMPT = "The capital of France is"
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPointF, Qt
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 from qt_fixtures import box_colors, lut_index
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.render.colormaps import COLORMAPS
 
 PROMPT = "12,34,56,"

@@ -9,10 +9,12 @@ import shutil
 import pytest
 import torch
 
-from jscope_desktop.engine import auto_dtype, calibration
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_source, safetensors_parameters
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model import dtype as auto_dtype
+from jscope_desktop.engine.model import memory
+from jscope_desktop.engine.model.load import load_model
+from jscope_desktop.engine.model.memory import safetensors_parameters
+from jscope_desktop.engine.planning.calibration import estimate_source
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def half_folder(model_folder, tmp_path):
 
 
 def _memory(monkeypatch, free: int):
-    monkeypatch.setattr(calibration, "memory_now", lambda device: (10**8, 10**8 + free))
+    monkeypatch.setattr(memory, "memory_now", lambda device: (10**8, 10**8 + free))
 
 
 def test_float32_where_the_weights_fit(half_folder, monkeypatch):

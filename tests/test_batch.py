@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.commands import batch as command
-from jscope_desktop.engine.batch import read_items
 from jscope_desktop.engine.errors import JScopeError
+from jscope_desktop.engine.runners.batch import read_items
 
 ITEMS = [{"id": "a", "prompt": "12,34,"}, {"prompt": "5,6,7,"}, {"id": 9, "prompt": "8,9,"}]
 IDS = ["a", 2, 9]

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
-from jscope_desktop.engine import batch_ray
-from jscope_desktop.engine.batch import BatchItem
 from jscope_desktop.engine.errors import JScopeError
+from jscope_desktop.engine.runners import ray_pool as batch_ray
+from jscope_desktop.engine.runners.batch import BatchItem
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local test instance needs no token
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")

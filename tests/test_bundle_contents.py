@@ -26,8 +26,8 @@ def hook(event, args):
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         opened.add(os.fsdecode(args[0]))
 sys.addaudithook(hook)
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.load import load_model
 lm = load_model(None, "cpu", "float32")
 attribute(lm, AttributionRequest(prompt="The capital of France is", scope="temperature"))
 print(json.dumps(sorted(opened)))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.compute.forward import build_graph, vjp_chunks
 from jscope_desktop.engine.errors import Cancelled
-from jscope_desktop.engine.forward import build_graph, vjp_chunks
-from jscope_desktop.engine.tokens import encode_prompt
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.tokens import encode_prompt
 
 PROMPT = "12,34,56,"
 
@@ -50,7 +50,7 @@ def test_a_cancelled_exact_fisher_raises_cancelled(tiny_llama):
 
 
 def test_a_model_load_checks_cancel_between_its_steps(model_folder):
-    from jscope_desktop.engine.models import load_model
+    from jscope_desktop.engine.model.load import load_model
 
     never = CancelAfter(10**9)
     lm = load_model(model_folder, "cpu", progress=lambda f, m: None, cancel=never)

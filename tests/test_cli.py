@@ -19,8 +19,8 @@ from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop import cli
 from jscope_desktop.commands import attribute as command
-from jscope_desktop.engine import fisher, forward
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.compute import fisher, forward
+from jscope_desktop.engine.results.result import AttributionResult
 
 PROMPT = "12,34,56,"
 

@@ -13,9 +13,11 @@ import pytest
 import torch
 from conftest import _tiny
 
-from jscope_desktop.engine import calibration
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.cost_model import (
+from jscope_desktop.engine.errors import JScopeError
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model import memory
+from jscope_desktop.engine.planning import calibration
+from jscope_desktop.engine.planning.cost_model import (
     ModelShape,
     estimate_run,
     format_seconds,
@@ -24,7 +26,6 @@ from jscope_desktop.engine.cost_model import (
     plan,
     vjp_batch_cap,
 )
-from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.progress import TimedProgress
 
 
@@ -68,7 +69,7 @@ def _hwm_run(lm, req) -> tuple[int, int]:
     reset through /proc/self/clear_refs — the kernel's own count, independent of the model."""
     gc.collect()
     _trim()
-    base = calibration.resident_bytes()
+    base = memory.resident_bytes()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     attribute(lm, req, force=True)
@@ -92,7 +93,7 @@ def test_predicted_peak_memory_is_never_25_percent_short(mid_llama, scope, one_t
     ids = [3 + (i * 7) % 500 for i in range(1024)]
     req = AttributionRequest(token_ids=ids, scope=scope)
     attribute(mid_llama, req.but(token_ids=ids[:64]))  # warm-up and calibration out of the way
-    base = calibration.resident_bytes()
+    base = memory.resident_bytes()
     est = calibration.estimate_loaded(mid_llama, req, len(ids))
     base, peak = _hwm_run(mid_llama, req)
     predicted, measured = est.peak_bytes - base, peak - base
@@ -108,7 +109,7 @@ def test_predicted_peak_memory_is_never_25_percent_short(mid_llama, scope, one_t
 
 
 def test_plan_batch_is_the_engines_largest_batch(tiny_llama, monkeypatch, one_thread):
-    from jscope_desktop.engine import forward
+    from jscope_desktop.engine.compute import forward
 
     seen = []
     real = forward._batched_vjp
@@ -150,13 +151,13 @@ def test_refused_before_any_backward_pass_and_fast(monkeypatch):
 
 
 def test_over_available_memory_is_refused(tiny_llama, monkeypatch):
-    monkeypatch.setattr(calibration, "free_bytes", lambda: 0)
+    monkeypatch.setattr(memory, "free_bytes", lambda: 0)
     with pytest.raises(JScopeError, match="more than the available"):
         attribute(tiny_llama, AttributionRequest(prompt="abc"))
 
 
 def test_calibration_is_kept_per_model_and_a_corrupt_cache_is_ignored(model_folder, tmp_path):
-    from jscope_desktop.engine.models import load_model
+    from jscope_desktop.engine.model.load import load_model
 
     lm = load_model(str(model_folder), "cpu")
     attribute(lm, AttributionRequest(prompt="the cat sat"))

@@ -13,7 +13,7 @@ from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, t
 from jscope_desktop.app import jobs
 from jscope_desktop.app.analysis import CostRow
 from jscope_desktop.app.settings import AppSettings
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 
 
 def _label(window) -> str:
@@ -162,10 +162,11 @@ def test_the_time_left_counts_down_between_progress_updates(qtbot, make_window, 
 
 def test_a_model_whose_sizes_are_unknown_says_so_and_runs(qtbot, make_window, tiny_llama,
                                                           monkeypatch):
-    from jscope_desktop.engine import cost_model
-    from jscope_desktop.engine.models import LoadedModel
+    from jscope_desktop.engine.model import shape
+    from jscope_desktop.engine.model.load import LoadedModel
+    from jscope_desktop.engine.planning import cost_model
 
-    monkeypatch.setattr(cost_model, "config_sizes", lambda config: None)
+    monkeypatch.setattr(shape, "config_sizes", lambda config: None)
     # a fresh handle: the shared model's cached shape stays as it is
     lm = LoadedModel(tiny_llama.model, tiny_llama.tokenizer, tiny_llama.info, tiny_llama.device,
                      tiny_llama.dtype)

@@ -8,7 +8,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.commands import attribute as attribute_command
-from jscope_desktop.engine.cost_model import parse_size
+from jscope_desktop.engine.planning.cost_model import parse_size
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from jscope_desktop.engine.examples import (
     run_example,
     summary_lines,
 )
-from jscope_desktop.engine.request import check_request
+from jscope_desktop.engine.results.request import check_request
 from jscope_desktop.engine.series.explain import SeriesRequest, prepare_series
 
 REPO = Path(__file__).resolve().parents[1]

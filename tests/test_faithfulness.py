@@ -12,7 +12,7 @@ import scipy.stats
 import torch
 
 from jscope_desktop.cli import main
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.faithfulness.measure import (
     FaithfulnessConfig,
     ablated_logprobs,

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
-from jscope_desktop.engine import batch_ray
-from jscope_desktop.engine.batch_cluster import actor_plan
 from jscope_desktop.engine.errors import Cancelled, JScopeError
 from jscope_desktop.engine.faithfulness.measure import FaithfulnessConfig, PromptResult
 from jscope_desktop.engine.faithfulness.parallel import in_input_order_errors
 from jscope_desktop.engine.faithfulness.run import ModelAbout, run_faithfulness, text_sha
+from jscope_desktop.engine.runners import ray_pool as batch_ray
+from jscope_desktop.engine.runners.cluster import actor_plan
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local test instance needs no token
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")

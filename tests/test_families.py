@@ -18,10 +18,11 @@ import torch
 from cli_helpers import run_cli
 from torch.autograd.functional import jacobian
 
-from jscope_desktop.engine import cost_model
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_loaded, estimate_note, estimate_source
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model import shape as model_shape
+from jscope_desktop.engine.model.load import load_model
+from jscope_desktop.engine.planning import cost_model
+from jscope_desktop.engine.planning.calibration import estimate_loaded, estimate_note, estimate_source
 
 PROMPT = "the cat sat on the"
 WORDS = ["<unk>", "<s>", "</s>", "the", "cat", "sat", "on", "mat", "a", "dog", "."] + \
@@ -106,9 +107,9 @@ def test_each_family_reads_its_sizes_through_its_config_class(family):
     name, folder, lm = family
     raw = json.loads((folder / "config.json").read_text())
     d_key, l_key = SIZE_KEYS[name]
-    shape = cost_model.ModelShape.from_config(raw)  # the config.json dict, as before loading
+    shape = model_shape.ModelShape.from_config(raw)  # the config.json dict, as before loading
     assert (shape.d_model, shape.n_layers, shape.vocab) == (raw[d_key], raw[l_key], len(WORDS))
-    assert cost_model.ModelShape.from_config(lm.model.config).d_model == raw[d_key]
+    assert model_shape.ModelShape.from_config(lm.model.config).d_model == raw[d_key]
     assert estimate_note(lm) is None
     est = estimate_loaded(lm, AttributionRequest(prompt=PROMPT), 6)
     assert est is not None and est.peak_bytes > 0 and est.seconds > 0
@@ -138,7 +139,7 @@ def test_each_family_attributes_exactly(family):
 
 def test_a_model_whose_sizes_are_unknown_runs_without_an_estimate(monkeypatch, capsys, tmp_path):
     folder = family_folder(tmp_path, "gpt2")
-    monkeypatch.setattr(cost_model, "config_sizes", lambda config: None)
+    monkeypatch.setattr(model_shape, "config_sizes", lambda config: None)
     fresh = load_model(str(folder), "cpu", "float32")  # its shape is not cached yet
     assert estimate_note(fresh) == cost_model.NO_ESTIMATE
     assert estimate_loaded(fresh, AttributionRequest(prompt=PROMPT), 6) is None
@@ -160,6 +161,6 @@ def test_a_hostile_config_never_stops_a_run_it_cannot_estimate():
                    {"hidden_size": 1e400, "num_hidden_layers": 2, "vocab_size": 8},
                    {"hidden_size": -4, "num_hidden_layers": 2, "vocab_size": 8},
                    {"text_config": [], "model_type": 3}):
-        assert cost_model.config_sizes(config) is None, config
-        with pytest.raises(cost_model.UnknownShape):
-            cost_model.ModelShape.from_config(config)
+        assert model_shape.config_sizes(config) is None, config
+        with pytest.raises(model_shape.UnknownShape):
+            model_shape.ModelShape.from_config(config)

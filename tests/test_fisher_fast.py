@@ -14,13 +14,18 @@ import torch
 from cli_helpers import assert_one_line_error, run_cli
 from torch.autograd.functional import jacobian
 
-from jscope_desktop.engine.fisher import fisher_scores
-from jscope_desktop.engine.fisher_config import DEFAULT_PROBES, RANK_MAX_PROBES, RANK_TARGET, budget_plan
-from jscope_desktop.engine.fisher_fast import finite_difference_jvp, rank_stability
-from jscope_desktop.engine.forward import build_graph
-from jscope_desktop.engine.models import LoadedModel
-from jscope_desktop.engine.ranks import spearman
-from jscope_desktop.engine.request import AttributionRequest, RequestError, check_request
+from jscope_desktop.engine.compute.fisher import fisher_scores
+from jscope_desktop.engine.compute.fisher_config import (
+    DEFAULT_PROBES,
+    RANK_MAX_PROBES,
+    RANK_TARGET,
+    budget_plan,
+)
+from jscope_desktop.engine.compute.fisher_fast import finite_difference_jvp, rank_stability
+from jscope_desktop.engine.compute.forward import build_graph
+from jscope_desktop.engine.model.load import LoadedModel
+from jscope_desktop.engine.results.ranks import spearman
+from jscope_desktop.engine.results.request import AttributionRequest, RequestError, check_request
 
 PROMPT = "3,14,15,92,65"
 
@@ -157,7 +162,7 @@ def test_the_rank_check_adds_probes_only_where_ranks_are_in_doubt(fcase):
 def test_the_rank_check_doubles_probes_while_the_ranks_are_in_doubt(
         fcase, monkeypatch, script, probes):
     """The loop's decisions with rank_stability scripted, one answer per round."""
-    import jscope_desktop.engine.fisher_fast as ff
+    import jscope_desktop.engine.compute.fisher_fast as ff
 
     lm, graph, _, _ = fcase
     calls = iter(script)
@@ -170,7 +175,7 @@ def test_the_rank_check_doubles_probes_while_the_ranks_are_in_doubt(
 def test_an_error_target_does_not_extend_the_rank_check_past_its_cap(fcase, monkeypatch):
     """With --fisher-error met at once and ranks never settling, the default stops at
     RANK_MAX_PROBES, not at the error mode's 256."""
-    import jscope_desktop.engine.fisher_fast as ff
+    import jscope_desktop.engine.compute.fisher_fast as ff
 
     lm, graph, _, _ = fcase
     monkeypatch.setattr(ff, "rank_stability", lambda *a, **k: 0.5)
@@ -238,10 +243,10 @@ def test_cli_refuses_a_bad_budget_in_one_line(capsys):
 def test_probes_given_are_exact_and_the_default_checks_ranks(tiny_llama):
     """A request without probes gets the rank check (this random model's ranks are in doubt, so
     it adds probes); probes given are spent exactly; the cost model counts the check's mean."""
-    from jscope_desktop.engine.attribute import attribute
-    from jscope_desktop.engine.calibration import shape_of
-    from jscope_desktop.engine.cost_model import plan
-    from jscope_desktop.engine.fisher_config import RANK_EXTRA_PROBES
+    from jscope_desktop.engine.compute.fisher_config import RANK_EXTRA_PROBES
+    from jscope_desktop.engine.explain.attribute import attribute
+    from jscope_desktop.engine.planning.calibration import shape_of
+    from jscope_desktop.engine.planning.cost_model import plan
 
     req = AttributionRequest(prompt="3,14,15,92,65,35,89,79", scope="fisher")
     checked = attribute(tiny_llama, req).fisher

@@ -18,8 +18,8 @@ from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.commands import generate as generate_command
 from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.faithfulness.run import load_prompts, read_partial
-from jscope_desktop.engine.request import AttributionRequest, check_request
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.results.request import AttributionRequest, check_request
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.series.explain import SeriesRequest, prepare_series
 from jscope_desktop.engine.series.values import parse_values, read_values
 

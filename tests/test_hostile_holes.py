@@ -13,8 +13,8 @@ from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.commands import series as series_command
 from jscope_desktop.engine import io as engine_io
-from jscope_desktop.engine.batch import read_items
 from jscope_desktop.engine.errors import JScopeError
+from jscope_desktop.engine.runners.batch import read_items
 from jscope_desktop.engine.series.explain import encode_series
 from jscope_desktop.engine.series.values import read_values
 

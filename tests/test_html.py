@@ -14,9 +14,9 @@ from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, t
 
 from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.commands import generate as generate_command
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.generation import generate_attribution
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.generation import generate_attribution
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.render.html import read_embedded, result_page
 
 PROMPT = "12,34,56,"

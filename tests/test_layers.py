@@ -58,8 +58,8 @@ def test_import_linter_contracts_are_kept():
     out = _lint_imports(REPO / "pyproject.toml", cwd=REPO)
     report = out.stdout + out.stderr
     assert out.returncode == 0, f"import-linter contracts broken:\n{report}"
-    # all three contracts ran (a config that lost its contracts would also exit 0)
-    assert "3 kept, 0 broken" in report, report
+    # all four contracts ran (a config that lost its contracts would also exit 0)
+    assert "4 kept, 0 broken" in report, report
 
 
 _FAKE_CONFIG = """\
@@ -99,3 +99,79 @@ def test_import_linter_catches_a_violation(tmp_path, engine_source, chain):
     assert out.returncode != 0, f"the linter missed a violation:\n{report}"
     assert "0 kept, 1 broken" in report, report
     assert chain in report, report
+
+
+def test_the_engine_rooms_contract_catches_an_upward_import(tmp_path):
+    """The real contract, on a copy of the real package with one import from a lower room
+    (model) up to a higher one (planning), inside a function as the knots used to be."""
+    shutil.copytree(REPO / "jscope_desktop", tmp_path / "jscope_desktop",
+                    ignore=shutil.ignore_patterns("__pycache__", "resources"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    shape = tmp_path / "jscope_desktop" / "engine" / "model" / "shape.py"
+    shape.write_text(shape.read_text(encoding="utf-8") + textwrap.dedent("""
+
+        def _upward():
+            from ..planning import cost_model  # noqa: F401
+        """), encoding="utf-8")
+    out = _lint_imports(tmp_path / "pyproject.toml", cwd=tmp_path)
+    report = out.stdout + out.stderr
+    assert out.returncode != 0, report
+    assert "Engine rooms by job, in layers BROKEN" in report, report
+    assert "jscope_desktop.engine.model.shape -> jscope_desktop.engine.planning.cost_model" in report
+
+
+def import_cycles(package: str) -> list[set[str]]:
+    """The import cycles among ``package``'s modules (imports inside functions included; a
+    package importing its own children is layout, not a cycle): Tarjan's strongly connected
+    components of grimp's import graph, those of two or more modules."""
+    import grimp
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    edges = {m: {d for d in graph.find_modules_directly_imported_by(m)
+                 if d in graph.modules and not d.startswith(m + ".")} for m in graph.modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for module in sorted(edges):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycles():
+    assert import_cycles("jscope_desktop") == []
+
+
+def test_an_import_cycle_inside_a_function_is_found(tmp_path, monkeypatch):
+    pkg = tmp_path / "knotted"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from . import a  # a package importing its child: no cycle\n")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def later():\n    from . import c\n")
+    (pkg / "c.py").write_text("def later():\n    from .a import later\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("knotted") == [{"knotted.a", "knotted.b", "knotted.c"}]

@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.models import embedded_gguf_path, load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.load import embedded_gguf_path, load_model
 
 
 @pytest.mark.embedded
@@ -69,7 +69,7 @@ def test_gemma3_scaled_embeddings_and_bos(tmp_path_factory):
     assert fisher.fisher.method == "fast" and all(s > 0 for s in fisher.scores)
 
 
-CONVERT = ("import sys; from jscope_desktop.engine.models import convert_gguf, embedded_gguf_path; "
+CONVERT = ("import sys; from jscope_desktop.engine.model.load import convert_gguf, embedded_gguf_path; "
            "print(convert_gguf(embedded_gguf_path()))")
 
 

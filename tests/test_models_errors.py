@@ -12,7 +12,7 @@ import torch
 from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.models import load_model, resolve_device, resolve_dtype
+from jscope_desktop.engine.model.load import load_model, resolve_device, resolve_dtype
 
 
 def damaged(model_folder: Path, tmp_path: Path, name: str, change) -> Path:
@@ -79,7 +79,7 @@ def test_broken_model_folder(capsys, model_folder, tmp_path, name, change, needl
 
 
 def _gguf_bytes() -> bytes:
-    from jscope_desktop.engine.models import embedded_gguf_path
+    from jscope_desktop.engine.model.load import embedded_gguf_path
 
     with embedded_gguf_path().open("rb") as f:
         return f.read(300_000)  # the header and part of the tensor index

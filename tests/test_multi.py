@@ -10,17 +10,17 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from jscope_desktop.engine import forward
-from jscope_desktop.engine.attribute import attribute
+from jscope_desktop.engine.compute import forward
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.multi import attribute_many, check_scopes, parse_scopes
-from jscope_desktop.engine.multi_result import (
+from jscope_desktop.engine.explain.attribute import attribute
+from jscope_desktop.engine.explain.multi import attribute_many, check_scopes, parse_scopes
+from jscope_desktop.engine.results.multi_result import (
     MultiScopeResult,
     read_any_result,
     read_multi_result,
 )
-from jscope_desktop.engine.request import AttributionRequest, RequestError
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.results.request import AttributionRequest, RequestError
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.scopes import SCOPES, DirectionScope, scope_names
 
 PROMPT = "12,34,56,78,"

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from qt_fixtures import *  # noqa: F403
 from scipy.stats import spearmanr
 
-from jscope_desktop.engine.attribute import attribute
-from jscope_desktop.engine.request import AttributionRequest
+from jscope_desktop.engine.explain.attribute import attribute
+from jscope_desktop.engine.results.request import AttributionRequest
 
 PROMPT = "12,34,56,"
 

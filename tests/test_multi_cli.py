@@ -9,10 +9,10 @@ import pytest
 from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.commands import attribute as command
-from jscope_desktop.engine.attribute import attribute
-from jscope_desktop.engine.multi_result import read_any_result, read_multi_result
-from jscope_desktop.engine.request import AttributionRequest
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.explain.attribute import attribute
+from jscope_desktop.engine.results.multi_result import read_any_result, read_multi_result
+from jscope_desktop.engine.results.request import AttributionRequest
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.scopes import scope_label, scope_names
 from jscope_desktop.render.html import read_embedded
 

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from jscope_desktop.engine.multi import attribute_many
-from jscope_desktop.engine.request import AttributionRequest
+from jscope_desktop.engine.explain.multi import attribute_many
+from jscope_desktop.engine.results.request import AttributionRequest
 from jscope_desktop.render.html import read_embedded
 from jscope_desktop.render.html_multi import multi_page
 

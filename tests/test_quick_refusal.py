@@ -51,7 +51,7 @@ def test_a_run_that_fits_still_loads_and_runs(model_folder):
 
 @pytest.mark.parametrize("env", [{}, {"OMP_NUM_THREADS": "1"}])
 def test_default_threads_is_torchs_own_count(env):
-    code = ("import json, torch; from jscope_desktop.engine.calibration import default_threads; "
+    code = ("import json, torch; from jscope_desktop.engine.planning.calibration import default_threads; "
             "print(json.dumps([default_threads(), torch.get_num_threads()]))")
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -61,7 +61,7 @@ def test_default_threads_is_torchs_own_count(env):
 
 
 def test_auto_is_the_cpu_without_torch_only_where_no_gpu_driver_is(monkeypatch):
-    from jscope_desktop.engine import devices
+    from jscope_desktop.engine.model import devices
 
     monkeypatch.setattr(devices, "gpu_driver_present", lambda: False)
     assert devices.device_name("auto") == "cpu" and devices.device_name("cpu") == "cpu"
@@ -72,7 +72,7 @@ def test_auto_is_the_cpu_without_torch_only_where_no_gpu_driver_is(monkeypatch):
 
 
 def test_gpu_driver_files_say_a_gpu_may_be_there(monkeypatch, tmp_path):
-    from jscope_desktop.engine import devices
+    from jscope_desktop.engine.model import devices
 
     monkeypatch.setattr(devices.sys, "platform", "linux")
     fake_dev = tmp_path / "dev"

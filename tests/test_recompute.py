@@ -10,11 +10,12 @@ import pytest
 import torch
 from conftest import _tiny
 
-from jscope_desktop.engine import calibration
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.cost_model import ModelShape, estimate_run, peak_bytes_of_run
-from jscope_desktop.engine.forward import _plain_batched_vjp, build_graph, decoder_layers
-from jscope_desktop.engine.multi import attribute_many
+from jscope_desktop.engine.compute.forward import _plain_batched_vjp, build_graph, decoder_layers
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.multi import attribute_many
+from jscope_desktop.engine.model import memory
+from jscope_desktop.engine.planning import calibration
+from jscope_desktop.engine.planning.cost_model import ModelShape, estimate_run, peak_bytes_of_run
 
 
 def _saved_bytes(fn) -> int:
@@ -102,9 +103,9 @@ def _spy(monkeypatch, module: str) -> list[bool]:
 @pytest.mark.parametrize("scope", ["temperature", "fisher"])
 def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_scores(
         deep_llama, monkeypatch, scope):
-    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
     req = AttributionRequest(token_ids=IDS, scope=scope)
-    seen = _spy(monkeypatch, "attribute")
+    seen = _spy(monkeypatch, "explain.attribute")
     r = attribute(deep_llama, req, memory_limit=_between(deep_llama, req))
     free = attribute(deep_llama, req)
     assert seen == [True, False]
@@ -112,9 +113,9 @@ def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_
 
 
 def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
-    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
     req = AttributionRequest(token_ids=IDS)
-    seen = _spy(monkeypatch, "multi")
+    seen = _spy(monkeypatch, "explain.multi")
     limit = _between(deep_llama, req.but(scope="temperature"))
     many = attribute_many(deep_llama, req, ["temperature", "semantic"], memory_limit=limit)
     free = attribute_many(deep_llama, req, ["temperature", "semantic"])
@@ -126,9 +127,9 @@ def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
 def test_fisher_batches_shrink_to_what_the_memory_budget_holds(deep_llama, monkeypatch):
     """A limit that holds batches of 8 directions (not the plan's 64) keeps the plain graph, caps
     every backward pass at 8, and gives the same scores."""
-    from jscope_desktop.engine import forward
+    from jscope_desktop.engine.compute import forward
 
-    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
     req = AttributionRequest(token_ids=IDS, scope="fisher", fisher_method="exact")
     kw = dict(dtype="float32", base_bytes=HELD, available_bytes=REACH)
     eight = HELD + peak_bytes_of_run(_shape(deep_llama), len(IDS), req, "float32", batch=8)
@@ -148,7 +149,7 @@ def test_fisher_batches_shrink_to_what_the_memory_budget_holds(deep_llama, monke
 def test_a_layers_own_instance_forward_is_kept_and_a_repeated_layer_wrapped_once(deep_llama):
     """accelerate's offload hooks live on the instance as ``forward``: after a recomputed graph
     they are there again (and still called); a layer listed twice is wrapped once."""
-    from jscope_desktop.engine.forward import recomputed_layers
+    from jscope_desktop.engine.compute.forward import recomputed_layers
 
     stack = decoder_layers(deep_llama.model)
     calls = []
@@ -176,9 +177,9 @@ def test_a_layers_own_instance_forward_is_kept_and_a_repeated_layer_wrapped_once
 
 def test_a_model_without_a_known_layer_stack_is_never_estimated_as_recomputed(deep_llama,
                                                                             monkeypatch):
-    from jscope_desktop.engine import forward
+    from jscope_desktop.engine.compute import forward
 
-    monkeypatch.setattr(calibration, "memory_now", lambda device: (HELD, REACH))
+    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
     req = AttributionRequest(token_ids=IDS, scope="temperature")
     limit = _between(deep_llama, req)
     assert calibration.estimate_loaded(deep_llama, req, len(IDS), limit).recompute
@@ -189,7 +190,7 @@ def test_a_model_without_a_known_layer_stack_is_never_estimated_as_recomputed(de
 
 def test_recomputation_is_preferred_to_batches_of_one():
     """A plain graph that fits only with tiny backward batches is recomputed with larger ones."""
-    from jscope_desktop.engine.cost_model import GOOD_BATCH
+    from jscope_desktop.engine.planning.cost_model import GOOD_BATCH
 
     shape = ModelShape(n_params=1_200_000_000, d_model=1024, n_layers=16, ffn=8192, n_heads=32,
                        n_kv_heads=8, head_dim=64, vocab=49152)

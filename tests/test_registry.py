@@ -13,11 +13,11 @@ from cli_helpers import assert_one_line_error, run_cli
 from jscope_desktop import cli
 from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.engine import io as jio
-from jscope_desktop.engine.attribute import attribute
+from jscope_desktop.engine.compute.forward import build_graph
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.forward import build_graph
-from jscope_desktop.engine.generation import generate_attribution, generate_tokens, matrix_scopes
-from jscope_desktop.engine.request import AttributionRequest, RequestError, check_request
+from jscope_desktop.engine.explain.attribute import attribute
+from jscope_desktop.engine.explain.generation import generate_attribution, generate_tokens, matrix_scopes
+from jscope_desktop.engine.results.request import AttributionRequest, RequestError, check_request
 from jscope_desktop.engine.scopes import SCOPES, DirectionScope, Prediction, scope_names
 from jscope_desktop.engine.series.explain import series_scopes
 
@@ -54,7 +54,7 @@ def test_a_direction_scope_is_its_definition(tiny_llama):
     x = graph.x.detach()
 
     def h_of(flat):
-        from jscope_desktop.engine.forward import hidden_states
+        from jscope_desktop.engine.compute.forward import hidden_states
 
         return hidden_states(tiny_llama, flat.view_as(x)[None])[0, -1]
 
@@ -181,7 +181,7 @@ def test_an_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
 def test_jscope_generate_writes_the_matrix_contract_and_its_picture(capsys, tmp_path, monkeypatch,
                                                                      tiny_llama):
     from jscope_desktop.commands import generate as generate_command
-    from jscope_desktop.engine.result import AttributionResult
+    from jscope_desktop.engine.results.result import AttributionResult
 
     monkeypatch.setattr(generate_command, "load_model", lambda *a, **k: tiny_llama)
     status, out, err = run_cli(capsys, "generate", PROMPT, "--n-tokens", "4", "--scope", "semantic",

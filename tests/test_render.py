@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from jscope_desktop.engine.result import AttributionResult, Timing, TopToken
+from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
 from jscope_desktop.render.colormaps import COLORMAPS, Normalizer
 from jscope_desktop.render.export import FigureOptions, render_image, save_image
 from jscope_desktop.render.strip import layout_strip, strip_font

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.result import (
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.results.result import (
     AttributionResult,
     FisherInfo,
     SeriesInfo,

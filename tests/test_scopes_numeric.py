@@ -16,10 +16,10 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.fisher import fisher_scores
-from jscope_desktop.engine.forward import build_graph
-from jscope_desktop.engine.models import LoadedModel
+from jscope_desktop.engine.compute.fisher import fisher_scores
+from jscope_desktop.engine.compute.forward import build_graph
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.load import LoadedModel
 from jscope_desktop.engine.scopes import scope_names
 
 PROMPT = "12,34,56,"  # 10 tokens with the BOS

@@ -10,7 +10,7 @@ from scipy import stats
 from series_helpers import NumberTokenizer, brute_force_distribution, with_tokenizer
 
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.result import AttributionResult
+from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.series.distribution import (
     next_value_distribution,
     total_variation,

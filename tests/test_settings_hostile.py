@@ -69,7 +69,7 @@ def test_a_pathologically_nested_session_is_one_sentence(make_window, tiny_llama
 ])
 def test_a_session_with_a_malformed_result_is_refused_whole(make_window, tiny_llama, tmp_path,
                                                             result):
-    from jscope_desktop.engine.attribute import AttributionRequest, attribute
+    from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 
     window = make_window(tiny_llama)
     window.prompt_panel.prompt.setPlainText("kept as it was")
@@ -87,7 +87,7 @@ def test_closing_the_window_mid_run_returns_within_a_second(make_window, tiny_ll
                                                              no_leaked_qthreads):
     import time
 
-    from jscope_desktop.engine.request import AttributionRequest
+    from jscope_desktop.engine.results.request import AttributionRequest
 
     window = make_window(tiny_llama)
     job = window.run(AttributionRequest(prompt="12,34,56," * 8, scope="fisher",
@@ -110,7 +110,7 @@ def test_closing_the_window_mid_load_returns_within_a_second(qtbot, monkeypatch,
 
     from jscope_desktop.app import worker as worker_module
     from jscope_desktop.app.main_window import MainWindow
-    from jscope_desktop.engine import models
+    from jscope_desktop.engine.model import load as models
 
     gate, entered = threading.Event(), threading.Event()
 

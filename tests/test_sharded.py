@@ -8,9 +8,10 @@ import shutil
 import numpy as np
 import torch
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.calibration import estimate_source, safetensors_parameters
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.load import load_model
+from jscope_desktop.engine.model.memory import safetensors_parameters
+from jscope_desktop.engine.planning.calibration import estimate_source
 
 
 def test_a_sharded_folder_loads_counts_and_scores_like_one_file(model_folder, tmp_path):

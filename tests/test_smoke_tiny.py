@@ -1,4 +1,4 @@
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.scopes import scope_names
 
 

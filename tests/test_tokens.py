@@ -7,7 +7,7 @@ import math
 import pytest
 
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.tokens import (
+from jscope_desktop.engine.model.tokens import (
     _roles_from_template,
     aggregate,
     encode_prompt,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jscope_desktop.engine.errors import JScopeError
-from jscope_desktop.engine.models import load_model, refuse_custom_code
+from jscope_desktop.engine.model.load import load_model, refuse_custom_code
 
 JSCOPE = Path(sys.executable).with_name("jscope")
 
@@ -97,7 +97,7 @@ def test_a_large_file_that_is_not_gguf_is_refused_from_its_first_bytes(tmp_path)
 
 def test_hostile_series_and_data_files_are_one_sentence(tmp_path):
     from jscope_desktop.engine.faithfulness.run import load_prompts
-    from jscope_desktop.engine.result import AttributionResult
+    from jscope_desktop.engine.results.result import AttributionResult
     from jscope_desktop.engine.series.explain import SeriesRequest, prepare_series
 
     deep = tmp_path / "deep.json"
@@ -132,7 +132,7 @@ def test_an_absurd_config_is_refused_before_anything_is_allocated(tmp_path):
 
 
 def test_parameter_estimate_matches_real_models(tiny_llama, tiny_gemma):
-    from jscope_desktop.engine.model_checks import estimated_parameters
+    from jscope_desktop.engine.model.checks import estimated_parameters
 
     for lm in (tiny_llama, tiny_gemma):
         real = sum(p.numel() for p in lm.model.parameters())
@@ -148,7 +148,7 @@ def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypa
     from jscope_desktop.app import save_actions
     from jscope_desktop.app.session import Session, save_session
     from jscope_desktop.engine import io as jio
-    from jscope_desktop.engine.attribute import AttributionRequest, attribute
+    from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
     from jscope_desktop.render.export import save_image
 
     result = attribute(tiny_llama, AttributionRequest(prompt="ab c"))

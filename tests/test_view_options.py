@@ -20,7 +20,7 @@ import pytest
 from cli_helpers import run_cli
 from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
-from jscope_desktop.engine.result import AttributionResult, Timing, TopToken
+from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
 from jscope_desktop.render.view_options import ScaleExclusion, masked, scale_mask, template_tokens
 
 SINK = 30.0  # the first token's score: ten times any other
@@ -178,7 +178,7 @@ def test_svg_and_pdf_carry_real_text(qapp, tmp_path):
 
 
 def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_path):
-    from jscope_desktop.engine.generation import generate_attribution
+    from jscope_desktop.engine.explain.generation import generate_attribution
     from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
     from jscope_desktop.render.matrix import MatrixFigure, save_matrix_image
     from jscope_desktop.render.series_plot import SeriesFigure, save_series_image
@@ -305,7 +305,7 @@ def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatc
 
 def test_the_matrix_view_greys_excluded_columns(qtbot, tiny_llama):
     from jscope_desktop.app.widgets.matrix_view import MatrixView
-    from jscope_desktop.engine.generation import generate_attribution
+    from jscope_desktop.engine.explain.generation import generate_attribution
     from jscope_desktop.render.colormaps import COLORMAPS
     from jscope_desktop.render.strip import LIGHT
 

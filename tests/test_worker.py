@@ -13,7 +13,7 @@ from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, t
 
 from jscope_desktop.app.worker import OUT_OF_MEMORY, Job, Worker
 from jscope_desktop.engine.errors import Cancelled, JScopeError
-from jscope_desktop.engine.request import AttributionRequest
+from jscope_desktop.engine.results.request import AttributionRequest
 
 WAIT = 10000  # ms; the jobs here take microseconds once released
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine.ranks import spearman_attributed as spearman
-from ..engine.result import AttributionResult
+from ..engine.results.ranks import spearman_attributed as spearman
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label
 
 __all__ = ["CostRow", "cost_rows", "directions_of", "joint_note", "same_input", "spearman"]

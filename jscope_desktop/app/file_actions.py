@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from ..engine.errors import JScopeError
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..render.formats import file_filter
 from ..render.html import save_html
 from . import save_actions

@@ -1,7 +1,7 @@
 """The main window: panels around the token strip, one background worker, and the result flow.
 
 The window never runs engine code itself: every load and run is a job on :class:`Worker`, and
-results come back as signals. A :class:`~jscope_desktop.engine.models.LoadedModel` can be passed
+results come back as signals. A :class:`~jscope_desktop.engine.model.load.LoadedModel` can be passed
 in (tests use a tiny random model); otherwise the embedded model loads in the background.
 """
 
@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
 )
 
-from ..engine.request import AttributionRequest
-from ..engine.result import AttributionResult
+from ..engine.results.request import AttributionRequest
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label
 from . import jobs
 from .estimates import RunEstimates
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow, FileActions):
         self.tabs.setCurrentIndex(0)
         status = f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s."
         if result.fisher is not None:  # the Fisher estimate's own error beside its strip
-            from ..engine.fisher_config import describe_fisher
+            from ..engine.compute.fisher_config import describe_fisher
 
             f = result.fisher
             status += " " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate) + "."

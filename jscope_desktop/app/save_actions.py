@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication
 
 from ..engine.errors import JScopeError
 from ..engine.io import could_not_write, write_text
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..render.export import FigureOptions, render_image, save_image
 from ..render.formats import IMAGE_FORMATS
 from ..render.series_data import series_csv

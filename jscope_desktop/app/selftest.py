@@ -40,7 +40,7 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     state: dict = {}
 
     def load() -> str:
-        from ..engine.models import load_model
+        from ..engine.model.load import load_model
 
         state["lm"] = load_model()
         info = state["lm"].info
@@ -49,7 +49,7 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     ok = _check("load the embedded model", load, out)
     if not ok:
         return 1
-    from ..engine.attribute import AttributionRequest, attribute
+    from ..engine.explain.attribute import AttributionRequest, attribute
     from ..engine.scopes import scope_names
 
     for name in scope_names():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..engine.errors import JScopeError
 from ..engine.io import read_user_json, write_json
-from ..engine.request import AttributionRequest
-from ..engine.result import AttributionResult
+from ..engine.results.request import AttributionRequest
+from ..engine.results.result import AttributionResult
 from ..render.view_options import ScaleExclusion
 
 SESSION_KIND = "jscope-session"

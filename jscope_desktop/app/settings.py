@@ -10,8 +10,8 @@ import math
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..engine.auto_dtype import DTYPE_CHOICES
-from ..engine.choices import DEVICE_NAMES
+from ..engine.model.choices import DEVICE_NAMES
+from ..engine.model.dtype import DTYPE_CHOICES
 
 ORGANIZATION = "jscope-desktop"
 APPLICATION = "jscope-desktop"
@@ -50,8 +50,8 @@ def _is_exclusion(text: str) -> bool:
 
 def valid_size(text: str) -> bool:
     """True when ``text`` is a memory size the engine accepts (e.g. ``8GB``)."""
-    from ..engine.cost_model import parse_size
     from ..engine.errors import JScopeError
+    from ..engine.planning.cost_model import parse_size
 
     try:
         parse_size(text)

@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
-from ..engine.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, RANK_MAX_PROBES
 from ..engine.io import could_not_write, user_path
-from ..engine.request import AttributionRequest, RequestError, check_request
-from ..engine.result import AttributionResult
-from ..engine.scopes import get_scope, scope_names
+from ..engine.results.request import AttributionRequest
+from ..engine.results.result import AttributionResult
 from .options import (
     add_exclude_option,
     add_html_option,
@@ -21,22 +19,14 @@ from .options import (
     check_outputs,
     chosen_image,
     load_model,
-    positive_integer,
     progress_status,
     read_prompt,
     save_html_file,
 )
+from .requests import SETTING_FLAGS, add_request_options, build_request, request_from_args, wants_several
 
 __all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
            "write_outputs", "load_model", "read_prompt"]
-
-
-# how the CLI names the request's settings in the engine's sentences
-SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
-                 "fisher_rel_error": "--fisher-error", "fisher_probes": "--fisher-probes",
-                 "fisher_rank": "--fisher-rank", "ig_steps": "--steps", "seed": "--seed",
-                 "top_k": "--top-k", "fisher_method": "--fisher", "position": "--position",
-                 "fisher_budget": "--fisher-budget"}
 
 
 def add_parser(sub) -> None:
@@ -58,81 +48,15 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run, usage_error=p.error)
 
 
-def add_request_options(p, scopes: list[str] | None = None, several: bool = False) -> None:
-    """The options that fill an :class:`AttributionRequest` (scope, target, foil, settings);
-    with ``several``, ``--scope`` also takes ``a,b,c`` or ``all`` (checked by the command)."""
-    targeted = ", ".join(n for n in scope_names() if get_scope(n).needs_target)
-    if several:
-        from .multi_scope import SCOPE_HELP, ScopeChoices
-
-        p.add_argument("--scope", default="temperature", choices=ScopeChoices(scopes or scope_names()),
-                       metavar="SCOPE[,SCOPE...]|all",
-                       help=f"{SCOPE_HELP}; one of {', '.join(scopes or scope_names())}")
-    else:
-        p.add_argument("--scope", default="temperature", choices=scopes or scope_names())
-    p.add_argument("--target", help="text of one token to explain, leading space included "
-                   f"(default: the top prediction); for {targeted}")
-    p.add_argument("--foil", help="text of one token to contrast with (contrast; default: the "
-                   "second most probable token)")
-    p.add_argument("--position", type=int, help="index into the tokens (special tokens "
-                   "included; negative counts from the end) whose next-token prediction is "
-                   "explained (default: the last)")
-    p.add_argument("--fisher", default="fast", choices=FISHER_METHODS,
-                   help="Fisher method (fisher scope; default: fast)")
-    p.add_argument("--fisher-rank", type=positive_integer, metavar="K",
-                   help=f"fast: F's top K eigen-directions seed the Krylov step (2 K exact "
-                        f"directions; default {DEFAULT_RANK['fast']}); lowrank: the top K "
-                        f"(default {DEFAULT_RANK['lowrank']})")
-    p.add_argument("--fisher-probes", type=positive_integer, metavar="N",
-                   help=f"exactly N random probes of the rest of F (fast; default: "
-                        f"{DEFAULT_PROBES}, doubled up to {RANK_MAX_PROBES} while the ranks are "
-                        f"in doubt)")
-    p.add_argument("--fisher-error", type=float, metavar="E",
-                   help="add probes until the estimated relative error is at most E (fast)")
-    p.add_argument("--fisher-budget", type=int, metavar="N",
-                   help="spend exactly N VJP-equivalent directions (fast; replaces "
-                        "--fisher-rank/--fisher-probes; no probes are added)")
-    p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")
-    p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
-    p.add_argument("--top-k", type=positive_integer, default=10, help="predictions kept in the result")
-    p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
-
-
-def build_request(args, prompt: str, **overrides) -> AttributionRequest:
-    """The request the options describe, not checked; ``overrides`` (e.g. an item's own
-    target, foil, position or chat) replace the options of the same name."""
-    settings = dict(
-        prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
-        position=args.position, chat=args.chat, fisher_method=args.fisher,
-        fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
-        fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
-        fisher_budget=args.fisher_budget,
-        top_k=args.top_k,
-    )
-    settings.update(overrides)
-    return AttributionRequest(**settings)
-
-
-def request_from_args(args, prompt: str) -> AttributionRequest:
-    """The request the options describe, checked; a request that cannot run is a usage error
-    (exit 2) whose sentence names the options."""
-    request = build_request(args, prompt)
-    try:
-        check_request(request, refuse_unused=True)
-    except RequestError as exc:
-        args.usage_error(exc.sentence(SETTING_FLAGS))
-    return request
-
-
 def run(args) -> int:
     """Load the model, run the scope, then write the JSON/image or print the terminal view."""
     prompt = read_prompt(args.prompt)
-    from .multi_scope import run_several, wants_several
+    from .multi_scope import run_several
 
     if wants_several(args.scope):
         if args.estimate:
             args.usage_error("--estimate takes one scope; estimate each of them on its own")
-        return run_several(args, prompt, SETTING_FLAGS)
+        return run_several(args, prompt, SETTING_FLAGS, load_model)
     request = request_from_args(args, prompt)
     if not prompt.strip():  # the engine says the same; saying it before loading saves seconds
         raise JScopeError(EMPTY_PROMPT)
@@ -142,7 +66,7 @@ def run(args) -> int:
         return write_estimate(args, request)
     if not args.force:  # before the weights are read: a run that cannot fit costs no load
         refuse_unfit(args, request)
-    from ..engine.attribute import attribute
+    from ..engine.explain.attribute import attribute
 
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
@@ -208,7 +132,7 @@ def memory_size(text: str) -> int:
     """argparse type: a memory size such as 8GB (the engine's one parser)."""
     import argparse
 
-    from ..engine.cost_model import parse_size
+    from ..engine.planning.cost_model import parse_size
 
     try:
         return parse_size(text)
@@ -220,9 +144,9 @@ def cli_estimate(args, request: AttributionRequest):
     """The estimate of ``request`` for the model the options name, before loading it when its
     folder says enough; otherwise the model is loaded (and calibrated once) to estimate. None
     when the model's sizes are unknown."""
-    from ..engine.calibration import device_key, estimate_loaded, estimate_source, source_key, stored
-    from ..engine.devices import device_name
-    from ..engine.gguf_cache import embedded_gguf_path
+    from ..engine.model.devices import device_name
+    from ..engine.model.gguf_cache import embedded_gguf_path
+    from ..engine.planning.calibration import device_key, estimate_loaded, estimate_source, source_key, stored
 
     est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
     source = embedded_gguf_path() if args.model is None else Path(args.model).expanduser()
@@ -231,8 +155,8 @@ def cli_estimate(args, request: AttributionRequest):
     calibrated = bool(stored(source_key(source), device_key(device, dtype)).get("graph"))
     if est is not None and (calibrated or not est.fits):
         return est
-    from ..engine.forward import warm_up
-    from ..engine.tokens import encode_prompt
+    from ..engine.model.tokens import encode_prompt
+    from ..engine.planning.calibration import warm_up
 
     lm = load_model(args.model, args.device, args.dtype)
     ids = request.token_ids or encode_prompt(lm.tokenizer, request.prompt or "", request.chat).token_ids
@@ -242,8 +166,8 @@ def cli_estimate(args, request: AttributionRequest):
 
 def write_estimate(args, request: AttributionRequest) -> int:
     """``--estimate``: the estimate contract to ``--json FILE`` (``-``: stdout), else one line."""
-    from ..engine.cost_model import format_size
     from ..engine.io import write_json
+    from ..engine.planning.cost_model import format_size
 
     est = cli_estimate(args, request)
     if est is None:  # the model's sizes are unknown (said on stderr when it loaded)
@@ -266,8 +190,8 @@ def write_estimate(args, request: AttributionRequest) -> int:
 
 def refuse_unfit(args, request: AttributionRequest) -> None:
     """Exit 1 with one sentence, before the model loads, when the run will not fit."""
-    from ..engine.calibration import estimate_source
-    from ..engine.cost_model import check_fits
+    from ..engine.planning.calibration import estimate_source
+    from ..engine.planning.cost_model import check_fits
 
     est = estimate_source(args.model, args.device, args.dtype, request, args.memory_limit)
     if est is not None:

@@ -2,7 +2,7 @@
 
 By default the items run in this process, one after another. ``--workers N`` (N > 1) runs them
 on N local Ray actors and ``--ray local|auto|HOST:PORT`` on a Ray instance started here or a
-cluster joined (see :mod:`jscope_desktop.engine.batch_ray`); either way this process alone
+cluster joined (see :mod:`jscope_desktop.engine.runners.ray_pool`); either way this process alone
 writes the output, each line as it arrives.
 
 Each item's line is appended to the output as soon as it is done (flushed and synced), so a
@@ -25,14 +25,13 @@ import sys
 import time
 from collections.abc import Iterable
 
-from ..cli import oom_sentence
-from ..engine.attribute import attribute
-from ..engine.batch import BatchItem, OutState, read_items, read_out, result_settings
 from ..engine.errors import JScopeError, finite_or_none, is_out_of_memory
+from ..engine.explain.attribute import attribute
 from ..engine.io import check_distinct, check_writable, could_not_write, user_path
-from ..engine.request import check_request
-from .attribute import add_request_options, build_request, request_from_args
-from .options import add_model_options, load_model, positive_integer
+from ..engine.results.request import check_request
+from ..engine.runners.batch import BatchItem, OutState, read_items, read_out, result_settings
+from .options import add_model_options, load_model, oom_sentence, positive_integer
+from .requests import add_request_options, build_request, request_from_args
 
 __all__ = ["add_parser", "add_worker_options", "attribute", "item_line", "json_line", "load_model",
            "run", "wants_workers"]
@@ -61,7 +60,7 @@ def add_parser(sub) -> None:
 
 def add_worker_options(p, what: str) -> None:
     """``--workers N`` and ``--ray local|auto|HOST:PORT`` (shared by batch and faithfulness:
-    one runner, :mod:`jscope_desktop.engine.batch_ray`); ``what`` names what the workers run."""
+    one runner, :mod:`jscope_desktop.engine.runners.ray_pool`); ``what`` names what the workers run."""
     p.add_argument("--workers", type=positive_integer, metavar="N",
                    help=f"run the {what} on N worker processes, each loading the model once "
                    "(Ray; default 1: in this process; with --ray: the cluster's GPUs, else half "
@@ -78,7 +77,7 @@ def wants_workers(args) -> bool:
 
 
 def _ray_address(text: str) -> str:
-    from ..engine.batch_ray import is_address
+    from ..engine.runners.ray_pool import is_address
 
     if not is_address(text):
         raise argparse.ArgumentTypeError(f"must be local, auto or HOST:PORT, not {text!r}")
@@ -107,10 +106,10 @@ def run(args) -> int:
     todo = [item for item in items if item.key not in state.done]
     runnable = [item for item in todo if item.error is None]
     if wants_workers(args) and runnable:
-        from ..engine.batch_ray import import_ray
+        from ..engine.runners.ray_pool import import_ray
 
         import_ray()  # before any work: one sentence when Ray is missing
-        from ..engine.calibration import source_note
+        from ..engine.planning.calibration import source_note
 
         note = source_note(args.model)  # the workers load the model: said here, once
         if note:
@@ -159,7 +158,7 @@ def _run_on_ray(state: OutState, todo: list[BatchItem], runnable: list[BatchItem
     """Run ``runnable`` on Ray workers, writing the lines of ``todo`` as they arrive (those of
     items that cannot run first); returns (how many failed, seconds once the first worker
     holds the model)."""
-    from ..engine.batch_ray import RayWorkers
+    from ..engine.runners.ray_pool import RayWorkers
 
     options = argparse.Namespace(**{k: v for k, v in vars(args).items()
                                     if k not in ("run", "usage_error")})  # picklable

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..engine.errors import JScopeError
 from ..engine.examples import EXAMPLES, Example, get_example, run_example, summary_lines
 from ..engine.io import check_distinct, check_writable, could_not_write
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from .options import (
     add_html_option,
     add_image_options,

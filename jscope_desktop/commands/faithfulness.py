@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.auto_dtype import DTYPE_CHOICES
-from ..engine.choices import DEVICE_NAMES as DEVICES
+from ..engine.compute.fisher import FISHER_METHODS
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
@@ -24,8 +23,9 @@ from ..engine.faithfulness.measure import (
 )
 from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
-from ..engine.fisher import FISHER_METHODS
 from ..engine.io import check_distinct, check_writable, user_path, write_json
+from ..engine.model.choices import DEVICE_NAMES as DEVICES
+from ..engine.model.dtype import DTYPE_CHOICES
 from .batch import add_worker_options, wants_workers
 from .options import load_model
 
@@ -85,8 +85,8 @@ def run(args) -> int:
     check_distinct([partial], [args.prompts])
     check_writable(out)
     if wants_workers(args):
-        from ..engine.batch_ray import import_ray
         from ..engine.faithfulness.parallel import run_faithfulness_on_workers
+        from ..engine.runners.ray_pool import import_ray
 
         import_ray()  # before any work: one sentence when Ray is missing
         results, lm = _run_with_bar(lambda progress: run_faithfulness_on_workers(

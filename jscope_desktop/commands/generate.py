@@ -24,7 +24,7 @@ from .options import (
 
 def add_parser(sub) -> None:
     """Register ``generate`` on the subparsers ``sub``."""
-    from ..engine.generation import MAX_NEW_TOKENS, matrix_scopes
+    from ..engine.explain.generation import MAX_NEW_TOKENS, matrix_scopes
 
     p = sub.add_parser(
         "generate", help="generate tokens and explain each one (the attribution matrix)",
@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the options and outputs, load the model, generate and attribute, write the files."""
-    from ..engine.generation import MAX_NEW_TOKENS, generate_attribution
+    from ..engine.explain.generation import MAX_NEW_TOKENS, generate_attribution
 
     if args.n_tokens > MAX_NEW_TOKENS:
         args.usage_error(f"--n-tokens must be at most {MAX_NEW_TOKENS}, not {args.n_tokens}")

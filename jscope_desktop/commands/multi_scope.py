@@ -8,34 +8,16 @@ import sys
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.io import could_not_write, user_path
-from ..engine.request import RequestError
-
-SCOPE_HELP = ("the scope to run, or several separated by commas (e.g. semantic,fisher), or "
-              "'all' for every registered scope; several scopes run on one forward graph with "
-              "one batched backward pass and write the multi-scope contract "
-              "(results, agreement, timing)")
+from ..engine.results.request import RequestError
 
 
-class ScopeChoices(list):
-    """The scope names as ``--scope``'s choices: a single name must be one of them (argparse
-    refuses another in its usual way), while a comma list or ``all`` passes to
-    :func:`~jscope_desktop.engine.multi.parse_scopes`, which checks every name."""
-
-    def __contains__(self, value) -> bool:
-        return (isinstance(value, str) and wants_several(value)) or list.__contains__(self, value)
-
-
-def wants_several(scope: str) -> bool:
-    """True when ``--scope`` names several scopes (a comma) or ``all``."""
-    return "," in scope or scope.strip() == "all"
-
-
-def run_several(args, prompt: str, flags: dict[str, str]) -> int:
-    """Check the scopes and the options (usage errors exit 2), load the model, run all scopes
-    in one pass, write the JSON/image/page or print the terminal view."""
-    from ..engine.multi import check_scopes, parse_scopes
-    from .attribute import build_request, load_model
+def run_several(args, prompt: str, flags: dict[str, str], load_model) -> int:
+    """Check the scopes and the options (usage errors exit 2), load the model with
+    ``load_model`` (the attribute command's), run all scopes in one pass, write the
+    JSON/image/page or print the terminal view."""
+    from ..engine.explain.multi import check_scopes, parse_scopes
     from .options import check_outputs, chosen_image, progress_status
+    from .requests import build_request
 
     try:
         names = parse_scopes(args.scope)
@@ -47,7 +29,7 @@ def run_several(args, prompt: str, flags: dict[str, str]) -> int:
         raise JScopeError(EMPTY_PROMPT)
     image = chosen_image(args)
     check_outputs(args.json, image and image[1], html=args.html)
-    from ..engine.multi import attribute_many
+    from ..engine.explain.multi import attribute_many
 
     with progress_status() as progress:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)

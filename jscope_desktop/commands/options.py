@@ -9,21 +9,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..engine.auto_dtype import DTYPE_CHOICES
-from ..engine.choices import DEVICE_NAMES
-from ..engine.errors import JScopeError
+from ..engine.errors import JScopeError, out_of_memory_sentence
 from ..engine.io import check_distinct, check_writable
+from ..engine.model.choices import DEVICE_NAMES
+from ..engine.model.dtype import DTYPE_CHOICES
 from ..render.formats import image_formats, with_suffix_of
 from ..render.view_options import MODES, ScaleExclusion
 
 
 def load_model(*args, **kwargs):
-    """:func:`jscope_desktop.engine.models.load_model` for a command: imported when a model is
+    """:func:`jscope_desktop.engine.model.load.load_model` for a command: imported when a model is
     first loaded (torch takes seconds to import: a run refused before loading never pays for it),
     and, for a model whose runs cannot be estimated, :data:`~..engine.cost_model.NO_ESTIMATE`
     said once on stderr (the run goes ahead)."""
-    from ..engine.calibration import estimate_note
-    from ..engine.models import load_model as load
+    from ..engine.model.load import load_model as load
+    from ..engine.planning.calibration import estimate_note
 
     lm = load(*args, **kwargs)
     note = estimate_note(lm)
@@ -128,7 +128,7 @@ def progress_status() -> Iterator[Callable[[float, str], None] | None]:
     from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn
     from rich.text import Text
 
-    from ..engine.cost_model import format_seconds
+    from ..engine.planning.cost_model import format_seconds
     from ..engine.progress import TimedProgress
 
     console = Console(stderr=True)
@@ -161,3 +161,15 @@ def image_path(path: str | Path, fmt: str) -> Path:
         raise JScopeError(f"--{fmt} {Path(path).name}: the name ends in {suffix}, not .{fmt}; "
                           f"name the file {Path(path).stem}.{fmt}.")
     return with_suffix_of(path, fmt)
+
+
+# the out-of-memory advice in the words of this command line
+OOM_WORDS = {"fisher_fast": "--fisher fast", "fewer_steps": "fewer --steps",
+             "bfloat16": "--dtype bfloat16", "cpu": "--device cpu"}
+
+
+def oom_sentence(args: argparse.Namespace) -> str:
+    """What to change after running out of memory, given the options that were used."""
+    return out_of_memory_sentence(
+        scope=getattr(args, "scope", ""), fisher_method=getattr(args, "fisher", None),
+        dtype=getattr(args, "dtype", None), device=getattr(args, "device", None), words=OOM_WORDS)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..engine.errors import JScopeError
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..engine.series.explain import (
     DEFAULT_N_VALUES,
     SeriesRequest,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from .errors import JScopeError
 from .progress import CancelCheck, ProgressFn
-from .request import AttributionRequest
-from .result import AttributionResult
+from .results.request import AttributionRequest
+from .results.result import AttributionResult
 from .scopes import scope_label
 
 # App. A.1 (the detective micro-mystery, ~50 tokens), as printed in the paper
@@ -165,7 +165,7 @@ class ExampleRun:
         comparison only; NaN if it is undefined)."""
         if len(self.results) != 2:
             return None
-        from .ranks import spearman_attributed
+        from .results.ranks import spearman_attributed
 
         return spearman_attributed(self.results[0].score_row(), self.results[1].score_row())
 
@@ -179,7 +179,7 @@ def run_example(lm, example: Example, progress: ProgressFn | None = None,
 
         req = SeriesRequest(**example.series)
         return ExampleRun(example, [explain_series(lm, req, progress, cancel)])
-    from .attribute import attribute
+    from .explain.attribute import attribute
 
     results, n = [], len(example.requests)
     for k, req in enumerate(example.requests):

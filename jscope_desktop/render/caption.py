@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..engine.fisher_config import describe_fisher
-from ..engine.result import AttributionResult
+from ..engine.compute.fisher_config import describe_fisher
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label
 from .view_options import ScaleExclusion, as_exclusion
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_unit
 from .caption import caption_lines, paint_header, scope_label
 from .colorbar import colorbar_height, key_height, key_rows, paint_colorbar, paint_key

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 
 from ..engine.io import write_text
-from ..engine.multi_result import MultiScopeResult
+from ..engine.results.multi_result import MultiScopeResult
 from ..engine.scopes import scope_label, scope_unit
 from .colormaps import COLORMAPS
 from .html import LUT_STEPS, SCRIPT_ID, embedded_json

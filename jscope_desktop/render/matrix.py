@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label, scope_unit
 from .caption import caption_lines, paint_header
 from .colorbar import colorbar_height, key_height, paint_colorbar, paint_key

@@ -3,8 +3,8 @@ the web page and the app's Compare view use the same line)."""
 
 from __future__ import annotations
 
-from ..engine.fisher_config import describe_fisher
-from ..engine.result import AttributionResult
+from ..engine.compute.fisher_config import describe_fisher
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label, scope_unit
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from ..engine.multi_result import MultiScopeResult
-from ..engine.result import AttributionResult
+from ..engine.results.multi_result import MultiScopeResult
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_label
 from .caption import paint_header
 from .colorbar import colorbar_height, paint_colorbar

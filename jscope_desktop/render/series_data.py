@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..engine.series.generators import SYSTEMS
 
 

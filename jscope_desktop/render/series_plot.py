@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
-from ..engine.result import AttributionResult
+from ..engine.results.result import AttributionResult
 from ..engine.scopes import scope_unit
 from .caption import scope_label
 from .colorbar import colorbar_height, paint_colorbar

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jscope_desktop.engine.attribute import AttributionRequest, attribute
-from jscope_desktop.engine.models import load_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model.load import load_model
 from jscope_desktop.render.export import save_image
 from jscope_desktop.render.html import save_html
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ...render.series_data import SeriesView, series_view
 from ...render.series_plot import SeriesFigure
 from ...render.strip import DARK, LIGHT, StripStyle

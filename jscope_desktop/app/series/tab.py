@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.errors import JScopeError
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ...engine.scopes import SCOPES
 from ...engine.series.generators import SYSTEMS
 from ...engine.series.values import parse_values, read_values

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.multi_result import Agreement, MultiScopeResult, MultiTiming
-from ...engine.result import AttributionResult
+from ...engine.results.multi_result import Agreement, MultiScopeResult, MultiTiming
+from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
 from ...render.colormaps import COLORMAPS
 from ...render.multi_caption import row_caption

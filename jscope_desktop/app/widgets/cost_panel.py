@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ..analysis import CostRow, cost_rows, joint_note, same_input
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ...render.units import visible_text
 from .plotting import pg
 

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ...render.colormaps import COLORMAPS, Normalizer
 from ...render.strip import LIGHT
 from ...render.units import visible_text

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.request import AttributionRequest
+from ...engine.results.request import AttributionRequest
 
 
 class PromptPanel(QWidget):
@@ -208,8 +208,8 @@ class PromptPanel(QWidget):
 
     def memory_limit_bytes(self) -> int | None:
         """The memory limit entered, in bytes (None: none, or not a valid size)."""
-        from ...engine.cost_model import parse_size
         from ...engine.errors import JScopeError
+        from ...engine.planning.cost_model import parse_size
 
         text = self.memory_limit.text().strip()
         try:
@@ -218,8 +218,8 @@ class PromptPanel(QWidget):
             return None
 
     def _memory_limit_edited(self) -> None:
-        from ...engine.cost_model import parse_size
         from ...engine.errors import JScopeError
+        from ...engine.planning.cost_model import parse_size
 
         text = self.memory_limit.text().strip()
         try:

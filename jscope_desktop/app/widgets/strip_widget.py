@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from ...engine.result import AttributionResult
+from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
 from ...render.colorbar import colorbar_height, paint_colorbar
 from ...render.colormaps import COLORMAPS, Normalizer, format_score

@@ -27,15 +27,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..attribute import AttributionRequest, attribute
+from ..compute.fisher import FISHER_METHODS
+from ..compute.forward import CancelCheck, embed, hidden_states, plain_forward
+from ..compute.head import logits_from_hidden
 from ..errors import Cancelled, JScopeError, finite_or_none
-from ..fisher import FISHER_METHODS
-from ..forward import CancelCheck, embed, hidden_states, plain_forward
-from ..head import logits_from_hidden
-from ..models import LoadedModel
-from ..request import MAX_SEED
+from ..explain.attribute import AttributionRequest, attribute
+from ..model.load import LoadedModel
+from ..model.tokens import token_texts
+from ..results.request import MAX_SEED
 from ..scopes import get_scope, scope_names
-from ..tokens import token_texts
 from .prompts import PreparedPrompt, prepare_prompt
 from .stats import spearman
 

@@ -1,6 +1,6 @@
 """The faithfulness benchmark on the batch runner's Ray workers (``--workers N`` / ``--ray``).
 
-Each worker loads the model once (:class:`~jscope_desktop.engine.batch_ray.RayWorkers`, the
+Each worker loads the model once (:class:`~jscope_desktop.engine.runners.ray_pool.RayWorkers`, the
 runner of ``jscope batch``) and measures one passage at a time with the same
 :func:`~.measure.evaluate_prompt` as the sequential run; a passage's numbers depend only on its
 text, its index and the settings (``random`` and Fisher are seeded by them), so they equal the
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compute.forward import CancelCheck
 from ..errors import Cancelled, JScopeError
-from ..forward import CancelCheck
 from .measure import FaithfulnessConfig, PromptResult, evaluate_prompt
 from .prompts import check_last_word
 from .run import ModelAbout, PromptProgressFn, Todo, run_faithfulness
@@ -95,7 +95,7 @@ def run_faithfulness_on_workers(
         prompts, cfg, partial, progress, cancel: as :func:`~.run.run_faithfulness`.
         model, device, dtype: what each worker loads (``load_model``'s arguments; on a cluster
             with GPUs the workers are GPU actors with the model on ``cuda``).
-        address, workers: as :class:`~jscope_desktop.engine.batch_ray.RayWorkers`.
+        address, workers: as :class:`~jscope_desktop.engine.runners.ray_pool.RayWorkers`.
         ready: called once the first worker holds the model, before any passage (timing).
 
     Returns:
@@ -105,7 +105,7 @@ def run_faithfulness_on_workers(
         JScopeError: bad settings (before Ray starts), Ray missing or unreachable, a model that
             does not load, or the first failing passage's sentence.
     """
-    from ..batch_ray import RayWorkers
+    from ..runners.ray_pool import RayWorkers
 
     cfg.check()  # everything that needs no model, before Ray starts
     if cfg.explain == "last":

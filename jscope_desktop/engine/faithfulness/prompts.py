@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import JScopeError
-from ..models import LoadedModel
-from ..tokens import encode_prompt, special_ids, token_texts
+from ..model.load import LoadedModel
+from ..model.tokens import encode_prompt, special_ids, token_texts
 
 
 @dataclass

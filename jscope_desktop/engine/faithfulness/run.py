@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from ..compute.forward import CancelCheck
 from ..errors import JScopeError
-from ..forward import CancelCheck
 from ..io import read_user_json, read_user_text
-from ..models import LoadedModel
+from ..model.load import LoadedModel
 from .measure import (
     K_RULE,
     RANDOM,

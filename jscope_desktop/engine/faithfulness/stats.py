@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import finite_or_none
-from ..ranks import rankdata, spearman
+from ..results.ranks import rankdata, spearman
 
 __all__ = ["rankdata", "spearman", "student_t_cdf", "student_t_ppf", "t_interval"]
 

@@ -1,9 +1,9 @@
-"""What a scope is, and the one registry of them.
+"""What a scope is (the registry of them is :mod:`.registry`).
 
 A :class:`Scope` describes itself completely — name, label, explanation, unit, what it needs
 (a target, a foil) and what it supports (the generation matrix, time series, faithfulness) — so
 the CLI's choices, the app's boxes, captions, colour-bar units and the About text are all read
-from :data:`SCOPES`. The common case is a :class:`DirectionScope`: ``score_t = ‖J_tᵀ u‖₂`` for one
+from the registry. The common case is a :class:`DirectionScope`: ``score_t = ‖J_tᵀ u‖₂`` for one
 direction ``u`` of the explained prediction.
 
 This module imports no torch at import time (the app reads the registry before torch loads).
@@ -21,8 +21,8 @@ from ..errors import JScopeError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..forward import CancelCheck, Graph
-    from ..models import LoadedModel
+    from ..compute.forward import CancelCheck, Graph
+    from ..model.load import LoadedModel
 
 USES = ("matrix", "series", "faithfulness")  # what a scope may support besides a single strip
 DIRECTION_UNIT = "‖Jᵀu‖"
@@ -129,58 +129,9 @@ class DirectionScope(Scope):
         return u.detach()
 
     def _compute(self, call: ScopeCall) -> ScopeOutput:
-        from ..forward import row_norms, vjp
+        from ..compute.forward import row_norms, vjp
 
         g = vjp(call.graph, self.direction_for(call.pred))  # (T, d)
         if self.times_input:
             g = g * call.graph.x.detach()
         return ScopeOutput(row_norms(g), 1)
-
-
-SCOPES: dict[str, Scope] = {}
-
-
-def register(scope: Scope) -> Scope:
-    """Add ``scope`` to :data:`SCOPES` under its name; returns it."""
-    SCOPES[scope.name] = scope
-    return scope
-
-
-def _ensure_plugins() -> None:
-    from .plugins import load_plugins
-
-    load_plugins()
-
-
-def get_scope(name: str) -> Scope:
-    """The scope called ``name``, or a one-sentence error listing the choices."""
-    _ensure_plugins()
-    if name not in SCOPES:
-        raise JScopeError(f"Unknown scope '{name}'; choose one of {', '.join(SCOPES)}.")
-    return SCOPES[name]
-
-
-def scope_names(use: str | None = None) -> list[str]:
-    """Registered scope names in registration order (built-ins first, then plugins); with
-    ``use`` (one of :data:`USES`) only those that support it."""
-    _ensure_plugins()
-    return [n for n, s in SCOPES.items() if use is None or s.supports(use)]
-
-
-def all_scopes() -> list[Scope]:
-    """Every registered scope, in registration order."""
-    _ensure_plugins()
-    return list(SCOPES.values())
-
-
-def scope_label(name: str) -> str:
-    """Display label of a scope name; a name no registered scope has (a result from a plugin
-    that is not installed here) is shown as it is."""
-    # no plugin import here: views call this on the GUI thread; plugins are loaded by the CLI
-    # at start and by the app's engine job, before any result of theirs exists
-    return SCOPES[name].label if name in SCOPES else name
-
-
-def scope_unit(name: str) -> str:
-    """What a score of scope ``name`` measures (e.g. ``‖Jᵀu‖``, ``tr(JᵀFJ)``)."""
-    return SCOPES[name].unit if name in SCOPES else "score"

@@ -4,7 +4,8 @@ and Integrated compute their own way."""
 
 from __future__ import annotations
 
-from .base import DirectionScope, Scope, ScopeCall, ScopeOutput, register
+from .base import DirectionScope, Scope, ScopeCall, ScopeOutput
+from .registry import register
 
 register(DirectionScope(
     "semantic", "Semantic",
@@ -31,7 +32,7 @@ register(DirectionScope(
 
 def _fisher(call: ScopeCall) -> ScopeOutput:
     """tr(J_tᵀ F J_t) per token, by the request's Fisher method (fast, exact or lowrank)."""
-    from ..fisher import fisher_scores
+    from ..compute.fisher import fisher_scores
 
     r = call.request
     out = fisher_scores(call.lm, call.graph, r.fisher_method, r.fisher_rank, r.fisher_probes,
@@ -65,7 +66,7 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
     """
     import torch
 
-    from ..forward import hidden_states, row_norms
+    from ..compute.forward import hidden_states, row_norms
     from ..progress import check_cancel
 
     x = call.graph.x.detach()  # (T, d)

@@ -6,7 +6,7 @@ A package declares, in its ``pyproject.toml``::
     twice = "my_package:SCOPE"        # a Scope object, or a callable returning one
 
 and its scope appears everywhere a built-in one does. A plugin that fails to load is skipped and
-reported in one sentence (:func:`plugin_problems`); it never stops the CLI or the app.
+reported in one sentence (:func:`.registry.plugin_problems`); it never stops the CLI or the app.
 """
 
 from __future__ import annotations
@@ -14,21 +14,18 @@ from __future__ import annotations
 import re
 from importlib.metadata import entry_points
 
-from .base import SCOPES, Scope
+from .base import Scope
 
 GROUP = "jscope_desktop.scopes"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_state: dict = {"loaded": False, "problems": []}
 
 
-def load_plugins(force: bool = False) -> list[str]:
-    """Register every installed plugin scope once (again with ``force``); returns the problems,
-    one sentence each."""
-    if _state["loaded"] and not force:
-        return list(_state["problems"])
-    _state["loaded"] = True
+def discover(builtin: set[str]) -> tuple[list[Scope], list[str]]:
+    """The installed plugin scopes that pass the checks, each marked with its entry point, and
+    the problems of those that do not (one sentence each); ``builtin``: the built-in names no
+    plugin may replace. Registering them is :func:`.registry.load_plugins`'s job."""
+    scopes: list[Scope] = []
     problems: list[str] = []
-    builtin = {n for n, s in SCOPES.items() if not getattr(s, "plugin", None)}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         try:
             obj = ep.load()
@@ -42,15 +39,8 @@ def load_plugins(force: bool = False) -> list[str]:
             problems.append(problem)
             continue
         scope.plugin = ep.value
-        SCOPES[scope.name] = scope
-    _state["problems"] = problems
-    return list(problems)
-
-
-def plugin_problems() -> list[str]:
-    """Sentences about plugins that could not be loaded (empty when all loaded)."""
-    load_plugins()
-    return list(_state["problems"])
+        scopes.append(scope)
+    return scopes, problems
 
 
 def _check(scope, ep_name: str, builtin: set[str]) -> str | None:

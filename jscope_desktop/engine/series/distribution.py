@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..compute.forward import CancelCheck, sync
 from ..errors import Cancelled, JScopeError
-from ..forward import CancelCheck, sync
-from ..models import LoadedModel
+from ..model.load import LoadedModel
 from .generators import Transition
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..attribute import AttributionRequest, attribute
+from ..compute.forward import CancelCheck, ProgressFn
 from ..errors import JScopeError
-from ..forward import CancelCheck, ProgressFn
-from ..models import LoadedModel
-from ..result import AttributionResult, SeriesInfo
+from ..explain.attribute import AttributionRequest, attribute
+from ..model.load import LoadedModel
+from ..results.result import AttributionResult, SeriesInfo
 from ..scopes import get_scope, scope_names
 from .distribution import next_value_distribution, total_variation, true_probs
 from .generators import generate, get_system
@@ -24,7 +24,7 @@ from .values import MAX_VALUES, check_values, parse_values, read_values
 __all__ = ["series_scopes", "DIGITS", "DEFAULT_N_VALUES", "Encoding", "encode_series",
            "check_values", "parse_values", "read_values", "value_spans", "SeriesRequest",
            "PreparedSeries", "prepare_series", "explain_series"]
-from ..tokens import Span, aggregate, special_ids, token_texts
+from ..model.tokens import Span, aggregate, special_ids, token_texts
 
 
 def series_scopes() -> list[str]:

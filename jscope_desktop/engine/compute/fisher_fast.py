@@ -33,9 +33,9 @@ from collections.abc import Callable
 
 import torch
 
+from ..model.load import LoadedModel
 from .fisher_config import ERROR_CALIBRATION, RANK_MAX_PROBES, RANK_SAMPLES
 from .forward import CancelCheck, Graph, check_cancel, hidden_states, row_norms, vjp_chunks
-from .models import LoadedModel
 
 # forward-difference step: ‖ε g‖ = FD_STEP·‖x‖ (half precision needs a larger one)
 FD_STEP = {torch.float32: 1e-3, torch.float64: 1e-3}  # norms run in float32 even in float64 models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import EMPTY_PROMPT, JScopeError
+from ..errors import EMPTY_PROMPT, JScopeError
 
 
 @dataclass

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import torch
 
+from ..model.load import LoadedModel
 from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES, RANK_TARGET, budget_plan
 from .fisher_fast import krylov_estimate
 from .forward import CancelCheck, Graph, row_norms, vjp_chunks
 from .head import logit_slopes, output_matrix
-from .models import LoadedModel
 
 TAIL_MASS = 1e-3  # fast: tokens beyond 99.9 % of the probability are reached by probes only
 # fast: at most this many tokens are formed exactly. Forming all of F is V·d² work (0.29 s for the

@@ -1,6 +1,6 @@
 """Decisions about a Ray pool that need no Ray: addresses, how many workers, what each actor
 asks of the cluster (CPUs, GPUs), what device it loads the model on, and whether the machine can
-hold the copies. :mod:`jscope_desktop.engine.batch_ray` runs the pool with them.
+hold the copies. :mod:`jscope_desktop.engine.runners.ray_pool` runs the pool with them.
 
 Everything here is pure (resources in, numbers out) except :func:`import_ray`,
 :func:`check_reachable` and :func:`local_code_path`, so it is unit-tested without a cluster.
@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import JScopeError
+from ..errors import JScopeError
 
 MAX_ATTEMPTS = 3  # runs of one item whose worker died, before it gets an error line
 MEMORY_FACTOR = 3  # a worker needs about this many times its model's weights in RAM
@@ -133,7 +133,7 @@ def died_sentence(attempts: int) -> str:
 def local_code_path() -> str | None:
     """The folder that holds this process's ``jscope_desktop`` when it is a source checkout
     (not an installed package), so that local workers import the same code; else None."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # engine/runners/cluster.py → the checkout
     if root.name in ("site-packages", "dist-packages"):
         return None
     return str(root)

@@ -12,14 +12,15 @@ import time
 
 import torch
 
-from .errors import Cancelled, JScopeError
-from .forward import Graph, embed, hidden_states, plain_forward, row_norms, sync, vjp_chunks, warm_up
-from .head import logits_from_hidden, output_matrix
-from .models import LoadedModel
-from .progress import CancelCheck, ProgressFn
-from .result import AttributionResult, Timing, TopToken
-from .scopes import DirectionScope, Prediction, get_scope, scope_names
-from .tokens import encode_prompt, special_ids, token_texts
+from ..compute.forward import Graph, embed, hidden_states, plain_forward, row_norms, sync, vjp_chunks
+from ..compute.head import logits_from_hidden, output_matrix
+from ..errors import Cancelled, JScopeError
+from ..model.load import LoadedModel
+from ..model.tokens import encode_prompt, special_ids, token_texts
+from ..planning.calibration import warm_up
+from ..progress import CancelCheck, ProgressFn
+from ..results.result import AttributionResult, Timing, TopToken
+from ..scopes import DirectionScope, Prediction, get_scope, scope_names
 
 MAX_NEW_TOKENS = 512  # one matrix row per token; beyond this the picture is unreadable anyway
 

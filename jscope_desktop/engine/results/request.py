@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from .errors import JScopeError
-from .fisher_config import FISHER_METHODS, MAX_BUDGET, MAX_PROBES, MIN_BUDGET
+from ..compute.fisher_config import FISHER_METHODS, MAX_BUDGET, MAX_PROBES, MIN_BUDGET
+from ..errors import JScopeError
 
 MAX_IG_STEPS = 1024  # Integrated: beyond this the Riemann sum gains nothing measurable
 MAX_SEED = 2**63 - 1
@@ -120,7 +120,7 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
     target or foil the scope would silently ignore is refused too; programs may pass one and
     have it ignored.
     """
-    from .scopes import get_scope, scope_names
+    from ..scopes import get_scope, scope_names
 
     scope = get_scope(req.scope)
     if refuse_unused and (req.target is not None or req.target_id is not None):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import JScopeError
 from .choices import DEVICE_NAMES
-from .errors import JScopeError
 
 DEVICES = DEVICE_NAMES
 # device files of GPU drivers besides NVIDIA's numbered ones: ROCm, WSL's bridge, Jetson

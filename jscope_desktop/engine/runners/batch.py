@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EMPTY_PROMPT, JScopeError
-from .io import csv_rows, read_user_json, read_user_text, user_path, write_text
+from ..errors import EMPTY_PROMPT, JScopeError
+from ..io import csv_rows, read_user_json, read_user_text, user_path, write_text
 
 FIELDS = ("prompt", "target", "foil", "position", "chat")
 OVERRIDES = ("target", "foil", "position", "chat")  # the fields that override the options

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .checks import read_config
 from .choices import DTYPE_AUTO as AUTO
 from .choices import DTYPE_CHOICES, DTYPE_NAMES
-from .model_checks import read_config
 
 __all__ = ["AUTO", "DTYPE_CHOICES", "checkpoint_dtype", "choose_dtype", "weight_count"]
 WEIGHT_SLACK = 1.25  # float32 weights plus room for a run's graph, as a share of the weights
@@ -33,8 +33,8 @@ def checkpoint_dtype(folder: Path) -> str | None:
 
 def weight_count(folder: Path) -> int | None:
     """Parameters of a model folder: the safetensors headers, else the config's shape."""
-    from .calibration import safetensors_parameters
-    from .cost_model import ModelShape, UnknownShape
+    from .memory import safetensors_parameters
+    from .shape import ModelShape, UnknownShape
 
     n = safetensors_parameters(folder)
     if n:
@@ -53,7 +53,7 @@ def choose_dtype(dtype: str, folder: Path, device: str) -> str:
     whose float16 kernels are few and slow)."""
     if dtype != AUTO:
         return dtype
-    from .calibration import memory_now
+    from .memory import memory_now
 
     n = weight_count(folder)
     held, reach = memory_now(device)

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .errors import JScopeError, finite_or_none
-from .io import read_user_json, write_text
+from ..errors import JScopeError, finite_or_none
+from ..io import read_user_json, write_text
 
 CONTRACT_VERSION = 1
 

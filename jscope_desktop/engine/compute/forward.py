@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .cost_model import VJP_MAX_BATCH, vjp_batch_cap
+from ..model.load import LoadedModel
+from ..progress import CancelCheck, ProgressFn, check_cancel
+from .batching import VJP_MAX_BATCH, vjp_batch_cap
 from .head import logits_from_hidden
-from .models import LoadedModel
-from .progress import CancelCheck, ProgressFn, check_cancel
 
 __all__ = ["CancelCheck", "Graph", "ProgressFn", "build_graph", "embed", "hidden_states",
-           "calibrate", "plain_forward", "row_norms", "sync", "vjp", "vjp_chunks", "warm_up"]
+           "plain_forward", "row_norms", "sync", "vjp", "vjp_chunks"]
 
 
 def decoder_of(model: torch.nn.Module) -> torch.nn.Module:
@@ -130,45 +130,6 @@ def build_graph(lm: LoadedModel, token_ids: list[int], position: int,
     with torch.no_grad():
         logits = logits_from_hidden(lm, h.detach()).float()
     return Graph(x, h, logits, torch.softmax(logits, -1), between)
-
-
-def warm_up(lm: LoadedModel, token_ids: list[int]) -> None:
-    """Run one small forward and backward once per model, so that lazy initialisation (kernel
-    selection, thread pools, autograd set-up) is not counted in the timings of the first run."""
-    if lm.warmed:
-        return
-    graph = build_graph(lm, token_ids[:2], min(1, len(token_ids) - 1))
-    torch.autograd.grad(graph.h.sum(), graph.x)
-    plain_forward(lm, token_ids[:2])
-    lm.warmed = True
-    calibrate(lm, token_ids)
-
-
-CALIBRATION_UNITS = 5e10  # work of the calibration pass: about 0.5 s on a laptop CPU
-
-
-def calibrate(lm: LoadedModel, token_ids: list[int]) -> None:
-    """Measure this model's throughput once per model, device and dtype (the cost model's
-    calibration, kept in the user cache): one forward graph and one backward pass over 16–128
-    tokens (the prompt's ids repeated), timed after the warm-up."""
-    from . import calibration
-    from .cost_model import forward_work
-    from .request import AttributionRequest
-
-    if calibration.has_calibration(lm) or not token_ids:
-        return
-    shape = calibration.shape_of(lm)
-    if shape is None:  # sizes unknown: nothing to calibrate
-        return
-    per_token = (2 + 1.6) * forward_work(shape, 1)
-    n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
-    ids = (token_ids * (n // len(token_ids) + 1))[:n]
-    t0 = time.perf_counter()
-    plain_forward(lm, ids)
-    graph = build_graph(lm, ids, n - 1)
-    torch.autograd.grad(graph.h, graph.x, graph.h.detach() / graph.h.detach().norm())
-    sync(lm)
-    calibration.record_run(lm, AttributionRequest(token_ids=ids), n, time.perf_counter() - t0)
 
 
 def plain_forward(lm: LoadedModel, token_ids: list[int]) -> tuple[torch.Tensor, float]:

@@ -18,14 +18,13 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import JScopeError
-from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, RANK_EXTRA_PROBES, budget_plan
-from .request import AttributionRequest
+from ..compute.batching import VJP_MAX_BATCH, vjp_batch_cap
+from ..compute.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, RANK_EXTRA_PROBES, budget_plan
+from ..errors import JScopeError
+from ..model.shape import ModelShape, UnknownShape, config_sizes  # noqa: F401 (re-exported)
+from ..results.request import AttributionRequest
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-# a batch of directions: the (B, T, d) gradient tensor stays under this many elements
-VJP_BATCH_ELEMENTS = 2**25
-VJP_MAX_BATCH = 128
 BACKWARD_PER_FORWARD = 1.6  # one input-gradient pass (frozen weights) against one forward, measured
 DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was measured (a laptop)
 FISHER_HEAD_MAX = 4096  # engine.fisher.HEAD_MAX: rows of F formed exactly by Fisher fast
@@ -36,111 +35,9 @@ PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, e
 GOOD_BATCH = 8
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """The sizes of a decoder model that its cost depends on."""
-
-    n_params: int
-    d_model: int
-    n_layers: int
-    ffn: int
-    n_heads: int
-    n_kv_heads: int
-    head_dim: int
-    vocab: int
-    eager_attention: bool = False  # eager attention keeps an (H, T, T) matrix per layer
-
-    @property
-    def layer_params(self) -> int:
-        """Weights in the decoder layers (the ones every token multiplies)."""
-        d, hd = self.d_model, self.head_dim
-        attn = 2 * d * self.n_heads * hd + 2 * d * self.n_kv_heads * hd
-        return self.n_layers * (attn + 3 * d * self.ffn)
-
-    @classmethod
-    def from_config(cls, config, n_params: int | None = None) -> ModelShape:
-        """The shape from a transformers config (object or ``config.json`` dict); ``n_params``
-        the exact count when the weights are known. Sizes are read through the family's config
-        class, so GPT-2's ``n_embd`` is its ``hidden_size`` (:func:`config_sizes`). Raises
-        :class:`UnknownShape` (one sentence) when the config still lacks them."""
-        sizes = config_sizes(config)
-        if sizes is None:
-            raise UnknownShape("The model's config does not give the sizes a cost estimate needs "
-                               "(hidden_size, num_hidden_layers, vocab_size).")
-        d, L, V, heads, kv, hd, f, eager, tied = sizes
-        shape = cls(0, d, L, f, heads, kv, hd, V, eager)
-        if n_params is None:
-            n_params = shape.layer_params + V * d * (1 if tied else 2)
-        return cls(int(n_params), d, L, f, heads, kv, hd, V, eager)
-
-
-class UnknownShape(JScopeError):
-    """A config whose sizes cannot be read: a run goes ahead without an estimate."""
-
-
 # What the CLI, the app and batch say, once, about a model whose cost cannot be estimated.
 NO_ESTIMATE = ("No cost estimate for this model: its config does not give its sizes "
                "(hidden_size, num_hidden_layers, vocab_size), so runs go ahead without one.")
-
-
-# Feed-forward widths and key/value head counts under the names families give them (no config
-# class maps these to one name; Falcon's own class does map num_key_value_heads).
-FFN_NAMES = ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "d_ff")
-KV_NAMES = ("num_key_value_heads", "num_kv_heads", "n_head_kv")
-CORE_NAMES = ("hidden_size", "num_hidden_layers", "vocab_size")
-
-
-def _family_config(config: dict):
-    """The family's config object for a ``config.json`` dict (its ``attribute_map`` turns
-    ``n_embd``/``n_layer``/``n_head`` into the common names), or the dict itself when its
-    ``model_type`` is unknown to transformers. Imported only when the common names are missing:
-    transformers loads torch, which the estimate before loading avoids."""
-    if all(k in config for k in CORE_NAMES) or not isinstance(config.get("model_type"), str):
-        return config
-    try:
-        from transformers import AutoConfig
-
-        fields = {k: v for k, v in config.items() if k != "model_type"}
-        return AutoConfig.for_model(config["model_type"], **fields)
-    except Exception:  # noqa: BLE001 - an unknown or malformed family: no estimate, not a refusal
-        return config
-
-
-def config_sizes(config) -> tuple | None:
-    """``(d, layers, vocab, heads, kv_heads, head_dim, ffn, eager, tied)`` of a transformers
-    config object or ``config.json`` dict (a multimodal config's text part), or None when the
-    hidden size, layer count or vocabulary size is missing or not a positive integer."""
-    if isinstance(config, dict):
-        text = config.get("text_config")
-        c = _family_config(text if isinstance(text, dict) else config)
-    else:
-        c = config.get_text_config() if hasattr(config, "get_text_config") else config
-
-    def get(*names):
-        for name in names:
-            value = c.get(name) if isinstance(c, dict) else getattr(c, name, None)
-            if value is not None:
-                return value
-        return None
-
-    try:
-        d, L, V = (int(get(k)) for k in CORE_NAMES)
-        heads = int(get("num_attention_heads") or 1)
-        kv = int(get(*KV_NAMES) or heads)
-        hd = int(get("head_dim") or d // max(heads, 1))
-        f = int(get(*FFN_NAMES) or 4 * d)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if min(d, L, V, heads, kv, hd, f) < 1:
-        return None
-    eager = (get("_attn_implementation") or get("attn_implementation")) == "eager"
-    tied = get("tie_word_embeddings")
-    return d, L, V, heads, kv, hd, f, eager, True if tied is None else bool(tied)
-
-
-def vjp_batch_cap(n_tokens: int, d_model: int) -> int:
-    """The most directions one batched backward pass takes for a (T, d) prompt."""
-    return max(1, VJP_BATCH_ELEMENTS // max(1, n_tokens * d_model))
 
 
 @dataclass(frozen=True)
@@ -159,7 +56,7 @@ class Plan:
 
 def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
     """The backward work of ``req`` on a prompt of ``n_tokens`` fed tokens."""
-    from .scopes import get_scope
+    from ..scopes import get_scope
 
     cap = min(vjp_batch_cap(n_tokens, shape.d_model), VJP_MAX_BATCH)
     if req.scope == "fisher":

@@ -20,8 +20,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import JScopeError, finite_or_none
-from .io import read_user_json, write_text
+from ..errors import JScopeError, finite_or_none
+from ..io import read_user_json, write_text
 from .ranks import spearman_attributed
 from .result import CONTRACT_VERSION, AttributionResult
 

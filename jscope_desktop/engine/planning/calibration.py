@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import struct
 import sys
+import time
 from pathlib import Path
 
-from .cost_model import NO_ESTIMATE, Estimate, ModelShape, UnknownShape, estimate_run, plan, work
-from .io import write_json
-from .request import AttributionRequest
+from ..io import write_json
+from ..model import memory  # memory.memory_now read at call time (tests replace it there)
+from ..model.shape import ModelShape, UnknownShape, config_sizes
+from ..results.request import AttributionRequest
+from .cost_model import NO_ESTIMATE, Estimate, estimate_run, plan, work
 
 CACHE_NAME = "calibration.json"
 KEEP = 16  # measurements kept per model, device, dtype and kind
@@ -29,7 +30,7 @@ KINDS = ("graph", "batched", "integrated")
 
 def cache_file() -> Path:
     """Where measured throughputs are kept (beside the converted models)."""
-    from .gguf_cache import cache_root
+    from ..model.gguf_cache import cache_root
 
     return cache_root() / CACHE_NAME
 
@@ -161,7 +162,7 @@ def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
     """Record a finished run of ``req`` (``seconds`` for the forward and the scope; the work
     counted as it ran: recomputed, batches capped at ``batch``). A plugin scope is not
     recorded: its cost is its own, and would skew the built-in scopes' estimates."""
-    from .scopes import get_scope
+    from ..scopes import get_scope
 
     if get_scope(req.scope).plugin is not None:
         return
@@ -170,47 +171,6 @@ def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
         return
     record(lm, plan(shape, n_tokens, req).kind, work(shape, n_tokens, req, recompute, batch),
            seconds)
-
-
-def resident_bytes() -> int:
-    """Resident memory of this process now (Linux: VmRSS; elsewhere the peak so far)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-def free_bytes() -> int:
-    """Memory the system can still give (Linux: MemAvailable; elsewhere half the RAM)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    from .model_checks import physical_memory
-
-    return (physical_memory() or 8 * 2**30) // 2
-
-
-def memory_now(device: str) -> tuple[int, int]:
-    """(bytes the process holds now, bytes it may reach) on ``device``: resident memory and
-    resident plus available on the CPU; allocated and allocated plus free on a GPU."""
-    if device.startswith("cuda"):
-        import torch
-
-        dev = torch.device(device)
-        free, _ = torch.cuda.mem_get_info(dev)
-        held = torch.cuda.memory_allocated(dev)
-        return held, held + free
-    held = resident_bytes()
-    return held, held + free_bytes()
 
 
 def shape_of(lm) -> ModelShape | None:
@@ -237,8 +197,7 @@ def estimate_note(lm) -> str | None:
 def source_note(source) -> str | None:
     """:func:`estimate_note` before loading: for a model folder (not the embedded model or a
     ``.gguf``, whose converted configs give their sizes) whose ``config.json`` lacks them."""
-    from .cost_model import config_sizes
-    from .model_checks import read_config
+    from ..model.checks import read_config
 
     folder = None if source is None else Path(source).expanduser()
     if folder is None or not folder.is_dir():
@@ -259,12 +218,12 @@ def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
     """The estimate of ``req`` on a loaded model, for a prompt of ``n_ids`` tokens
     (``recompute``: as :func:`~.cost_model.estimate_run`); None when the model's sizes are
     unknown (:func:`estimate_note`)."""
-    from .forward import can_recompute
+    from ..compute.forward import can_recompute
 
     shape = shape_of(lm)
     if shape is None:
         return None
-    held, reach = memory_now(str(lm.device))
+    held, reach = memory.memory_now(str(lm.device))
     rate, _kinds = throughputs(_lm_records(lm))
     if not can_recompute(lm):  # a layer stack the engine does not know: never recomputed
         recompute = False
@@ -273,41 +232,18 @@ def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
                         limit_bytes=limit_bytes, recompute=recompute)
 
 
-def safetensors_parameters(folder: Path) -> int | None:
-    """Parameters in a folder's ``*.safetensors`` files, read from their headers only."""
-    total, files = 0, sorted(folder.glob("*.safetensors"))
-    if not files:
-        return None
-    try:
-        for path in files:
-            with path.open("rb") as f:
-                (n,) = struct.unpack("<Q", f.read(8))
-                if n > 100 * 2**20:
-                    return None
-                header = json.loads(f.read(n))
-            for name, t in header.items():
-                if name != "__metadata__":
-                    count = 1
-                    for s in t["shape"]:
-                        count *= int(s)
-                    total += count
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
-        return None
-    return total
-
-
 def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionRequest, device: str,
                     dtype: str, limit_bytes: int | None = None) -> Estimate:
     """The estimate before a model is loaded: its shape from ``config.json`` and the
     safetensors headers, the weights counted as memory the load will add."""
+    from ..model.checks import read_config
     from .cost_model import BYTES
-    from .model_checks import read_config
 
     config = read_config(folder)
     if config is None:  # too large, undecodable or nested past reason: the loader says which
         raise ValueError("no readable config.json")
-    shape = ModelShape.from_config(config, safetensors_parameters(folder))
-    held, reach = memory_now(device)
+    shape = ModelShape.from_config(config, memory.safetensors_parameters(folder))
+    held, reach = memory.memory_now(device)
     weights = shape.n_params * BYTES.get(dtype, 4)
     rate, _kinds = throughputs(stored(source_key(source), device_key(device, dtype)))
     return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=dtype,
@@ -321,10 +257,10 @@ def estimate_source(source, device: str, dtype: str, req: AttributionRequest,
     weights are loaded: the tokenizer and ``config.json`` only (a ``.gguf`` is converted into
     its cache first, as loading would). None when the folder does not say enough (then the
     loaded model is estimated instead). ``dtype`` ``auto`` is resolved as loading would."""
-    from .auto_dtype import choose_dtype
-    from .devices import device_name
-    from .gguf_cache import convert_gguf, embedded_gguf_path
-    from .model_checks import check_gguf_header
+    from ..model.checks import check_gguf_header
+    from ..model.devices import device_name
+    from ..model.dtype import choose_dtype
+    from ..model.gguf_cache import convert_gguf, embedded_gguf_path
 
     path = embedded_gguf_path() if source is None else Path(source).expanduser()
     folder = path
@@ -359,9 +295,54 @@ def count_tokens(folder: Path, req: AttributionRequest) -> int | None:
     try:
         from transformers import AutoTokenizer
 
-        from .tokens import encode_prompt
+        from ..model.tokens import encode_prompt
 
         tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
         return len(encode_prompt(tok, req.prompt or "", req.chat).token_ids)
     except Exception:  # noqa: BLE001 - the loader gives the sentence for a broken tokenizer
         return None
+
+
+def warm_up(lm, token_ids: list[int]) -> None:
+    """Run one small forward and backward once per model, so that lazy initialisation (kernel
+    selection, thread pools, autograd set-up) is not counted in the timings of the first run;
+    then :func:`calibrate` (once per model, device and dtype)."""
+    import torch
+
+    from ..compute.forward import build_graph, plain_forward
+
+    if lm.warmed:
+        return
+    graph = build_graph(lm, token_ids[:2], min(1, len(token_ids) - 1))
+    torch.autograd.grad(graph.h.sum(), graph.x)
+    plain_forward(lm, token_ids[:2])
+    lm.warmed = True
+    calibrate(lm, token_ids)
+
+
+CALIBRATION_UNITS = 5e10  # work of the calibration pass: about 0.5 s on a laptop CPU
+
+
+def calibrate(lm, token_ids: list[int]) -> None:
+    """Measure this model's throughput once per model, device and dtype (the cost model's
+    calibration, kept in the user cache): one forward graph and one backward pass over 16–128
+    tokens (the prompt's ids repeated), timed after the warm-up."""
+    import torch
+
+    from ..compute.forward import build_graph, plain_forward, sync
+    from .cost_model import forward_work
+
+    if has_calibration(lm) or not token_ids:
+        return
+    shape = shape_of(lm)
+    if shape is None:  # sizes unknown: nothing to calibrate
+        return
+    per_token = (2 + 1.6) * forward_work(shape, 1)
+    n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
+    ids = (token_ids * (n // len(token_ids) + 1))[:n]
+    t0 = time.perf_counter()
+    plain_forward(lm, ids)
+    graph = build_graph(lm, ids, n - 1)
+    torch.autograd.grad(graph.h, graph.x, graph.h.detach() / graph.h.detach().norm())
+    sync(lm)
+    record_run(lm, AttributionRequest(token_ids=ids), n, time.perf_counter() - t0)

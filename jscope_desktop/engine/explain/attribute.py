@@ -11,10 +11,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from .calibration import estimate_loaded, record_run
-from .cost_model import check_fits
-from .errors import EMPTY_PROMPT, Cancelled, JScopeError, finite_or_none, is_out_of_memory
-from .forward import (
+from ..compute.forward import (
     CancelCheck,
     Graph,
     ProgressFn,
@@ -22,15 +19,17 @@ from .forward import (
     build_graph,
     plain_forward,
     sync,
-    warm_up,
 )
-from .head import output_matrix
-from .models import LoadedModel
-from .progress import expect_seconds
-from .request import AttributionRequest, check_request
-from .result import AttributionResult, FisherInfo, Timing, TopToken
-from .scopes import Prediction, Scope, ScopeCall, ScopeOutput, get_scope
-from .tokens import encode_prompt, single_token_id, special_ids, token_texts
+from ..compute.head import output_matrix
+from ..errors import EMPTY_PROMPT, Cancelled, JScopeError, finite_or_none, is_out_of_memory
+from ..model.load import LoadedModel
+from ..model.tokens import encode_prompt, single_token_id, special_ids, token_texts
+from ..planning.calibration import estimate_loaded, record_run, warm_up
+from ..planning.cost_model import check_fits
+from ..progress import expect_seconds
+from ..results.request import AttributionRequest, check_request
+from ..results.result import AttributionResult, FisherInfo, Timing, TopToken
+from ..scopes import Prediction, Scope, ScopeCall, ScopeOutput, get_scope
 
 __all__ = ["AttributionRequest", "Prepared", "attribute", "build_result", "check_request",
            "prepare", "run_scope", "scope_call"]
