@@ -38,7 +38,7 @@ test: $(STAMP)
 
 # The property-based tests with Hypothesis's large profile (2,000 examples each, minutes).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/test_fuzz_inputs.py
+	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/cli/test_fuzz_inputs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check jscope_desktop tests benchmarks

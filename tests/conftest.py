@@ -6,45 +6,10 @@ import os
 
 import pytest
 import torch
+from tiny_models import tiny_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
-
-
-def _tiny(config_cls_name: str, model_cls_name: str, **overrides):
-    import transformers
-
-    from jscope_desktop.engine.model.load import LoadedModel, ModelInfo
-
-    torch.manual_seed(0)
-    config = getattr(transformers, config_cls_name)(**overrides)
-    model = getattr(transformers, model_cls_name)(config).eval().requires_grad_(False)
-    info = ModelInfo(
-        name=config_cls_name, source="(random)", n_params=sum(p.numel() for p in model.parameters()),
-        d_model=config.hidden_size, vocab_size=config.vocab_size,
-        n_layers=config.num_hidden_layers, context_length=config.max_position_embeddings,
-        architecture=model_cls_name,
-    )
-    return LoadedModel(model, DigitTokenizer(config.vocab_size), info, torch.device("cpu"), torch.float32)
-
-
-class DigitTokenizer:
-    """A tiny stand-in tokenizer: one token per character (id = byte value + 3); 0–2 special."""
-
-    all_special_ids = [0, 1, 2]
-    bos_token_id = 1
-    chat_template = None
-    model_max_length = 256
-
-    def __init__(self, vocab_size: int):
-        self.vocab_size = vocab_size
-
-    def __call__(self, text, add_special_tokens=True):
-        ids = [3 + (ord(c) % (self.vocab_size - 3)) for c in text]
-        return {"input_ids": ([1] if add_special_tokens else []) + ids}
-
-    def decode(self, ids, clean_up_tokenization_spaces=False, skip_special_tokens=False):
-        return "".join("<s>" if i == 1 else "" if i < 3 else chr(i - 3) for i in ids)
 
 
 @pytest.fixture
@@ -60,7 +25,7 @@ def one_thread():
 @pytest.fixture(scope="session")
 def tiny_llama():
     """A 2-layer random Llama (d=32, V=128): eager attention so every op is differentiable twice."""
-    return _tiny(
+    return tiny_model(
         "LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=32, intermediate_size=64,
         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
         max_position_embeddings=256, tie_word_embeddings=False, attn_implementation="eager",
@@ -91,7 +56,7 @@ def model_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_gemma():
     """A 2-layer random Gemma 3 text model: scaled embeddings, final soft-capping on."""
-    return _tiny(
+    return tiny_model(
         "Gemma3TextConfig", "Gemma3ForCausalLM", vocab_size=128, hidden_size=32,
         intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
         head_dim=8, max_position_embeddings=256, final_logit_softcapping=30.0,

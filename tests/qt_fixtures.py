@@ -1,5 +1,5 @@
-"""Qt fixtures for the app's tests (import them into a test module with ``from qt_fixtures
-import *``): isolated settings, a QThread-leak check, and a window factory."""
+"""Qt fixtures for the app's and the render layer's tests (their folders' conftest.py imports
+them by name): isolated settings, a QThread-leak check, a window factory; and pixel helpers."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from conftest import _tiny
+from tiny_models import tiny_model
 
 from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
@@ -82,7 +82,7 @@ def _hwm_run(lm, req) -> tuple[int, int]:
 def mid_llama():
     """A 4-layer random Llama (d 256, f 1024) with sdpa attention: big enough that its graph
     (~75 MB at 1,024 tokens) stands out of the allocator's noise."""
-    return _tiny("LlamaConfig", "LlamaForCausalLM", vocab_size=512, hidden_size=256,
+    return tiny_model("LlamaConfig", "LlamaForCausalLM", vocab_size=512, hidden_size=256,
                  intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
                  num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=False)
 
@@ -132,7 +132,7 @@ def test_batch_cap_counts_elements():
 
 
 def test_refused_before_any_backward_pass_and_fast(monkeypatch):
-    lm = _tiny("LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=32,
+    lm = tiny_model("LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=32,
                intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=2, max_position_embeddings=256)
     calls = []

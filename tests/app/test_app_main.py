@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QImage
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.main import main, parse_args
 from jscope_desktop.engine.results.result import AttributionResult

@@ -6,7 +6,6 @@ import math
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 from qt_fixtures import box_colors, lut_index
 
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute

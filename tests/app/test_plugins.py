@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.commands import generate as generate_command
 from jscope_desktop.engine import scopes
 from jscope_desktop.engine.faithfulness.measure import faithfulness_scopes
 
-PLUGIN = Path(__file__).parent / "data" / "jscope_plugin_example"
+PLUGIN = Path(__file__).resolve().parents[1] / "data" / "jscope_plugin_example"
 PROMPT = "12,34,56,"
 
 

@@ -8,7 +8,6 @@ import threading
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app import jobs
 from jscope_desktop.app.analysis import CostRow

@@ -227,7 +227,7 @@ def test_bad_input_is_one_line_and_non_zero(cli_on_tiny, tmp_path, capsys, conte
 def test_lambada_passage_on_the_embedded_model(embedded_model):
     from jscope_desktop.engine.faithfulness.run import load_prompts
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     text = load_prompts(root / "benchmarks" / "data" / "lambada_prompts_1000.json")[0]
     cfg = FaithfulnessConfig(scopes=["temperature", "random"], fractions=[0.1], explain="last",
                              loo=False)

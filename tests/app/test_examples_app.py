@@ -7,7 +7,6 @@ import html
 import re
 
 import pytest
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.engine.examples import EXAMPLES, get_example
 

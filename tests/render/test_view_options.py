@@ -18,7 +18,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from cli_helpers import run_cli
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
 from jscope_desktop.render.view_options import ScaleExclusion, masked, scale_mask, template_tokens

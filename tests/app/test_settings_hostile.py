@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.settings import APPLICATION, ORGANIZATION
 

@@ -30,7 +30,7 @@ from jscope_desktop.engine.runners.cluster import actor_plan
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local test instance needs no token
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")
 
-ROOT = Path(__file__).resolve().parents[1]  # the checkout these tests run in
+ROOT = Path(__file__).resolve().parents[2]  # the checkout these tests run in
 PROMPTS = ["the dog sat on a mat . the cat sat on the mat . a dog sat on", "a dog sat on",
            "the mat", "the cat sat on the mat .", "cat dog", "on the mat the cat sat"]
 TOO_LONG = " ".join(["the cat"] * 40)  # 80 tokens (81 with a BOS): longer than the model's context of 64

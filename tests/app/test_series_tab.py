@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.jobs import ModelHolder
 from jscope_desktop.app.series.tab import VALUES, SeriesTab

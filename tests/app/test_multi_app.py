@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from qt_fixtures import *  # noqa: F403
 from scipy.stats import spearmanr
 
 from jscope_desktop.engine.explain.attribute import attribute

@@ -6,7 +6,6 @@ import time
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 from qt_fixtures import box_colors, lut_index
 
 from jscope_desktop.render.colormaps import COLORMAPS

@@ -9,7 +9,6 @@ import time
 import pytest
 import torch
 from PySide6.QtCore import QCoreApplication, QThread
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.app.worker import OUT_OF_MEMORY, Job, Worker
 from jscope_desktop.engine.errors import Cancelled, JScopeError

@@ -10,7 +10,6 @@ import shutil
 
 import pytest
 from cli_helpers import assert_one_line_error, run_cli
-from qt_fixtures import *  # noqa: F403 (autouse fixtures: settings isolation, thread leaks)
 
 from jscope_desktop.commands import attribute as attribute_command
 from jscope_desktop.commands import generate as generate_command

@@ -28,7 +28,7 @@ from jscope_desktop.engine.examples import (
 from jscope_desktop.engine.results.request import check_request
 from jscope_desktop.engine.series.explain import SeriesRequest, prepare_series
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NO_TARGET = [e.id for e in EXAMPLES if all(r.target is None for r in e.requests)]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import _tiny
+from tiny_models import tiny_model
 
 from jscope_desktop.engine.compute.forward import _plain_batched_vjp, build_graph, decoder_layers
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
@@ -32,7 +32,7 @@ def _saved_bytes(fn) -> int:
 
 @pytest.fixture(scope="module")
 def deep_llama():
-    return _tiny("LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=64,
+    return tiny_model("LlamaConfig", "LlamaForCausalLM", vocab_size=128, hidden_size=64,
                  intermediate_size=256, num_hidden_layers=4, num_attention_heads=4,
                  num_key_value_heads=2, max_position_embeddings=512)
 

@@ -33,7 +33,7 @@ ITEMS = [{"id": f"i{n}", "prompt": text} for n, text in enumerate([
 BAD = [{"id": "empty", "prompt": "  "}, {"id": "two", "prompt": "the cat", "target": "mat dog"},
        {"id": "far", "prompt": "the cat", "position": 40}]
 IDS = [i["id"] for i in ITEMS + BAD]
-ROOT = Path(__file__).resolve().parents[1]  # the checkout these tests run in
+ROOT = Path(__file__).resolve().parents[2]  # the checkout these tests run in
 
 
 @pytest.fixture(scope="module")

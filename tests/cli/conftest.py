@@ -1,0 +1,1 @@
+"""`jscope`: every subcommand in-process, outputs and one-line errors for everything a user can cause."""

@@ -1,0 +1,1 @@
+"""Many items: `jscope batch` and the Ray pool of batch and faithfulness."""
