@@ -51,10 +51,8 @@ def run_several(args, prompt: str, flags: dict[str, str], load_model) -> int:
 
 
 def _save_page(multi, path) -> None:
-    try:
-        from ..render.html_multi import save_multi_html
-    except ImportError as exc:
-        raise JScopeError(f"Web-page export is not available here: {exc}.") from exc
+    from ..render.html_multi import save_multi_html  # Qt-free: works where Qt cannot load
+
     save_multi_html(multi, path)
 
 

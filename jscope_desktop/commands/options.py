@@ -96,12 +96,10 @@ def check_outputs(json_path: str | None, image: Path | None, inputs=(), html=Non
 
 
 def save_html_file(result, path, exclude: ScaleExclusion | None = None) -> None:
-    """Write the web page of ``result`` through the render layer (one sentence if unavailable);
-    ``exclude`` is the page's initial attention-sink setting."""
-    try:
-        from ..render.html import save_html
-    except ImportError as exc:  # the render layer needs Qt's colour type; a bare machine may lack it
-        raise JScopeError(f"Web-page export is not available here: {exc}.") from exc
+    """Write the web page of ``result`` through the render layer (Qt-free: it works where Qt
+    cannot be imported); ``exclude`` is the page's initial attention-sink setting."""
+    from ..render.html import save_html
+
     save_html(result, path, exclude=exclude)
 
 

@@ -2,14 +2,20 @@
 
 The anchor colours are 17 evenly spaced samples of matplotlib's viridis, magma and cividis;
 linear interpolation between them stays within one or two RGB steps of the originals.
+
+Colours are numbers here (RGB bytes): the web page, the terminal view and a notebook use them
+where Qt cannot be imported; only :meth:`ColorMap.qcolor` and :meth:`SeriesColours.qcolor`, which
+the QPainter figures call, import Qt.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QColor
+if TYPE_CHECKING:  # pragma: no cover
+    from PySide6.QtGui import QColor
 
 RGB = tuple[int, int, int]
 
@@ -50,7 +56,9 @@ class ColorMap:
         return tuple(round(a[k] + (b[k] - a[k]) * f) for k in range(3))  # type: ignore[return-value]
 
     def qcolor(self, t: float) -> QColor:
-        """The colour at ``t`` as a QColor."""
+        """The colour at ``t`` as a QColor (for the QPainter figures)."""
+        from PySide6.QtGui import QColor
+
         return QColor(*self.rgb(t))
 
     def lut(self, n: int = 256) -> list[RGB]:
@@ -153,6 +161,8 @@ class SeriesColours:
 
     def qcolor(self, role: str) -> QColor:
         """The colour of ``role`` ("model", "truth" or "line") as a QColor."""
+        from PySide6.QtGui import QColor
+
         return QColor(getattr(self, role))
 
 
