@@ -43,10 +43,10 @@ def _page(result) -> str | None:
     from .engine.results.multi_result import MultiScopeResult
 
     if isinstance(result, MultiScopeResult):
-        from .render.html_multi import multi_page
+        from .render.core.html_multi import multi_page
 
         return multi_page(result)
-    from .render.html import result_page
+    from .render.core.html import result_page
 
     return result_page(result) if isinstance(result, AttributionResult) else None
 

@@ -19,7 +19,7 @@ from jscope_desktop import api
 from jscope_desktop.engine.explain.generation import generate_attribution
 from jscope_desktop.engine.results import display
 from jscope_desktop.engine.results.result import AttributionResult
-from jscope_desktop.render.html import read_embedded
+from jscope_desktop.render.core.html import read_embedded
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPT = "12,34,56,"

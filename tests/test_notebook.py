@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from scipy.stats import spearmanr
 
-from jscope_desktop.render.html import read_embedded
+from jscope_desktop.render.core.html import read_embedded
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..engine.errors import JScopeError
 from ..engine.results.result import AttributionResult
-from ..render.formats import file_filter
-from ..render.html import save_html
+from ..render.core.html import save_html
+from ..render.figures.formats import file_filter
 from . import save_actions
 from .about import show_about
 from .session import Session, load_session, save_session

@@ -2,7 +2,7 @@
 picture, to a file or the clipboard. Used by the window's file actions and the series tab.
 
 Every failure is one :class:`JScopeError` sentence naming the file. Pictures are written by the
-render layer (``render.formats.write_figure``); text files through :func:`_open` here.
+render layer (``render.figures.formats.write_figure``); text files through :func:`_open` here.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from PySide6.QtGui import QGuiApplication
 from ..engine.errors import JScopeError
 from ..engine.io import could_not_write, write_text
 from ..engine.results.result import AttributionResult
-from ..render.export import FigureOptions, render_image, save_image
-from ..render.formats import IMAGE_FORMATS
-from ..render.series_data import series_csv
-from ..render.units import make_units
+from ..render.core.series_data import series_csv
+from ..render.core.units import make_units
+from ..render.figures.export import FigureOptions, render_image, save_image
+from ..render.figures.formats import IMAGE_FORMATS
 
 CSV_FILTER, JSON_FILTER = "CSV (*.csv)", "JSON (*.json)"  # the save dialogs' filters
 
@@ -47,7 +47,7 @@ def write_csv(result: AttributionResult, path: str | Path) -> Path:
 
 def write_series_csv(result: AttributionResult, path: str | Path) -> Path:
     """Write a series result as CSV (one row per value, then one per next-value string; see
-    ``render.series_data.series_csv``). Returns the path written."""
+    ``render.core.series_data.series_csv``). Returns the path written."""
     return write_text(path, series_csv(result))
 
 
@@ -64,8 +64,8 @@ def write_image(result: AttributionResult, path: str | Path, options: FigureOpti
 
 def write_series_image(result: AttributionResult, path: str | Path, **options) -> Path:
     """Write the series figure (PNG 2×, SVG or PDF by suffix); ``options`` as
-    ``render.series_plot.save_series_image`` takes them (cmap, dark, width). Returns the path."""
-    from ..render.series_plot import save_series_image
+    ``render.figures.series_plot.save_series_image`` takes them (cmap, dark, width). Returns the path."""
+    from ..render.figures.series_plot import save_series_image
 
     return _image(lambda: save_series_image(result, path, **options), path)
 
@@ -77,7 +77,7 @@ def copy_image(result: AttributionResult, options: FigureOptions) -> None:
 
 def copy_series_image(result: AttributionResult, **options) -> None:
     """Put the series figure (2× scale, header and footer included) on the clipboard."""
-    from ..render.series_plot import render_series_image
+    from ..render.figures.series_plot import render_series_image
 
     QGuiApplication.clipboard().setImage(render_series_image(result, **options))
 

@@ -63,7 +63,7 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     def render() -> str:
         from PySide6.QtGui import QImage
 
-        from ..render.export import save_image
+        from ..render.figures.export import save_image
 
         with tempfile.TemporaryDirectory() as tmp:
             path = save_image(state["result"], Path(tmp) / "selftest.png")

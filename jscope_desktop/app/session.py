@@ -9,7 +9,7 @@ from ..engine.errors import JScopeError
 from ..engine.io import read_user_json, write_json
 from ..engine.results.request import AttributionRequest
 from ..engine.results.result import AttributionResult
-from ..render.view_options import ScaleExclusion
+from ..render.core.view_options import ScaleExclusion
 
 SESSION_KIND = "jscope-session"
 SESSION_VERSION = 1

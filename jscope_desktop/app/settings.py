@@ -24,7 +24,7 @@ DEFAULTS: dict[str, object] = {
     "cmap": "viridis",
     "scale": "linear",
     "granularity": "token",
-    "exclude": "",  # the attention-sink control (render.view_options.ScaleExclusion text)
+    "exclude": "",  # the attention-sink control (render.core.view_options.ScaleExclusion text)
     "zoom": 1.0,
     "dark": False,
     "device": "auto",
@@ -39,7 +39,7 @@ CHOICES = {"device": DEVICE_NAMES, "dtype": DTYPE_CHOICES}  # a stale or edited 
 
 
 def _is_exclusion(text: str) -> bool:
-    from ..render.view_options import ScaleExclusion
+    from ..render.core.view_options import ScaleExclusion
 
     try:
         ScaleExclusion.parse(text)

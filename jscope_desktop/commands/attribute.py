@@ -74,7 +74,7 @@ def run(args) -> int:
                            force=args.force)
     write_outputs(result, args.json, image, args.html, args.exclude_from_scale)
     if not args.json:
-        from ..render.terminal import print_result
+        from ..render.core.terminal import print_result
 
         print_result(result, exclude=args.exclude_from_scale)
     return 0
@@ -84,7 +84,7 @@ def write_outputs(result: AttributionResult, json_path: str | None,
                   image: tuple[str, Path] | None, html: str | None = None,
                   exclude=None) -> None:
     """Write the JSON contract (``-``: stdout), then the image and the web page (if asked);
-    ``exclude`` (a ``render.view_options.ScaleExclusion``) is the pictures' attention-sink
+    ``exclude`` (a ``render.core.view_options.ScaleExclusion``) is the pictures' attention-sink
     control, the JSON keeps every score."""
     if json_path == "-":  # the data first: a picture that fails never costs the result
         sys.stdout.write(result.to_json() + "\n")
@@ -102,8 +102,8 @@ def save_image_file(result: AttributionResult, path: Path, exclude=None) -> None
     # The exporter paints with Qt; a command line never shows a window.
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        export = importlib.import_module("jscope_desktop.render.export")
-        matrix = importlib.import_module("jscope_desktop.render.matrix")
+        export = importlib.import_module("jscope_desktop.render.figures.export")
+        matrix = importlib.import_module("jscope_desktop.render.figures.matrix")
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     text = exclude.to_text() if exclude is not None else ""

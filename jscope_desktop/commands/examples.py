@@ -120,7 +120,7 @@ def write_outputs(example: Example, results: list[AttributionResult], json_path:
 def _save_series_image(result: AttributionResult, path: Path) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
     try:
-        from ..render.series_plot import save_series_image
+        from ..render.figures.series_plot import save_series_image
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:

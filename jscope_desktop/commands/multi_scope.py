@@ -44,14 +44,14 @@ def run_several(args, prompt: str, flags: dict[str, str], load_model) -> int:
     if image:
         _save_image(multi, image[1])
     if not args.json:
-        from ..render.terminal_multi import print_multi
+        from ..render.core.terminal_multi import print_multi
 
         print_multi(multi)
     return 0
 
 
 def _save_page(multi, path) -> None:
-    from ..render.html_multi import save_multi_html  # Qt-free: works where Qt cannot load
+    from ..render.core.html_multi import save_multi_html  # Qt-free: works where Qt cannot load
 
     save_multi_html(multi, path)
 
@@ -59,7 +59,7 @@ def _save_page(multi, path) -> None:
 def _save_image(multi, path) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        from ..render.multi_strip import save_multi_image
+        from ..render.figures.multi_strip import save_multi_image
     except ImportError as exc:
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:

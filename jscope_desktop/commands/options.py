@@ -13,8 +13,8 @@ from ..engine.errors import JScopeError, out_of_memory_sentence
 from ..engine.io import check_distinct, check_writable
 from ..engine.model.choices import DEVICE_NAMES
 from ..engine.model.dtype import DTYPE_CHOICES
-from ..render.formats import image_formats, with_suffix_of
-from ..render.view_options import MODES, ScaleExclusion
+from ..render.core.view_options import MODES, ScaleExclusion
+from ..render.figures.formats import image_formats, with_suffix_of
 
 
 def load_model(*args, **kwargs):
@@ -98,7 +98,7 @@ def check_outputs(json_path: str | None, image: Path | None, inputs=(), html=Non
 def save_html_file(result, path, exclude: ScaleExclusion | None = None) -> None:
     """Write the web page of ``result`` through the render layer (Qt-free: it works where Qt
     cannot be imported); ``exclude`` is the page's initial attention-sink setting."""
-    from ..render.html import save_html
+    from ..render.core.html import save_html
 
     save_html(result, path, exclude=exclude)
 

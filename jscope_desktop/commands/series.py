@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def _save_image(result: AttributionResult, path: Path, exclude: str = "") -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
     try:
-        from ..render.series_plot import save_series_image
+        from ..render.figures.series_plot import save_series_image
     except ImportError as exc:  # a bare machine may lack Qt's system libraries
         raise JScopeError(f"Image export is not available here: {exc}.") from exc
     try:
@@ -100,6 +100,6 @@ def _save_image(result: AttributionResult, path: Path, exclude: str = "") -> Non
 
 
 def _print_summary(result: AttributionResult) -> None:
-    from ..render.series_data import summary_line
+    from ..render.core.series_data import summary_line
 
     print(summary_line(result))

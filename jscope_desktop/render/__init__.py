@@ -1,8 +1,8 @@
-"""Pictures of results for the app and the command line: QPainter on any paint device, no widgets.
-
-Layers: this package may import ``jscope_desktop.engine`` (data only) and ``PySide6.QtGui`` /
-``PySide6.QtSvg``, never ``jscope_desktop.app``. ``export.save_image`` is the one entry point the
-CLI needs.
+"""Pictures and pages of results for the app, the command line and notebooks, in two parts:
+:mod:`.core` (Qt-free: colour maps as numbers, captions, units, view options, the web pages,
+the terminal views) and :mod:`.figures` (QPainter pictures on any paint device, and the one table
+of image formats). Layers: this package imports ``jscope_desktop.engine`` (data only), never
+``jscope_desktop.app``; the core imports no Qt and no figure.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from qt_fixtures import box_colors, lut_index
 
-from jscope_desktop.render.colormaps import COLORMAPS
+from jscope_desktop.render.core.colormaps import COLORMAPS
 
 pytestmark = pytest.mark.embedded
 PROMPT = "The capital of France is"

@@ -10,7 +10,7 @@ from qt_fixtures import box_colors, lut_index
 
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.results.result import AttributionResult
-from jscope_desktop.render.colormaps import COLORMAPS
+from jscope_desktop.render.core.colormaps import COLORMAPS
 
 PROMPT = "12,34,56,"
 

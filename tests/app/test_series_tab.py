@@ -12,10 +12,10 @@ from PySide6.QtGui import QGuiApplication, QImage
 from jscope_desktop.app.jobs import ModelHolder
 from jscope_desktop.app.series.tab import VALUES, SeriesTab
 from jscope_desktop.app.worker import Worker
-from jscope_desktop.render.colormaps import COLORMAPS, SERIES_COLOURS
-from jscope_desktop.render.formats import paint_to_image
-from jscope_desktop.render.series_data import summary_sentences
-from jscope_desktop.render.strip import LIGHT
+from jscope_desktop.render.core.colormaps import COLORMAPS, SERIES_COLOURS
+from jscope_desktop.render.core.series_data import summary_sentences
+from jscope_desktop.render.figures.formats import paint_to_image
+from jscope_desktop.render.figures.strip import LIGHT
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from jscope_desktop.engine.results.multi_result import read_any_result, read_mul
 from jscope_desktop.engine.results.request import AttributionRequest
 from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.scopes import scope_label, scope_names
-from jscope_desktop.render.html import read_embedded
+from jscope_desktop.render.core.html import read_embedded
 
 PROMPT = "12,34,56,"
 

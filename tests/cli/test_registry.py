@@ -200,9 +200,11 @@ def test_jscope_generate_writes_the_matrix_contract_and_its_picture(capsys, tmp_
 
 
 def test_the_matrix_picture_colours_each_cell_by_its_score(qapp, tiny_llama):
-    from jscope_desktop.render.colormaps import COLORMAPS
-    from jscope_desktop.render.formats import paint_to_image
-    from jscope_desktop.render.matrix import MatrixFigure
+    from PySide6.QtGui import QColor
+
+    from jscope_desktop.render.core.colormaps import COLORMAPS
+    from jscope_desktop.render.figures.formats import paint_to_image
+    from jscope_desktop.render.figures.matrix import MatrixFigure
 
     m = generate_attribution(tiny_llama, PROMPT, 4, scope="temperature")
     fig = MatrixFigure(m)
@@ -210,7 +212,7 @@ def test_the_matrix_picture_colours_each_cell_by_its_score(qapp, tiny_llama):
     cells = [(r, c, v) for r, row in enumerate(m.scores) for c, v in enumerate(row[:-1])]
     r, c, _ = max((x for x in cells if x[2] is not None), key=lambda x: x[2])
     centre = fig.cell_rect(r, c).center().toPoint()
-    assert img.pixelColor(centre).name() == COLORMAPS["viridis"].qcolor(1.0).name()
+    assert img.pixelColor(centre).name() == QColor(*COLORMAPS["viridis"].rgb(1.0)).name()
     r, c, _ = next(x for x in cells if x[2] is None)  # after the row's position: not attributed
     assert img.pixelColor(fig.cell_rect(r, c).center().toPoint()).name() == "#ffffff"
     with pytest.raises(ValueError, match="multi-position"):

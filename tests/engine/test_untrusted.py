@@ -149,7 +149,7 @@ def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypa
     from jscope_desktop.app.session import Session, save_session
     from jscope_desktop.engine import io as jio
     from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
-    from jscope_desktop.render.export import save_image
+    from jscope_desktop.render.figures.export import save_image
 
     result = attribute(tiny_llama, AttributionRequest(prompt="ab c"))
     suffix = {"csv": ".csv", "png": ".png", "svg": ".svg", "session": ".jscope.json"}.get(writer, ".json")

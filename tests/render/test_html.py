@@ -16,7 +16,7 @@ from jscope_desktop.commands import generate as generate_command
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.explain.generation import generate_attribution
 from jscope_desktop.engine.results.result import AttributionResult
-from jscope_desktop.render.html import read_embedded, result_page
+from jscope_desktop.render.core.html import read_embedded, result_page
 
 PROMPT = "12,34,56,"
 NETWORK = re.compile(r"https?:|//[a-z0-9]|<link|<img|<iframe|@import|url\(|src=", re.I)

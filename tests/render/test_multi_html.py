@@ -9,8 +9,8 @@ import pytest
 
 from jscope_desktop.engine.explain.multi import attribute_many
 from jscope_desktop.engine.results.request import AttributionRequest
-from jscope_desktop.render.html import read_embedded
-from jscope_desktop.render.html_multi import multi_page
+from jscope_desktop.render.core.html import read_embedded
+from jscope_desktop.render.core.html_multi import multi_page
 
 PROMPT = "12,34,56,"
 

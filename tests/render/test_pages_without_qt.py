@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.explain.multi import attribute_many
-from jscope_desktop.render.html import read_embedded
+from jscope_desktop.render.core.html import read_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ class NoQt:
 sys.meta_path.insert(0, NoQt())
 import jscope_desktop as js
 from jscope_desktop.commands.options import save_html_file
-from jscope_desktop.render.html_multi import save_multi_html
+from jscope_desktop.render.core.html_multi import save_multi_html
 single, multi = js.load_result(sys.argv[1]), js.load_result(sys.argv[2])
 save_html_file(single, sys.argv[3])
 save_multi_html(multi, sys.argv[4])

@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
-from jscope_desktop.render.colormaps import COLORMAPS, Normalizer
-from jscope_desktop.render.export import FigureOptions, render_image, save_image
-from jscope_desktop.render.strip import layout_strip, strip_font
-from jscope_desktop.render.units import make_units, visible_text
+from jscope_desktop.render.core.colormaps import COLORMAPS, Normalizer
+from jscope_desktop.render.core.units import make_units, visible_text
+from jscope_desktop.render.figures.export import FigureOptions, render_image, save_image
+from jscope_desktop.render.figures.strip import layout_strip, strip_font
 
 
 def fake_result(n: int = 10, top: int = 4) -> AttributionResult:
@@ -103,7 +103,7 @@ def test_svg_and_pdf_are_written(qapp, tmp_path):
 def test_one_table_of_image_formats(qapp, tmp_path, monkeypatch):
     import dataclasses
 
-    from jscope_desktop.render import formats
+    from jscope_desktop.render.figures import formats
 
     assert formats.image_formats() == ("png", "svg", "pdf")
     assert formats.file_filter() == "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
@@ -125,7 +125,7 @@ def test_the_format_table_loads_without_qt():
     import subprocess
     import sys
 
-    code = ("import sys, jscope_desktop.render.formats as f; "
+    code = ("import sys, jscope_desktop.render.figures.formats as f; "
             "print(f.image_formats(), any(m.startswith('PySide6') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["('png',", "'svg',", "'pdf')", "False"]
@@ -135,7 +135,7 @@ def test_render_never_imports_the_app():
     import subprocess
     import sys
 
-    code = ("import sys, jscope_desktop.render.export; "
+    code = ("import sys, jscope_desktop.render.figures.export; "
             "print(any(m.startswith('jscope_desktop.app') for m in sys.modules), "
             "'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

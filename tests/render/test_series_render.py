@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
-from jscope_desktop.render import formats
-from jscope_desktop.render.colormaps import COLORMAPS
-from jscope_desktop.render.series_data import (
+from jscope_desktop.render.core.colormaps import COLORMAPS
+from jscope_desktop.render.core.series_data import (
     attention_summary,
     series_csv,
     series_view,
@@ -21,7 +20,8 @@ from jscope_desktop.render.series_data import (
     summary_line,
     summary_sentences,
 )
-from jscope_desktop.render.series_plot import SeriesFigure, render_series_image, save_series_image
+from jscope_desktop.render.figures import formats
+from jscope_desktop.render.figures.series_plot import SeriesFigure, render_series_image, save_series_image
 
 # A QApplication (pytest-qt's) before any picture: rendering alone would create a plain
 # QGuiApplication, after which no later test in the session could create a widget.

@@ -1,4 +1,4 @@
-"""The attention-sink control (render/view_options.py) and publication-quality exports.
+"""The attention-sink control (render/core/view_options.py) and publication-quality exports.
 
 A result whose first token dominates: leaving it out of the colour scale must move the scale's
 top to the largest *other* score and rank 1 to the next token, in every view (strip figure,
@@ -20,7 +20,7 @@ import pytest
 from cli_helpers import run_cli
 
 from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
-from jscope_desktop.render.view_options import ScaleExclusion, masked, scale_mask, template_tokens
+from jscope_desktop.render.core.view_options import ScaleExclusion, masked, scale_mask, template_tokens
 
 SINK = 30.0  # the first token's score: ten times any other
 
@@ -87,7 +87,7 @@ def test_parse_round_trip_and_errors():
 # -- pictures --------------------------------------------------------------------------------
 def _brightest_box(fig, image, scale=2.0):
     """Index of the unit whose box centre-left pixel is the colour map's top colour."""
-    from jscope_desktop.render.export import MARGIN
+    from jscope_desktop.render.figures.export import MARGIN
 
     top = fig.cmap.rgb(1.0)
     hits = []
@@ -103,7 +103,7 @@ def _brightest_box(fig, image, scale=2.0):
 
 
 def test_the_scale_and_ranking_leave_the_sink_out_and_the_scores_stay(qapp):
-    from jscope_desktop.render.export import Figure, FigureOptions, render_image
+    from jscope_desktop.render.figures.export import Figure, FigureOptions, render_image
 
     r = sink_result()
     stored, as_json = copy.deepcopy(r.scores), r.to_json()
@@ -123,8 +123,8 @@ def test_the_scale_and_ranking_leave_the_sink_out_and_the_scores_stay(qapp):
 
 
 def test_excluded_tokens_are_drawn_grey_and_hatched(qapp):
-    from jscope_desktop.render.export import MARGIN, Figure, FigureOptions, render_image
-    from jscope_desktop.render.strip import LIGHT
+    from jscope_desktop.render.figures.export import MARGIN, Figure, FigureOptions, render_image
+    from jscope_desktop.render.figures.strip import LIGHT
 
     r = sink_result()
     fig = Figure(r, FigureOptions(exclude="first"))
@@ -143,7 +143,7 @@ def test_excluded_tokens_are_drawn_grey_and_hatched(qapp):
 
 
 def test_word_units_drop_only_the_excluded_members():
-    from jscope_desktop.render.units import make_units
+    from jscope_desktop.render.core.units import make_units
 
     r = sink_result()
     r.tokens[:2], r.special = ["Th", "e"], [False] * 10  # "The", one word: partly excluded
@@ -154,7 +154,7 @@ def test_word_units_drop_only_the_excluded_members():
 
 
 def test_svg_and_pdf_carry_real_text(qapp, tmp_path):
-    from jscope_desktop.render.export import save_image
+    from jscope_desktop.render.figures.export import save_image
 
     r = sink_result()
     svg = save_image(r, tmp_path / "a.svg", exclude="first")
@@ -179,8 +179,8 @@ def test_svg_and_pdf_carry_real_text(qapp, tmp_path):
 def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_path):
     from jscope_desktop.engine.explain.generation import generate_attribution
     from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
-    from jscope_desktop.render.matrix import MatrixFigure, save_matrix_image
-    from jscope_desktop.render.series_plot import SeriesFigure, save_series_image
+    from jscope_desktop.render.figures.matrix import MatrixFigure, save_matrix_image
+    from jscope_desktop.render.figures.series_plot import SeriesFigure, save_series_image
 
     m = generate_attribution(tiny_llama, "12,34,", 3)
     rest = [v for row in m.scores for v in row[1:] if v is not None]
@@ -204,7 +204,7 @@ def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_pat
 def test_terminal_top_list_and_legend(capsys):
     from rich.console import Console
 
-    from jscope_desktop.render.terminal import print_result
+    from jscope_desktop.render.core.terminal import print_result
 
     r = sink_result()
     for exclude, first_row, top in ((None, "0", "30"), ("first", "4", "3")):
@@ -283,7 +283,7 @@ def test_the_app_toggles_the_sink_control(qtbot, tiny_llama, tmp_path):
 
 def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatch):
     from jscope_desktop.app.main_window import MainWindow
-    from jscope_desktop.render.html import read_embedded
+    from jscope_desktop.render.core.html import read_embedded
 
     window = MainWindow(model=tiny_llama, autoload=False)
     qtbot.addWidget(window)
@@ -305,8 +305,8 @@ def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatc
 def test_the_matrix_view_greys_excluded_columns(qtbot, tiny_llama):
     from jscope_desktop.app.widgets.matrix_view import MatrixView
     from jscope_desktop.engine.explain.generation import generate_attribution
-    from jscope_desktop.render.colormaps import COLORMAPS
-    from jscope_desktop.render.strip import LIGHT
+    from jscope_desktop.render.core.colormaps import COLORMAPS
+    from jscope_desktop.render.figures.strip import LIGHT
 
     m = generate_attribution(tiny_llama, "12,34,", 3)
     view = MatrixView()

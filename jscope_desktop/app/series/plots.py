@@ -1,6 +1,6 @@
 """The series figure on screen (paper Figs. 4–5): the render layer's series painter in a widget.
 
-It paints with the same ``render.series_plot.SeriesFigure`` as the exported image, laid out at the
+It paints with the same ``render.figures.series_plot.SeriesFigure`` as the exported image, laid out at the
 widget's size (the tab shows the summary above it, so the figure's header and footer are left
 out). Hovering a value or a next-value row shows its numbers.
 """
@@ -12,9 +12,9 @@ from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ...engine.results.result import AttributionResult
-from ...render.series_data import SeriesView, series_view
-from ...render.series_plot import SeriesFigure
-from ...render.strip import DARK, LIGHT, StripStyle
+from ...render.core.series_data import SeriesView, series_view
+from ...render.figures.series_plot import SeriesFigure
+from ...render.figures.strip import DARK, LIGHT, StripStyle
 
 
 class SeriesPlots(QWidget):

@@ -28,8 +28,8 @@ from ...engine.results.result import AttributionResult
 from ...engine.scopes import SCOPES
 from ...engine.series.generators import SYSTEMS
 from ...engine.series.values import parse_values, read_values
-from ...render.formats import file_filter
-from ...render.series_data import series_view, summary_sentences
+from ...render.core.series_data import series_view, summary_sentences
+from ...render.figures.formats import file_filter
 from .. import save_actions
 from ..jobs import ModelHolder
 from ..worker import Job, Worker
@@ -349,7 +349,7 @@ class SeriesTab(QWidget):
 
 
 def summary_html(result: AttributionResult) -> str:
-    """The tab's summary line: ``render.series_data.summary_sentences`` as rich text, the title
+    """The tab's summary line: ``render.core.series_data.summary_sentences`` as rich text, the title
     and the predicted and true values in bold."""
     return " ".join(summary_sentences(result, strong=lambda text: f"<b>{html.escape(text)}</b>"))
 

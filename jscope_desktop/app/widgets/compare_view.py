@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 from ...engine.results.multi_result import Agreement, MultiScopeResult, MultiTiming
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
-from ...render.colormaps import COLORMAPS
-from ...render.multi_caption import row_caption
-from ...render.multi_strip import agreement_size, paint_agreement
-from ...render.strip import DARK, LIGHT, strip_font
+from ...render.core.colormaps import COLORMAPS
+from ...render.core.multi_caption import row_caption
+from ...render.figures.multi_strip import agreement_size, paint_agreement
+from ...render.figures.strip import DARK, LIGHT, strip_font
 from .strip_widget import StripWidget
 
 DEFAULT_SCOPES = ("fisher", "temperature")

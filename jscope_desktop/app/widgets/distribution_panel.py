@@ -9,7 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from ...engine.results.result import AttributionResult
-from ...render.units import visible_text
+from ...render.core.units import visible_text
 from .plotting import pg
 
 

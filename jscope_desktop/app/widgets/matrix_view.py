@@ -9,10 +9,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ...engine.results.result import AttributionResult
-from ...render.colormaps import COLORMAPS, Normalizer
-from ...render.strip import LIGHT
-from ...render.units import visible_text
-from ...render.view_options import masked, scale_mask
+from ...render.core.colormaps import COLORMAPS, Normalizer
+from ...render.core.units import visible_text
+from ...render.core.view_options import masked, scale_mask
+from ...render.figures.strip import LIGHT
 from .plotting import pg
 from .strip_widget import StripWidget
 

@@ -1,6 +1,6 @@
 """The token-strip heatmap widget: the render layer's strip and colour bar, on screen.
 
-It draws with the same ``render.strip`` layout and painter as the exported image, so what is
+It draws with the same ``render.figures.strip`` layout and painter as the exported image, so what is
 saved is what is shown. Hover shows a token's score and rank; a click picks the explained
 position; Ctrl + wheel zooms.
 """
@@ -15,12 +15,12 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
-from ...render.colorbar import colorbar_height, paint_colorbar
-from ...render.colormaps import COLORMAPS, Normalizer, format_score
-from ...render.export import Figure, FigureOptions, explained_token, target_index
-from ...render.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
-from ...render.units import Unit, make_units, scale_scores, unit_of_token
-from ...render.view_options import as_exclusion
+from ...render.core.colormaps import COLORMAPS, Normalizer, format_score
+from ...render.core.units import Unit, make_units, scale_scores, unit_of_token
+from ...render.core.view_options import as_exclusion
+from ...render.figures.colorbar import colorbar_height, paint_colorbar
+from ...render.figures.export import Figure, FigureOptions, explained_token, target_index
+from ...render.figures.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
 
 MARGIN = 10.0
 BASE_FONT_PX = 15.0

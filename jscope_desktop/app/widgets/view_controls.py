@@ -6,9 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
-from ...render.colormaps import COLORMAPS, SCALES
-from ...render.units import GRANULARITIES
-from ...render.view_options import MODE_LABELS, MODES, ScaleExclusion
+from ...render.core.colormaps import COLORMAPS, SCALES
+from ...render.core.units import GRANULARITIES
+from ...render.core.view_options import MODE_LABELS, MODES, ScaleExclusion
 
 CUSTOM = "custom"  # the exclusion entry whose token indices are typed in the box beside it
 
@@ -16,7 +16,7 @@ CUSTOM = "custom"  # the exclusion entry whose token indices are typed in the bo
 class ViewControls(QWidget):
     """A row of combo boxes and zoom buttons.
 
-    The "Scale" combo is the attention-sink control (``render.view_options.ScaleExclusion``):
+    The "Scale" combo is the attention-sink control (``render.core.view_options.ScaleExclusion``):
     the first token, special tokens, chat-template tokens or typed token indices are left out
     of the colour scale and the ranking; the stored scores never change.
 

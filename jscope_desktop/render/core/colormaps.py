@@ -3,19 +3,15 @@
 The anchor colours are 17 evenly spaced samples of matplotlib's viridis, magma and cividis;
 linear interpolation between them stays within one or two RGB steps of the originals.
 
-Colours are numbers here (RGB bytes): the web page, the terminal view and a notebook use them
-where Qt cannot be imported; only :meth:`ColorMap.qcolor` and :meth:`SeriesColours.qcolor`, which
-the QPainter figures call, import Qt.
+Colours are numbers here (RGB bytes, "#rrggbb"): the web page, the terminal view and a notebook
+use them where Qt cannot be imported; the QPainter figures turn them into QColors
+(:func:`..figures.colours.qcolor`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from PySide6.QtGui import QColor
 
 RGB = tuple[int, int, int]
 
@@ -54,12 +50,6 @@ class ColorMap:
         f = x - i
         a, b = self.anchors[i], self.anchors[i + 1]
         return tuple(round(a[k] + (b[k] - a[k]) * f) for k in range(3))  # type: ignore[return-value]
-
-    def qcolor(self, t: float) -> QColor:
-        """The colour at ``t`` as a QColor (for the QPainter figures)."""
-        from PySide6.QtGui import QColor
-
-        return QColor(*self.rgb(t))
 
     def lut(self, n: int = 256) -> list[RGB]:
         """``n`` evenly spaced colours from t = 0 to t = 1 (for images and colour bars)."""
@@ -158,12 +148,6 @@ class SeriesColours:
     model: str = "#3b6fb6"  # the model's next-value distribution and its most likely value
     truth: str = "#e6550d"  # the true transition and the value that truly came next
     line: str = "#9a9a9a"  # the line through the series
-
-    def qcolor(self, role: str) -> QColor:
-        """The colour of ``role`` ("model", "truth" or "line") as a QColor."""
-        from PySide6.QtGui import QColor
-
-        return QColor(getattr(self, role))
 
 
 SERIES_COLOURS = SeriesColours()

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from .colormaps import ColorMap, Normalizer
-from .units import Unit, visible_text
+from ..core.colormaps import ColorMap, Normalizer
+from ..core.units import Unit, visible_text
+from .colours import qcolor
 
 PAD_X, PAD_Y, GAP_X, GAP_Y = 4.0, 3.0, 3.0, 6.0  # inside a box, and between boxes (px)
 
@@ -178,7 +179,7 @@ def _paint_box(painter, box, units, norm, cmap, style, explained, hover) -> None
         painter.setBrush(Qt.BrushStyle.NoBrush)
         text = style.dim_text
     else:
-        fill = cmap.qcolor(t)
+        fill = qcolor(cmap, t)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         text = text_color_on(fill)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult
 
 MODES = ("first", "special", "template")  # the named sets, in the order the controls show them
 MODE_LABELS = {"first": "first token", "special": "special tokens (BOS, EOS, …)",

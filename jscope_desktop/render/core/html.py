@@ -13,11 +13,11 @@ import html
 import json
 from pathlib import Path
 
-from ..engine.errors import finite_or_none
-from ..engine.io import write_text
-from ..engine.model.tokens import word_spans
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label, scope_unit
+from ...engine.errors import finite_or_none
+from ...engine.io import write_text
+from ...engine.model.tokens import word_spans
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label, scope_unit
 from .caption import caption_lines, scale_sentence
 from .colormaps import COLORMAPS, SCALES
 from .view_options import MODE_LABELS, MODES, ScaleExclusion, as_exclusion, scale_mask

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..engine.compute.fisher_config import describe_fisher
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label
+from ...engine.compute.fisher_config import describe_fisher
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label
 from .view_options import ScaleExclusion, as_exclusion
 
-__all__ = ["caption_lines", "paint_header", "scale_sentence", "scope_label"]
+__all__ = ["caption_lines", "scale_sentence", "scope_label"]
 
 
 def caption_lines(
@@ -54,21 +54,3 @@ def scale_sentence(scale: str, exclude: ScaleExclusion | str | None = None) -> s
     if option.active:
         text += f"; colour scale excludes: {option.describe()} (hatched; scores kept)"
     return text + "; raw scores are in the JSON export."
-
-
-def paint_header(painter, lines: list[str], title_font, font, color, x: float, y: float) -> float:
-    """Paint header ``lines`` at (x, y): the first in ``title_font``, the rest in ``font``, in
-    ``color``; returns the y below the last line (logical px)."""
-    from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QFontMetricsF
-
-    fm, fs = QFontMetricsF(title_font), QFontMetricsF(font)
-    painter.setPen(color)
-    painter.setFont(title_font)
-    painter.drawText(QPointF(x, y + fm.ascent()), lines[0])
-    y += fm.height()
-    painter.setFont(font)
-    for line in lines[1:]:
-        painter.drawText(QPointF(x, y + fs.ascent()), line)
-        y += fs.height()
-    return y

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine.model.tokens import Span, aggregate, sentence_spans, word_spans
-from ..engine.results.result import AttributionResult
+from ...engine.model.tokens import Span, aggregate, sentence_spans, word_spans
+from ...engine.results.result import AttributionResult
 from .view_options import ScaleExclusion, masked, scale_mask
 
 GRANULARITIES = ("token", "word", "sentence")

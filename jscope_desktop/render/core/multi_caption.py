@@ -3,9 +3,9 @@ the web page and the app's Compare view use the same line)."""
 
 from __future__ import annotations
 
-from ..engine.compute.fisher_config import describe_fisher
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label, scope_unit
+from ...engine.compute.fisher_config import describe_fisher
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label, scope_unit
 
 
 def row_caption(r: AttributionResult) -> str:

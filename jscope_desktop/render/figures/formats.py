@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine.io import atomic_path, user_path
+from ...engine.io import atomic_path, user_path
 
 PNG_SCALE = 2.0  # a PNG holds 2 device px per logical px: sharp on high-DPI screens and in print
 DOC_TITLE = "Jacobian Scopes"

@@ -11,15 +11,17 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label, scope_unit
-from .caption import caption_lines, paint_header
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label, scope_unit
+from ..core.caption import caption_lines
+from ..core.colormaps import COLORMAPS, Normalizer
+from ..core.units import visible_text
+from ..core.view_options import as_exclusion, masked, scale_mask
 from .colorbar import colorbar_height, key_height, paint_colorbar, paint_key
-from .colormaps import COLORMAPS, Normalizer
+from .colours import qcolor
 from .formats import ensure_gui_app, image_format, write_figure
+from .header import paint_header
 from .strip import DARK, LIGHT, paint_excluded, strip_font
-from .units import visible_text
-from .view_options import as_exclusion, masked, scale_mask
 
 MARGIN = 18.0
 MAX_LABEL = 12  # characters of a token shown as a row or column label
@@ -92,7 +94,7 @@ class MatrixFigure:
                     paint_excluded(painter, self.cell_rect(r, c), st, 0.0)
                 elif t is not None:
                     painter.setPen(Qt.PenStyle.NoPen)
-                    painter.setBrush(self.cmap.qcolor(t))
+                    painter.setBrush(qcolor(self.cmap, t))
                     painter.drawRect(self.cell_rect(r, c))
         painter.setPen(QPen(st.outline, 1.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -15,17 +15,18 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from ..engine.results.multi_result import MultiScopeResult
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label
-from .caption import paint_header
+from ...engine.results.multi_result import MultiScopeResult
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label
+from ..core.colormaps import ColorMap, Normalizer
+from ..core.multi_caption import row_caption
+from ..core.units import Unit, make_units, row_scores, unit_of_token
 from .colorbar import colorbar_height, paint_colorbar
-from .colormaps import ColorMap, Normalizer
+from .colours import qcolor
 from .export import MARGIN, FigureOptions, explained_token, set_up_figure
 from .formats import ensure_gui_app, image_format, write_figure
-from .multi_caption import row_caption
+from .header import paint_header
 from .strip import StripLayout, StripStyle, layout_strip, paint_strip, text_color_on
-from .units import Unit, make_units, row_scores, unit_of_token
 
 ROW_GAP = 10.0
 CELL = 34.0  # heatmap cell (px)
@@ -40,7 +41,7 @@ def agreement_color(rho: float | None, cmap: ColorMap) -> QColor | None:
     """The heatmap colour of ρ in [−1, 1] (None for an undefined ρ)."""
     if rho is None or not math.isfinite(rho):
         return None
-    return cmap.qcolor((rho + 1) / 2)
+    return qcolor(cmap, (rho + 1) / 2)
 
 
 def agreement_size(n: int, font: QFont) -> QSizeF:

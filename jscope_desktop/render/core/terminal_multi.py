@@ -8,8 +8,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..engine.results.multi_result import MultiScopeResult
-from ..engine.scopes import scope_label
+from ...engine.results.multi_result import MultiScopeResult
+from ...engine.scopes import scope_label
 from .multi_caption import row_caption
 from .terminal import predictions_table, token_strip, visible
 

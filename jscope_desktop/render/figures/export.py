@@ -14,15 +14,16 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_unit
-from .caption import caption_lines, paint_header, scope_label
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_unit
+from ..core.caption import caption_lines, scope_label
+from ..core.colormaps import COLORMAPS, Normalizer
+from ..core.units import Unit, make_units, scale_scores, unit_of_token
+from ..core.view_options import as_exclusion
 from .colorbar import colorbar_height, key_height, key_rows, paint_colorbar, paint_key
-from .colormaps import COLORMAPS, Normalizer
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
+from .header import paint_header
 from .strip import DARK, LIGHT, layout_strip, paint_strip, strip_font
-from .units import Unit, make_units, scale_scores, unit_of_token
-from .view_options import as_exclusion
 
 MARGIN = 18.0
 

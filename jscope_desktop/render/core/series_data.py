@@ -9,8 +9,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..engine.results.result import AttributionResult
-from ..engine.series.generators import SYSTEMS
+from ...engine.results.result import AttributionResult
+from ...engine.series.generators import SYSTEMS
 
 
 @dataclass

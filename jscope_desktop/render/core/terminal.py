@@ -14,9 +14,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..engine.compute.fisher_config import describe_fisher
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label, scope_unit
+from ...engine.compute.fisher_config import describe_fisher
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label, scope_unit
 from .units import visible_text
 from .view_options import ScaleExclusion, as_exclusion, scale_mask
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ..engine.io import write_text
-from ..engine.results.multi_result import MultiScopeResult
-from ..engine.scopes import scope_label, scope_unit
+from ...engine.io import write_text
+from ...engine.results.multi_result import MultiScopeResult
+from ...engine.scopes import scope_label, scope_unit
 from .colormaps import COLORMAPS
 from .html import LUT_STEPS, SCRIPT_ID, embedded_json
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QLinearGradient, QPainter, QPen
 
-from .colormaps import ColorMap, Normalizer, format_score
+from ..core.colormaps import ColorMap, Normalizer, format_score
+from .colours import qcolor
 from .strip import StripStyle, paint_excluded
 
 BAR_HEIGHT = 12.0
@@ -36,7 +37,7 @@ def paint_colorbar(
     bar = QRectF(rect.left(), rect.top() + fm.height() + 2, rect.width(), BAR_HEIGHT)
     grad = QLinearGradient(bar.topLeft(), bar.topRight())
     for i in range(33):
-        grad.setColorAt(i / 32, cmap.qcolor(i / 32))
+        grad.setColorAt(i / 32, qcolor(cmap, i / 32))
     painter.setPen(QPen(style.outline, 1.0))
     painter.setBrush(grad)
     painter.drawRect(bar)

@@ -17,15 +17,16 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_unit
-from .caption import scope_label
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_unit
+from ..core.caption import scope_label
+from ..core.colormaps import COLORMAPS, Normalizer, format_score
+from ..core.series_data import series_view, summary_sentences
+from ..core.view_options import ScaleExclusion, as_exclusion, scale_mask
 from .colorbar import colorbar_height, paint_colorbar
-from .colormaps import COLORMAPS, SERIES_COLOURS, Normalizer, format_score
+from .colours import qcolor, series_qcolor
 from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
-from .series_data import series_view, summary_sentences
 from .strip import DARK, LIGHT, StripStyle, paint_excluded, strip_font
-from .view_options import ScaleExclusion, as_exclusion, scale_mask
 
 MARGIN, SCREEN_MARGIN, AXIS_W, GAP = 18.0, 8.0, 34.0, 14.0
 PLOT_H, BARS_H, DIST_W = 250.0, 80.0, 200.0  # at the default (export) height
@@ -207,7 +208,7 @@ class SeriesFigure:
                              Qt.AlignmentFlag.AlignHCenter, str(i + 1))
 
     def _paint_series(self, painter: QPainter) -> None:
-        v, line = self.view, SERIES_COLOURS.qcolor("line")
+        v, line = self.view, series_qcolor("line")
         seen = QPolygonF([QPointF(self.x_of(i), self.y_of(e)) for i, e in enumerate(v.encoded[: v.cutoff])])
         painter.setPen(QPen(line, 1.4))
         painter.drawPolyline(seen)
@@ -224,15 +225,15 @@ class SeriesFigure:
             t = self.norm(v.scores[i]) if i < v.cutoff and not self.excluded[i] else None
             painter.setPen(QPen(self.style.outline if t is None else self.style.text, 0.6))
             painter.setBrush(self.style.excluded if self.excluded[i] and i < v.cutoff
-                             else self.style.background if t is None else self.cmap.qcolor(t))
+                             else self.style.background if t is None else qcolor(self.cmap, t))
             painter.drawEllipse(QPointF(self.x_of(i), self.y_of(e)), radius, radius)
         x_next = self.x_of(v.cutoff)
-        painter.setBrush(SERIES_COLOURS.qcolor("model"))
+        painter.setBrush(series_qcolor("model"))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawEllipse(QPointF(x_next, self.y_of(v.most_likely)), radius + 1, radius + 1)
         if v.realised is not None:
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(SERIES_COLOURS.qcolor("truth"), 2.0))
+            painter.setPen(QPen(series_qcolor("truth"), 2.0))
             painter.drawEllipse(QPointF(x_next, self.y_of(v.realised)), radius + 3, radius + 3)
 
     def _paint_bars(self, painter: QPainter) -> None:
@@ -249,7 +250,7 @@ class SeriesFigure:
                 painter.setPen(Qt.PenStyle.NoPen)
                 continue
             h = max(1.0, t * (r.height() - 2))
-            painter.setBrush(self.cmap.qcolor(t))
+            painter.setBrush(qcolor(self.cmap, t))
             painter.drawRect(QRectF(self.x_of(i) - width / 2, r.bottom() - h, width, h))
         painter.setPen(QPen(self.style.outline, 1.0))
         painter.drawLine(r.bottomLeft(), r.bottomRight())
@@ -258,11 +259,11 @@ class SeriesFigure:
         v, d, pmax = self.view, self.dist, self.pmax()
         h = d.height() / 10**v.digits
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(SERIES_COLOURS.qcolor("model"))
+        painter.setBrush(series_qcolor("model"))
         for e, p in enumerate(v.probs):
             painter.drawRect(QRectF(d.left(), self.y_of(e) - h / 2, p / pmax * (d.width() - 4), h))
         if v.truth is not None:
-            painter.setPen(QPen(SERIES_COLOURS.qcolor("truth"), 1.8))
+            painter.setPen(QPen(series_qcolor("truth"), 1.8))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             if v.truth_law == "point":
                 if v.realised is not None:
@@ -287,7 +288,7 @@ class SeriesFigure:
             lines.append(("truth", LAWS[v.truth_law]))
         y = d.bottom() + fs.height() + 6
         for role, text in lines:
-            painter.fillRect(QRectF(d.left(), y + 3, 12, fs.height() - 6), SERIES_COLOURS.qcolor(role))
+            painter.fillRect(QRectF(d.left(), y + 3, 12, fs.height() - 6), series_qcolor(role))
             painter.setPen(self.style.text)
             painter.drawText(QPointF(d.left() + 18, y + fs.ascent()),
                              fs.elidedText(text, Qt.TextElideMode.ElideRight,
@@ -305,7 +306,7 @@ class SeriesFigure:
 
 def value_mask(result: AttributionResult, exclude: ScaleExclusion | str | None) -> list[bool]:
     """Which values of a series result ``exclude`` leaves out of the colour scale: those whose
-    token span holds an excluded token (``render.view_options.scale_mask``).
+    token span holds an excluded token (``render.core.view_options.scale_mask``).
 
     Returns:
         One bool per value (True: excluded).
