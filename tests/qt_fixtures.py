@@ -41,7 +41,7 @@ def no_leaked_qthreads(monkeypatch):
 @pytest.fixture
 def make_window(qtbot):
     """Factory: ``make_window(model)`` shows a MainWindow with ``model`` injected, engine ready."""
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.window.main_window import MainWindow
 
     windows = []
 
@@ -54,7 +54,7 @@ def make_window(qtbot):
         return window
 
     yield make
-    from jscope_desktop.app.worker import wait_for_all
+    from jscope_desktop.app.background.worker import wait_for_all
 
     for w in windows:
         w.close()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from jscope_desktop.app import about, main, syslibs
+from jscope_desktop.app.start import main, syslibs
+from jscope_desktop.app.window import about
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"

@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from jscope_desktop.app.main_window import MainWindow
-from jscope_desktop.app.palette import apply_palette
+from jscope_desktop.app.window.main_window import MainWindow
+from jscope_desktop.app.window.palette import apply_palette
 
 PROMPT = "The Eiffel Tower is in the city of Paris. The Colosseum is in the city of"
 

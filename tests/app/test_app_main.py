@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QImage
 
-from jscope_desktop.app.main import main, parse_args
+from jscope_desktop.app.start.main import main, parse_args
 from jscope_desktop.engine.results.result import AttributionResult
 
 PROMPT = "The capital of France is"
@@ -46,7 +46,7 @@ def test_scripted_run_matches_jscope_attribute(qapp, tmp_path, embedded_model):
 
 @pytest.mark.embedded
 def test_self_test_passes_on_the_embedded_model(embedded_model):
-    from jscope_desktop.app.selftest import run_self_test
+    from jscope_desktop.app.start.selftest import run_self_test
     from jscope_desktop.engine.scopes import scope_names
 
     lines: list[str] = []

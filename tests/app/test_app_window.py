@@ -190,8 +190,8 @@ def test_the_thread_leak_fixture_sees_the_worker_thread(make_window, tiny_llama,
 
 
 def test_a_failed_build_leaves_no_worker_thread(qtbot, monkeypatch, no_leaked_qthreads):
-    from jscope_desktop.app import main_window
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.window import main_window
+    from jscope_desktop.app.window.main_window import MainWindow
 
     def broken(window):
         raise RuntimeError("no widgets today")

@@ -9,8 +9,8 @@ import threading
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from jscope_desktop.app import jobs
-from jscope_desktop.app.analysis import CostRow
+from jscope_desktop.app.background import jobs
+from jscope_desktop.app.background.analysis import CostRow
 from jscope_desktop.app.settings import AppSettings
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 
@@ -138,7 +138,7 @@ def test_progress_messages_say_the_time_left(tiny_llama):
 
 
 def test_the_time_left_counts_down_between_progress_updates(qtbot, make_window, tiny_llama):
-    from jscope_desktop.app.countdown import time_left_of, with_time_left
+    from jscope_desktop.app.background.countdown import time_left_of, with_time_left
 
     assert time_left_of(with_time_left("Fisher Scope", 754)) == ("Fisher Scope", 13 * 60.0)
     assert time_left_of("Forward pass") is None

@@ -99,7 +99,7 @@ def test_generate_runs_a_plugin_scope(installed_plugin, tiny_commands, capsys, t
 
 
 def test_the_app_offers_a_plugin_scope(installed_plugin, qtbot, tiny_llama):
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.window.main_window import MainWindow
 
     window = MainWindow(model=tiny_llama, autoload=False)
     qtbot.addWidget(window)

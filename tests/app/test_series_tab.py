@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 
-from jscope_desktop.app.jobs import ModelHolder
+from jscope_desktop.app.background.jobs import ModelHolder
+from jscope_desktop.app.background.worker import Worker
 from jscope_desktop.app.series.tab import VALUES, SeriesTab
-from jscope_desktop.app.worker import Worker
 from jscope_desktop.render.core.colormaps import COLORMAPS, SERIES_COLOURS
 from jscope_desktop.render.core.series_data import summary_sentences
 from jscope_desktop.render.figures.formats import paint_to_image

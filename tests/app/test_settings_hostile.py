@@ -107,8 +107,8 @@ def test_closing_the_window_mid_load_returns_within_a_second(qtbot, monkeypatch,
     import threading
     import time
 
-    from jscope_desktop.app import worker as worker_module
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.background import worker as worker_module
+    from jscope_desktop.app.window.main_window import MainWindow
     from jscope_desktop.engine.model import load as models
 
     gate, entered = threading.Event(), threading.Event()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PySide6.QtCore import QCoreApplication, QThread
 
-from jscope_desktop.app.worker import OUT_OF_MEMORY, Job, Worker
+from jscope_desktop.app.background.worker import OUT_OF_MEMORY, Job, Worker
 from jscope_desktop.engine.errors import Cancelled, JScopeError
 from jscope_desktop.engine.results.request import AttributionRequest
 
@@ -242,7 +242,7 @@ def test_a_job_cancelled_after_its_last_check_reports_cancelled_not_its_value(qt
 
 
 def test_shutdown_returns_at_once_while_a_step_cannot_stop(qtbot):
-    from jscope_desktop.app import worker as worker_module
+    from jscope_desktop.app.background import worker as worker_module
 
     w = Worker()
     gate = threading.Event()

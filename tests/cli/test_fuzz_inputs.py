@@ -74,7 +74,7 @@ def test_faithfulness_sidecar_reader_is_total(data, header):
 
 @given(CONTENT)
 def test_session_reader_is_total(data):
-    from jscope_desktop.app.session import load_session
+    from jscope_desktop.app.actions.session import load_session
 
     _total(load_session, data)
 
@@ -83,7 +83,7 @@ def test_session_reader_is_total(data):
                                         "compare", "matrix"]), JSON, max_size=8),
        st.dictionaries(st.text(max_size=12), JSON, max_size=6))
 def test_session_reader_is_total_on_session_shaped_files(d, request):
-    from jscope_desktop.app.session import load_session
+    from jscope_desktop.app.actions.session import load_session
 
     d = {**d, "kind": "jscope-session", "request": request}
     _total(load_session, json.dumps(d).encode())

@@ -61,7 +61,7 @@ def test_a_model_load_checks_cancel_between_its_steps(model_folder):
 
 
 def test_a_cancelled_load_job_keeps_the_old_model(model_folder, tiny_llama, tmp_path):
-    from jscope_desktop.app.jobs import ModelHolder, load_job
+    from jscope_desktop.app.background.jobs import ModelHolder, load_job
 
     holder = ModelHolder(tiny_llama)
     with pytest.raises(Cancelled):  # stops before it reads anything: no error for a bad folder

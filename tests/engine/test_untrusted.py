@@ -65,7 +65,7 @@ def test_a_huge_config_is_refused_without_parsing_it(tmp_path):
 
 
 def test_offline_is_set_by_every_entry_point_before_hugging_face_loads():
-    code = ("import jscope_desktop.app.jobs as j\n"
+    code = ("import jscope_desktop.app.background.jobs as j\n"
             "j.engine_info(lambda *a: None, lambda: False)\n"
             "import huggingface_hub.constants as c, transformers.utils.hub as h\n"
             "print(c.HF_HUB_OFFLINE, h.is_offline_mode())\n")
@@ -145,8 +145,8 @@ def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypa
                                                               writer, qapp):
     import errno
 
-    from jscope_desktop.app import save_actions
-    from jscope_desktop.app.session import Session, save_session
+    from jscope_desktop.app.actions import save_actions
+    from jscope_desktop.app.actions.session import Session, save_session
     from jscope_desktop.engine import io as jio
     from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
     from jscope_desktop.render.figures.export import save_image

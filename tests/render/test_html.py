@@ -116,7 +116,7 @@ def test_a_real_browser_shows_the_json_scores(tiny_llama, tmp_path):
 
 
 def test_the_app_saves_the_shown_result_as_a_web_page(qtbot, tmp_path, tiny_llama):
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.window.main_window import MainWindow
 
     window = MainWindow(model=tiny_llama, autoload=False)
     qtbot.addWidget(window)

@@ -241,8 +241,8 @@ def test_cli_option_changes_pictures_not_the_json(capsys, tmp_path, tiny_llama, 
 
 # -- the app ---------------------------------------------------------------------------------
 def test_the_app_toggles_the_sink_control(qtbot, tiny_llama, tmp_path):
-    from jscope_desktop.app.main_window import MainWindow
-    from jscope_desktop.app.session import load_session
+    from jscope_desktop.app.actions.session import load_session
+    from jscope_desktop.app.window.main_window import MainWindow
 
     window = MainWindow(model=tiny_llama, autoload=False)
     qtbot.addWidget(window)
@@ -282,7 +282,7 @@ def test_the_app_toggles_the_sink_control(qtbot, tiny_llama, tmp_path):
 
 
 def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatch):
-    from jscope_desktop.app.main_window import MainWindow
+    from jscope_desktop.app.window.main_window import MainWindow
     from jscope_desktop.render.core.html import read_embedded
 
     window = MainWindow(model=tiny_llama, autoload=False)

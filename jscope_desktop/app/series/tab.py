@@ -30,9 +30,9 @@ from ...engine.series.generators import SYSTEMS
 from ...engine.series.values import parse_values, read_values
 from ...render.core.series_data import series_view, summary_sentences
 from ...render.figures.formats import file_filter
-from .. import save_actions
-from ..jobs import ModelHolder
-from ..worker import Job, Worker
+from ..actions import save_actions
+from ..background.jobs import ModelHolder
+from ..background.worker import Job, Worker
 from .plots import SeriesPlots
 
 VALUES = "values"  # the source entry for the user's own values

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.results.result import AttributionResult
-from ..analysis import CostRow, cost_rows, joint_note, same_input
+from ..background.analysis import CostRow, cost_rows, joint_note, same_input
 
 
 def _fmt_s(s: float | None) -> str:

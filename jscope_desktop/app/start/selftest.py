@@ -40,7 +40,7 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     state: dict = {}
 
     def load() -> str:
-        from ..engine.model.load import load_model
+        from ...engine.model.load import load_model
 
         state["lm"] = load_model()
         info = state["lm"].info
@@ -49,8 +49,8 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     ok = _check("load the embedded model", load, out)
     if not ok:
         return 1
-    from ..engine.explain.attribute import AttributionRequest, attribute
-    from ..engine.scopes import scope_names
+    from ...engine.explain.attribute import AttributionRequest, attribute
+    from ...engine.scopes import scope_names
 
     for name in scope_names():
         def run(name=name) -> str:
@@ -63,7 +63,7 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     def render() -> str:
         from PySide6.QtGui import QImage
 
-        from ..render.figures.export import save_image
+        from ...render.figures.export import save_image
 
         with tempfile.TemporaryDirectory() as tmp:
             path = save_image(state["result"], Path(tmp) / "selftest.png")

@@ -48,7 +48,7 @@ class RunEstimates(QObject):
         if est is None:
             self.window.prompt_panel.show_estimate("")
             return
-        from ..engine.planning.cost_model import format_size
+        from ...engine.planning.cost_model import format_size
 
         room = "memory limit" if est.limited else "available memory"
         tip = (f"Predicted: {est.text()[2:]} for {est.n_tokens:,} tokens; "
@@ -60,7 +60,7 @@ class RunEstimates(QObject):
         estimate says it will not fit (the user chose "Run anyway"), None to not run it."""
         if self.last is None or self.last[0] != req or self.last[1].fits:
             return False
-        from ..engine.planning.cost_model import refusal
+        from ...engine.planning.cost_model import refusal
 
         est = self.last[1]
         sentence = refusal(est, req, self.window.holder.lm.dtype_name if self.window.holder.lm

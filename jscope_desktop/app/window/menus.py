@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from .examples_action import add_examples_menu
+from ..actions.examples_action import add_examples_menu
 from .palette import apply_palette
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from ..engine.errors import JScopeError
-from ..engine.results.result import AttributionResult
-from ..render.core.html import save_html
-from ..render.figures.formats import file_filter
+from ...engine.errors import JScopeError
+from ...engine.results.result import AttributionResult
+from ...render.core.html import save_html
+from ...render.figures.formats import file_filter
+from ..window.about import show_about
 from . import save_actions
-from .about import show_about
 from .session import Session, load_session, save_session
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.errors import JScopeError
-from ..engine.io import read_user_json, write_json
-from ..engine.results.request import AttributionRequest
-from ..engine.results.result import AttributionResult
-from ..render.core.view_options import ScaleExclusion
+from ...engine.errors import JScopeError
+from ...engine.io import read_user_json, write_json
+from ...engine.results.request import AttributionRequest
+from ...engine.results.result import AttributionResult
+from ...render.core.view_options import ScaleExclusion
 
 SESSION_KIND = "jscope-session"
 SESSION_VERSION = 1

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QMetaMethod, QObject, Qt, QThread, Signal, Slot
 
-from ..engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
+from ...engine.errors import Cancelled, JScopeError, is_out_of_memory, out_of_memory_sentence
 
 JobFn = Callable[[Callable[[float, str], None], Callable[[], bool]], object]
 

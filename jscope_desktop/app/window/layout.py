@@ -13,15 +13,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .countdown import Countdown
-from .widgets.compare_view import CompareView
-from .widgets.cost_panel import CostPanel
-from .widgets.distribution_panel import DistributionPanel
-from .widgets.matrix_view import MatrixView
-from .widgets.model_panel import ModelPanel
-from .widgets.prompt_panel import PromptPanel
-from .widgets.strip_widget import StripWidget
-from .widgets.view_controls import ViewControls
+from ..background.countdown import Countdown
+from ..widgets.compare_view import CompareView
+from ..widgets.cost_panel import CostPanel
+from ..widgets.distribution_panel import DistributionPanel
+from ..widgets.matrix_view import MatrixView
+from ..widgets.model_panel import ModelPanel
+from ..widgets.prompt_panel import PromptPanel
+from ..widgets.strip_widget import StripWidget
+from ..widgets.view_controls import ViewControls
 
 
 def build_window(window) -> None:
@@ -59,7 +59,7 @@ def build_window(window) -> None:
     window.tabs.addTab(strip_scroll, "Attribution")
     window.tabs.addTab(window.compare_view, "Compare")
     window.tabs.addTab(window.matrix_view, "Generation matrix")
-    from .series.tab import SeriesTab
+    from ..series.tab import SeriesTab
 
     window.series_tab = SeriesTab(window.worker, window.holder)
     window.tabs.addTab(window.series_tab, "Time series")

@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu
 
-from ..engine.examples import EXAMPLES, Example, ExampleRun, get_example, summary_lines
-from .worker import Job
+from ...engine.examples import EXAMPLES, Example, ExampleRun, get_example, summary_lines
+from ..background.worker import Job
 
 
 class ExampleNote(QDockWidget):

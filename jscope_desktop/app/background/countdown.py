@@ -15,7 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QProgressBar
 
-from ..engine.planning.cost_model import format_seconds
+from ...engine.planning.cost_model import format_seconds
 
 _LEFT = re.compile(r"^(?P<base>.*) · (?P<n>\d+(?:\.\d+)?) (?P<unit>s|min|h) left$", re.DOTALL)
 _UNIT = {"s": 1.0, "min": 60.0, "h": 3600.0}

@@ -67,8 +67,8 @@ class Script:
 
     def _after_run(self, result) -> None:
         if self.args.screenshot:
-            from ..engine.errors import JScopeError
-            from ..engine.io import atomic_path
+            from ...engine.errors import JScopeError
+            from ...engine.io import atomic_path
 
             try:
                 with atomic_path(self.args.screenshot) as tmp:
@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
-    from .palette import apply_palette
-    from .settings import APPLICATION, ORGANIZATION, AppSettings
+    from ..settings import APPLICATION, ORGANIZATION, AppSettings
+    from ..window.main_window import MainWindow
+    from ..window.palette import apply_palette
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                                            file=sys.stderr))
     status = app.exec()
     app.setQuitOnLastWindowClosed(True)
-    from .worker import wait_for_all
+    from ..background.worker import wait_for_all
 
     wait_for_all()
     return script.status or status

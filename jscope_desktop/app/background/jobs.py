@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..engine.errors import JScopeError
+from ...engine.errors import JScopeError
 
 
 @dataclass
@@ -49,16 +49,16 @@ def engine_info(progress, cancel) -> EngineInfo:
     import torch
     import transformers
 
-    from .. import __version__
-    from ..engine.compute.fisher_config import FISHER_METHODS
-    from ..engine.model.dtype import DTYPE_CHOICES
-    from ..engine.model.load import (
+    from ... import __version__
+    from ...engine.compute.fisher_config import FISHER_METHODS
+    from ...engine.model.dtype import DTYPE_CHOICES
+    from ...engine.model.load import (
         DEVICES,
         EMBEDDED_LICENSE,
         EMBEDDED_NAME,
         available_devices,
     )
-    from ..engine.scopes import all_scopes, plugin_problems, scope_names
+    from ...engine.scopes import all_scopes, plugin_problems, scope_names
 
     scopes = all_scopes()
     versions = {"jscope-desktop": __version__, "Python": platform.python_version(),
@@ -76,8 +76,8 @@ def load_job(holder: ModelHolder, source: str | None, device: str, dtype: str):
     """
 
     def run(progress, cancel):
-        from ..engine.model.load import load_model
-        from ..engine.progress import check_cancel
+        from ...engine.model.load import load_model
+        from ...engine.progress import check_cancel
 
         lm = load_model(source, device, dtype, progress=progress, cancel=cancel)
         check_cancel(cancel)  # superseded while its last step ran: the newer load decides
@@ -94,8 +94,8 @@ def attribute_job(holder: ModelHolder, request, memory_limit: int | None = None,
     unless ``force``. Progress messages end with the time left (" · 12 s left")."""
 
     def run(progress, cancel):
-        from ..engine.explain.attribute import attribute
-        from ..engine.results.request import check_request
+        from ...engine.explain.attribute import attribute
+        from ...engine.results.request import check_request
 
         check_request(request, refuse_unused=True)
         return attribute(holder.require(), request, timed_progress(progress), cancel,
@@ -107,7 +107,7 @@ def attribute_job(holder: ModelHolder, request, memory_limit: int | None = None,
 def timed_progress(progress):
     """``progress`` with the time left appended to each message (from the cost model's
     estimate, then the measured rate)."""
-    from ..engine.progress import TimedProgress
+    from ...engine.progress import TimedProgress
     from .countdown import with_time_left
 
     def sink(fraction, message, left):
@@ -124,8 +124,8 @@ def estimate_job(holder: ModelHolder, request, memory_limit: int | None = None):
     estimated (``cost_model.NO_ESTIMATE``)."""
 
     def run(progress, cancel):
-        from ..engine.model.tokens import encode_prompt
-        from ..engine.planning.calibration import estimate_loaded, estimate_note, warm_up
+        from ...engine.model.tokens import encode_prompt
+        from ...engine.planning.calibration import estimate_loaded, estimate_note, warm_up
 
         lm = holder.lm
         if lm is None or not (request.prompt or "").strip():
@@ -146,7 +146,7 @@ def pair_job(holder: ModelHolder, first, second):
     """
 
     def run(progress, cancel):
-        from ..engine.explain.attribute import attribute
+        from ...engine.explain.attribute import attribute
 
         lm = holder.require()
         a = attribute(lm, first, lambda f, m: progress(f / 2, m), cancel)
@@ -161,7 +161,7 @@ def multi_job(holder: ModelHolder, request, scopes: list[str]):
     one batched backward pass); returns an ``engine.multi_result.MultiScopeResult``."""
 
     def run(progress, cancel):
-        from ..engine.explain.multi import attribute_many, check_scopes
+        from ...engine.explain.multi import attribute_many, check_scopes
 
         check_scopes(request, scopes, refuse_unused=True)
         return attribute_many(holder.require(), request, scopes, progress, cancel)
@@ -173,7 +173,7 @@ def generate_job(holder: ModelHolder, prompt: str, n_tokens: int, scope: str, ch
     """A job generating ``n_tokens`` and attributing each generated token (a matrix result)."""
 
     def run(progress, cancel):
-        from ..engine.explain.generation import generate_attribution
+        from ...engine.explain.generation import generate_attribution
 
         return generate_attribution(holder.require(), prompt, n_tokens, scope=scope, chat=chat,
                                     progress=progress, cancel=cancel)

@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from .. import __version__
-from ..engine.scopes import all_scopes
+from ... import __version__
+from ...engine.scopes import all_scopes
 
 # Licence files a bundle ships in its `licenses` folder (packaging/third_party.py), by link text.
 LICENSE_FILES = (("Jacobian Scopes Desktop (Apache-2.0)", "LICENSE"),
@@ -26,7 +26,7 @@ def license_links() -> dict[str, Path]:
     if bundle:
         folder = Path(bundle) / "licenses"
         return {text: folder / name for text, name in LICENSE_FILES if (folder / name).is_file()}
-    checkout = Path(__file__).resolve().parents[2] / "LICENSE"
+    checkout = Path(__file__).resolve().parents[3] / "LICENSE"  # app/window/about.py → the checkout
     return {LICENSE_FILES[0][0]: checkout} if checkout.is_file() else {}
 
 

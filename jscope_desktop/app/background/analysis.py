@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine.results.ranks import spearman_attributed as spearman
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label
+from ...engine.results.ranks import spearman_attributed as spearman
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label
 
 __all__ = ["CostRow", "cost_rows", "directions_of", "joint_note", "same_input", "spearman"]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
 
-from ..engine.errors import JScopeError
-from ..engine.io import could_not_write, write_text
-from ..engine.results.result import AttributionResult
-from ..render.core.series_data import series_csv
-from ..render.core.units import make_units
-from ..render.figures.export import FigureOptions, render_image, save_image
-from ..render.figures.formats import IMAGE_FORMATS
+from ...engine.errors import JScopeError
+from ...engine.io import could_not_write, write_text
+from ...engine.results.result import AttributionResult
+from ...render.core.series_data import series_csv
+from ...render.core.units import make_units
+from ...render.figures.export import FigureOptions, render_image, save_image
+from ...render.figures.formats import IMAGE_FORMATS
 
 CSV_FILTER, JSON_FILTER = "CSV (*.csv)", "JSON (*.json)"  # the save dialogs' filters
 
@@ -65,7 +65,7 @@ def write_image(result: AttributionResult, path: str | Path, options: FigureOpti
 def write_series_image(result: AttributionResult, path: str | Path, **options) -> Path:
     """Write the series figure (PNG 2×, SVG or PDF by suffix); ``options`` as
     ``render.figures.series_plot.save_series_image`` takes them (cmap, dark, width). Returns the path."""
-    from ..render.figures.series_plot import save_series_image
+    from ...render.figures.series_plot import save_series_image
 
     return _image(lambda: save_series_image(result, path, **options), path)
 
@@ -77,7 +77,7 @@ def copy_image(result: AttributionResult, options: FigureOptions) -> None:
 
 def copy_series_image(result: AttributionResult, **options) -> None:
     """Put the series figure (2× scale, header and footer included) on the clipboard."""
-    from ..render.figures.series_plot import render_series_image
+    from ...render.figures.series_plot import render_series_image
 
     QGuiApplication.clipboard().setImage(render_series_image(result, **options))
 

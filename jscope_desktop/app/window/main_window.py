@@ -12,17 +12,17 @@ from PySide6.QtWidgets import (
     QMainWindow,
 )
 
-from ..engine.results.request import AttributionRequest
-from ..engine.results.result import AttributionResult
-from ..engine.scopes import scope_label
-from . import jobs
-from .estimates import RunEstimates
-from .file_actions import FileActions
-from .settings import AppSettings
-from .widgets.model_panel import dropped_model_path
-from .widgets.strip_widget import ranking_text
-from .window_layout import build_window
-from .worker import Job, Worker
+from ...engine.results.request import AttributionRequest
+from ...engine.results.result import AttributionResult
+from ...engine.scopes import scope_label
+from ..actions.file_actions import FileActions
+from ..background import jobs
+from ..background.estimates import RunEstimates
+from ..background.worker import Job, Worker
+from ..settings import AppSettings
+from ..widgets.model_panel import dropped_model_path
+from ..widgets.strip_widget import ranking_text
+from .layout import build_window
 
 
 class MainWindow(QMainWindow, FileActions):
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow, FileActions):
         self.tabs.setCurrentIndex(0)
         status = f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s."
         if result.fisher is not None:  # the Fisher estimate's own error beside its strip
-            from ..engine.compute.fisher_config import describe_fisher
+            from ...engine.compute.fisher_config import describe_fisher
 
             f = result.fisher
             status += " " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate) + "."

@@ -1,0 +1,2 @@
+"""What the user does with files: open and save results, sessions, images and pages, and
+Help ▸ Examples."""
