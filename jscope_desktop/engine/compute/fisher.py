@@ -27,16 +27,20 @@ from dataclasses import dataclass
 import torch
 
 from ..model.load import LoadedModel
-from .fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, MAX_PROBES, RANK_TARGET, budget_plan
+from .fisher_config import (
+    DEFAULT_PROBES,
+    DEFAULT_RANK,
+    FISHER_METHODS,
+    HEAD_MAX,
+    MAX_PROBES,
+    RANK_TARGET,
+    budget_plan,
+)
 from .fisher_fast import krylov_estimate
 from .forward import CancelCheck, Graph, row_norms, vjp_chunks
 from .head import logit_slopes, output_matrix
 
 TAIL_MASS = 1e-3  # fast: tokens beyond 99.9 % of the probability are reached by probes only
-# fast: at most this many tokens are formed exactly. Forming all of F is V·d² work (0.29 s for the
-# embedded model, more than a Temperature Scope at 32 tokens); beyond the 4,096 most probable
-# tokens of 40 LAMBADA prompts lay 0.01–5 % of the probability (median 0.1 %), left to the probes.
-HEAD_MAX = 4096
 
 __all__ = ["DEFAULT_PROBES", "DEFAULT_RANK", "FISHER_METHODS", "FisherScores", "fisher_matrix",
            "fisher_scores"]

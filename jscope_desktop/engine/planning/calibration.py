@@ -18,6 +18,7 @@ from ..io import write_json
 from ..model import memory  # memory.memory_now read at call time (tests replace it there)
 from ..model.shape import ModelShape, UnknownShape, config_sizes
 from ..results.request import AttributionRequest
+from ..scopes.base import PLAN_KINDS
 from .cost_model import NO_ESTIMATE, Estimate, estimate_run, plan, work
 
 CACHE_NAME = "calibration.json"
@@ -25,7 +26,7 @@ KEEP = 16  # measurements kept per model, device, dtype and kind
 # the throughput is read from the newest few only: measurements taken while the machine was busy
 # (a 20× slower hour on a shared machine) must not outweigh how fast it runs now
 RECENT = 4
-KINDS = ("graph", "batched", "integrated")
+KINDS = PLAN_KINDS  # a calibration record per kind of plan
 
 
 def cache_file() -> Path:

@@ -19,15 +19,14 @@ import re
 from dataclasses import dataclass
 
 from ..compute.batching import VJP_MAX_BATCH, vjp_batch_cap
-from ..compute.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, RANK_EXTRA_PROBES, budget_plan
 from ..errors import JScopeError
 from ..model.shape import ModelShape, UnknownShape, config_sizes  # noqa: F401 (re-exported)
 from ..results.request import AttributionRequest
+from ..scopes.base import CostContext, CostPlan
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 BACKWARD_PER_FORWARD = 1.6  # one input-gradient pass (frozen weights) against one forward, measured
 DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was measured (a laptop)
-FISHER_HEAD_MAX = 4096  # engine.fisher.HEAD_MAX: rows of F formed exactly by Fisher fast
 RUN_OVERHEAD_S = 0.15  # tokenizing, the top-k and the result: a run's seconds beyond its passes
 PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, embedded model)
 # a plain graph whose backward batches must shrink below this many directions to fit is
@@ -40,49 +39,14 @@ NO_ESTIMATE = ("No cost estimate for this model: its config does not give its si
                "(hidden_size, num_hidden_layers, vocab_size), so runs go ahead without one.")
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a request does, in the units the cost model counts: ``kind`` (``graph``: one
-    forward graph and one backward pass; ``batched``: many directions; ``integrated``: path
-    steps), ``directions`` backward directions, ``batch`` the largest number at once, ``jvps``
-    forward-difference JVPs (no-grad forward passes; Fisher fast's Krylov step)."""
-
-    kind: str
-    directions: int
-    batch: int
-    steps: int = 0
-    jvps: int = 0
-
-
-def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> Plan:
-    """The backward work of ``req`` on a prompt of ``n_tokens`` fed tokens."""
+def plan(shape: ModelShape, n_tokens: int, req: AttributionRequest) -> CostPlan:
+    """The work of ``req`` on a prompt of ``n_tokens`` fed tokens, as its scope declares it
+    (:class:`~..scopes.base.CostPlan`); an unknown scope is one sentence."""
     from ..scopes import get_scope
 
     cap = min(vjp_batch_cap(n_tokens, shape.d_model), VJP_MAX_BATCH)
-    if req.scope == "fisher":
-        d = shape.d_model
-        k = min(d, req.fisher_rank if req.fisher_rank is not None
-                else DEFAULT_RANK.get(req.fisher_method, d))
-        if req.fisher_method == "exact" or k == d:
-            return Plan("batched", d, min(d, cap))
-        if req.fisher_method != "fast":
-            return Plan("batched", k, min(k, cap))
-        # by default the rank check adds probes where ranks are in doubt: count its mean
-        probes = (req.fisher_probes if req.fisher_probes is not None
-                  else DEFAULT_PROBES + RANK_EXTRA_PROBES)
-        if req.fisher_budget is not None:
-            k, probes = budget_plan(req.fisher_budget)
-            k = min(d, k)
-        if k == 0:  # probes only
-            return Plan("batched", probes, min(probes, cap))
-        # engine/fisher_fast.py: F's top k (one batch), K applied to them (k JVPs), then the
-        # Krylov block and the probes (k + probes, a second batch)
-        return Plan("batched", 2 * k + probes, min(k + probes, cap), jvps=k)
-    if req.scope == "integrated":
-        steps = max(1, req.ig_steps)
-        return Plan("integrated", steps, max(1, min(steps, 4096 // max(1, n_tokens))), steps)
-    get_scope(req.scope)  # an unknown scope is one sentence
-    return Plan("graph", 1, 1)
+    ctx = CostContext(shape.d_model, shape.vocab, n_tokens, cap)
+    return get_scope(req.scope).plan(ctx, req)
 
 
 def forward_work(shape: ModelShape, n_tokens: int) -> float:
@@ -92,7 +56,7 @@ def forward_work(shape: ModelShape, n_tokens: int) -> float:
     return 2.0 * shape.layer_params * T + 2.0 * shape.n_layers * shape.n_heads * shape.head_dim * T * T
 
 
-def backward_passes(p: Plan, batch: int | None = None) -> int:
+def backward_passes(p: CostPlan, batch: int | None = None) -> int:
     """Batched backward passes of a plan (Fisher fast: its two sequential batches at least),
     with batches capped at ``batch``."""
     size = max(1, min(p.batch, batch) if batch else p.batch)
@@ -100,7 +64,7 @@ def backward_passes(p: Plan, batch: int | None = None) -> int:
     return max(passes, 2) if p.jvps else passes
 
 
-def can_recompute(p: Plan) -> bool:
+def can_recompute(p: CostPlan) -> bool:
     """Whether recomputation applies: the one forward graph that every backward pass of a
     ``graph`` or ``batched`` plan reuses (Integrated builds a graph per batch of steps)."""
     return p.kind in ("graph", "batched")
@@ -118,11 +82,7 @@ def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
         total += backward_passes(p, batch) * F
     if p.kind == "integrated":
         total += p.steps * F
-    if req.scope == "fisher":
-        d, V = shape.d_model, shape.vocab
-        rows = min(V, FISHER_HEAD_MAX) if req.fisher_method == "fast" else V
-        total += 2.0 * rows * d * d + 2.0 * V * d + 10.0 * d**3
-    return total
+    return total + p.extra_work
 
 
 def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
@@ -147,13 +107,7 @@ def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
     transient = B * T * (3 * f + 6 * d) * b + T * d * 4 * 2  # + the (B,T,d) result rows
     if p.kind == "integrated":  # a batch of scaled inputs keeps its own graph
         graph = graph * p.batch
-    extra = 0.0
-    if req.scope == "fisher":
-        V = shape.vocab
-        rows = min(V, FISHER_HEAD_MAX) if req.fisher_method == "fast" else V
-        extra = rows * d * 4 + 4 * d * d * 8 + V * (p.directions + 4) * 4
-        extra += p.directions * T * 8  # per-direction squared norms, float64
-    return int(PROCESS_OVERHEAD * (graph + transient + attention_backward + extra))
+    return int(PROCESS_OVERHEAD * (graph + transient + attention_backward + p.extra_bytes))
 
 
 @dataclass
@@ -177,6 +131,7 @@ class Estimate:
     recompute: bool = False
     dtype: str = "float32"  # the dtype it assumed (``--dtype auto`` resolved)
     batch: int | None = None  # the most directions of one backward pass that fit (None: any)
+    fewer: str | None = None  # what to ask for less of when it does not fit (the scope's words)
 
     def to_dict(self) -> dict:
         """The estimate contract: ``{"peak_bytes", "seconds", "available_bytes", "fits"}``."""
@@ -221,7 +176,7 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
         seconds = work(shape, n_tokens, req, recomputed, batch) / rate + RUN_OVERHEAD_S
         peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed, batch))
         return Estimate(peak, seconds, available, peak <= available, n_tokens, limited,
-                        recomputed, dtype, batch)
+                        recomputed, dtype, batch, p.fewer)
 
     def smaller_batches(est: Estimate) -> Estimate:
         # the largest batch of directions that fits, when the plan's does not (then the
@@ -263,11 +218,8 @@ def refusal(est: Estimate, req: AttributionRequest, dtype: str,
     changes = ["a shorter prompt"]
     if dtype == "float32":
         changes.append("bfloat16")
-    if req.scope == "fisher":
-        changes.append("fewer Fisher directions (--fisher fast with a smaller --fisher-rank)"
-                       if req.fisher_method == "exact" else "fewer Fisher directions")
-    if req.scope == "integrated":
-        changes.append("fewer steps")
+    if est.fewer:
+        changes.append(est.fewer)
     return (f"This run needs about {format_size(est.peak_bytes)} at its peak ({est.n_tokens:,} "
             f"tokens), more than {where} {format_size(est.available_bytes)}; try "
             f"{', '.join(changes[:-1])} or {changes[-1]}, or {force}.")

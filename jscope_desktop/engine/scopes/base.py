@@ -25,6 +25,47 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..model.load import LoadedModel
 
 USES = ("matrix", "series", "faithfulness")  # what a scope may support besides a single strip
+PLAN_KINDS = ("graph", "batched", "integrated")
+
+
+@dataclass(frozen=True)
+class CostContext:
+    """What a scope's cost plan may depend on besides the request: the model's hidden size and
+    vocabulary, the fed tokens, and ``cap``, the most directions one backward pass holds for this
+    prompt (a memory bound the engine's batches share)."""
+
+    d_model: int
+    vocab: int
+    n_tokens: int
+    cap: int
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """A run's work as the scope declares it, in the units the cost model counts.
+
+    ``kind``: ``graph`` (one forward graph, one backward pass), ``batched`` (many directions
+    backward through one graph) or ``integrated`` (a graph per batch of scaled inputs);
+    ``directions`` backward directions, ``batch`` the most at once, ``steps`` path steps,
+    ``jvps`` no-grad forward passes (finite-difference JVPs); ``extra_work`` the scope's own
+    algebra in multiply-adds and ``extra_bytes`` its peak bytes beyond the graph and the batches;
+    ``fewer``: what to ask for less of when a run does not fit (words for a sentence).
+    """
+
+    kind: str
+    directions: int
+    batch: int
+    steps: int = 0
+    jvps: int = 0
+    extra_work: float = 0.0
+    extra_bytes: float = 0.0
+    fewer: str | None = None
+
+
+def one_backward_pass(ctx: CostContext, request: Any) -> CostPlan:
+    """The plan of a scope that needs one backward pass through the kept graph (every direction
+    scope, and a plugin scope that declares nothing else)."""
+    return CostPlan("graph", 1, 1)
 DIRECTION_UNIT = "‖Jᵀu‖"
 
 
@@ -87,6 +128,8 @@ class Scope:
     series: bool = True
     faithfulness: bool = True
     cost: str = "1 forward + 1 backward pass"
+    # what a run costs, in the cost model's units: (CostContext, request) -> CostPlan
+    plan: Callable[[CostContext, Any], CostPlan] = field(default=one_backward_pass, repr=False)
     plugin = None  # the entry point ("package:object") a plugin scope came from; None: built in
 
     def supports(self, use: str) -> bool:

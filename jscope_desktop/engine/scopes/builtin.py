@@ -4,7 +4,8 @@ and Integrated compute their own way."""
 
 from __future__ import annotations
 
-from .base import DirectionScope, Scope, ScopeCall, ScopeOutput
+from ..compute.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, HEAD_MAX, RANK_EXTRA_PROBES, budget_plan
+from .base import CostContext, CostPlan, DirectionScope, Scope, ScopeCall, ScopeOutput
 from .registry import register
 
 register(DirectionScope(
@@ -41,11 +42,44 @@ def _fisher(call: ScopeCall) -> ScopeOutput:
     return ScopeOutput(out.scores, out.backward_passes, out)
 
 
+def _fisher_plan(ctx: CostContext, r) -> CostPlan:
+    """Fisher's directions by method (exact: d; lowrank: its k; fast: 2k + probes in two
+    batches, k JVPs between them, the rank check's mean probes by default), and the algebra on
+    F: forming its rows (all V, or the most probable HEAD_MAX for fast) and its eigenvectors."""
+    d, V, cap = ctx.d_model, ctx.vocab, ctx.cap
+    fewer = ("fewer Fisher directions (--fisher fast with a smaller --fisher-rank)"
+             if r.fisher_method == "exact" else "fewer Fisher directions")
+    k = min(d, r.fisher_rank if r.fisher_rank is not None else DEFAULT_RANK.get(r.fisher_method, d))
+    jvps = 0
+    if r.fisher_method == "exact" or k == d:
+        directions, batch = d, min(d, cap)
+    elif r.fisher_method != "fast":
+        directions, batch = k, min(k, cap)
+    else:
+        # by default the rank check adds probes where ranks are in doubt: count its mean
+        probes = r.fisher_probes if r.fisher_probes is not None else DEFAULT_PROBES + RANK_EXTRA_PROBES
+        if r.fisher_budget is not None:
+            k, probes = budget_plan(r.fisher_budget)
+            k = min(d, k)
+        if k == 0:  # probes only
+            directions, batch = probes, min(probes, cap)
+        else:
+            # compute/fisher_fast.py: F's top k (one batch), K applied to them (k JVPs), then
+            # the Krylov block and the probes (k + probes, a second batch)
+            directions, batch, jvps = 2 * k + probes, min(k + probes, cap), k
+    rows = min(V, HEAD_MAX) if r.fisher_method == "fast" else V
+    work = 2.0 * rows * d * d + 2.0 * V * d + 10.0 * d**3
+    peak = rows * d * 4 + 4 * d * d * 8 + V * (directions + 4) * 4
+    peak += directions * ctx.n_tokens * 8  # per-direction squared norms, float64
+    return CostPlan("batched", directions, batch, jvps=jvps, extra_work=work, extra_bytes=peak,
+                    fewer=fewer)
+
+
 register(Scope(
     "fisher", "Fisher",
     "How much each token changes the whole predicted distribution: tr(J_tᵀ F J_t) with F the "
     "Fisher information of the next-token distribution.",
-    _fisher, unit="tr(JᵀFJ)",
+    _fisher, unit="tr(JᵀFJ)", plan=_fisher_plan,
     cost="1 forward + two batched backward passes of 2k directions + probes, a third where the "
          "ranks are in doubt (exact: d directions)",
 ))
@@ -56,6 +90,18 @@ register(DirectionScope(
     direction=lambda pred: pred.W[pred.target_id], needs_target=True, times_input=True,
     unit="‖∇⊙x‖",
 ))
+
+
+def _steps_per_batch(steps: int, n_tokens: int) -> int:
+    """Scaled inputs run at once: at most 4,096 token rows a batch."""
+    return max(1, min(steps, 4096 // max(1, n_tokens)))
+
+
+def _integrated_plan(ctx: CostContext, r) -> CostPlan:
+    """One forward and one backward pass per path step, the steps batched."""
+    steps = max(1, r.ig_steps)
+    return CostPlan("integrated", steps, _steps_per_batch(steps, ctx.n_tokens), steps,
+                    fewer="fewer steps")
 
 
 def _integrated(call: ScopeCall) -> ScopeOutput:
@@ -74,7 +120,7 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
     u = call.pred.W[call.pred.target_id]
     m = max(1, call.request.ig_steps)
     alphas = torch.arange(1, m + 1, device=x.device, dtype=x.dtype) / m
-    per_batch = max(1, min(m, 4096 // T))
+    per_batch = _steps_per_batch(m, T)
     total = torch.zeros_like(x, dtype=torch.float32)  # the Riemann sum in float32 at least
     passes = 0
     for start in range(0, m, per_batch):
@@ -96,6 +142,6 @@ register(Scope(
     "integrated", "Integrated",
     "Integrated gradients of the target's logit along the straight path from zero embeddings: "
     "‖mean_α ∇(α x) ⊙ x‖.",
-    _integrated, unit="‖IG⊙x‖", needs_target=True,
+    _integrated, unit="‖IG⊙x‖", needs_target=True, plan=_integrated_plan,
     cost="one forward + backward pass per batch of path steps",
 ))
