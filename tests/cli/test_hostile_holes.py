@@ -109,3 +109,21 @@ def test_a_file_larger_than_any_real_input_is_refused_unread(tmp_path, monkeypat
     ok = tmp_path / "ok.txt"
     ok.write_bytes(b"1\r\n2\r3\n")  # newlines as text mode reads them
     assert engine_io.read_user_text(ok) == "1\n2\n3\n"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".csv"])
+def test_a_data_set_of_more_items_than_the_bound_is_refused_unparsed(suffix, tmp_path, monkeypatch):
+    from jscope_desktop.engine.runners import batch
+
+    monkeypatch.setattr(batch, "MAX_ITEMS", 3)
+    items = [{"prompt": f"p{i}"} for i in range(5)]
+    path = tmp_path / f"items{suffix}"
+    path.write_text({".jsonl": "".join(json.dumps(i) + "\n" for i in items),
+                     ".json": json.dumps(items),
+                     ".csv": "prompt\n" + "".join(f"p{i}\n" for i in range(5))}[suffix])
+    with pytest.raises(JScopeError, match=r"holds more than 3 items \(5\); split it"):
+        read_items(path)
+    path.write_text({".jsonl": "".join(json.dumps(i) + "\n" for i in items[:3]),
+                     ".json": json.dumps(items[:3]),
+                     ".csv": "prompt\np0\np1\np2\n"}[suffix])
+    assert len(read_items(path)) == 3  # at the bound: read

@@ -139,6 +139,7 @@ def test_each_family_attributes_exactly(family):
 
 def test_a_model_whose_sizes_are_unknown_runs_without_an_estimate(monkeypatch, capsys, tmp_path):
     folder = family_folder(tmp_path, "gpt2")
+    capsys.readouterr()  # transformers' own progress bars while saving it
     monkeypatch.setattr(model_shape, "config_sizes", lambda config: None)
     fresh = load_model(str(folder), "cpu", "float32")  # its shape is not cached yet
     assert estimate_note(fresh) == cost_model.NO_ESTIMATE
@@ -154,6 +155,12 @@ def test_a_model_whose_sizes_are_unknown_runs_without_an_estimate(monkeypatch, c
     status, stdout, err = run_cli(capsys, "attribute", PROMPT, "--model", str(folder),
                                   "--device", "cpu", "--estimate")
     assert status == 0 and err == f"jscope: {cost_model.NO_ESTIMATE}\n" and stdout == ""
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"prompt": "the cat sat"}\n{"prompt": "a dog sat on the"}\n')
+    status, stdout, err = run_cli(capsys, "batch", str(items), "--out", str(tmp_path / "o.jsonl"),
+                                  "--model", str(folder), "--device", "cpu")
+    assert status == 0 and err.count(cost_model.NO_ESTIMATE) == 1, err  # said once, not per item
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
 
 
 def test_a_hostile_config_never_stops_a_run_it_cannot_estimate():

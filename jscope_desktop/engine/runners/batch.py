@@ -32,6 +32,9 @@ from ..io import csv_rows, read_user_json, read_user_text, user_path, write_text
 FIELDS = ("prompt", "target", "foil", "position", "chat")
 OVERRIDES = ("target", "foil", "position", "chat")  # the fields that override the options
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+# The most items one data set may hold: far above any benchmark (LAMBADA has 5,153), and a bound
+# on the memory a file of tiny items costs (a 256 MB file of '{"prompt":"a"}' lines is 17 M).
+MAX_ITEMS = 1_000_000
 _OBJECT = 'one JSON object with a "prompt"'
 _LIST_SHAPE = 'a JSON list of objects, each with a "prompt"'
 _CHAT_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -96,15 +99,23 @@ def read_items(path: str | Path) -> list[BatchItem]:
         data = read_user_json(p, "input file", _LIST_SHAPE)
         if not isinstance(data, list):
             raise JScopeError(f"The input file {p} must be {_LIST_SHAPE}.")
+        _check_count(len(data), p)
         items = [check_item(raw, n) for n, raw in enumerate(data, 1)]
-    elif kind == "jsonl":
-        items = _jsonl_items(read_user_text(p, "input file", encoding="utf-8-sig"))
     else:
-        items = _csv_items(read_user_text(p, "input file", encoding="utf-8-sig"), p)
+        text = read_user_text(p, "input file", encoding="utf-8-sig")
+        _check_count(text.count("\n") - (kind == "csv"), p)  # lines, before any is parsed
+        items = _jsonl_items(text) if kind == "jsonl" else _csv_items(text, p)
     if not items:
         raise JScopeError(f"The input file {p} holds no items.")
     _check_unique(items, p)
     return items
+
+
+def _check_count(n: int, path: Path) -> None:
+    """One sentence for a data set of more than :data:`MAX_ITEMS` items (or lines)."""
+    if n > MAX_ITEMS:
+        raise JScopeError(f"The input file {path} holds more than {MAX_ITEMS:,} items ({n:,}); "
+                          "split it into several files.")
 
 
 def _jsonl_items(text: str) -> list[BatchItem]:
