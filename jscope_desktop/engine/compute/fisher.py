@@ -5,7 +5,7 @@ the score is a sum of squared input-VJPs. Three methods:
 
 - ``exact``: every direction ``√s_i u_i`` (d of them) through batched backward passes.
 - ``fast``: an unbiased estimate deflated by a block-Krylov range of
-  ``K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}`` (engine/fisher_fast.py): F's top ``k`` directions, K applied
+  ``K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}`` (engine/compute/fisher_fast.py): F's top ``k`` directions, K applied
   to them by finite-difference JVPs, both blocks exactly, orthogonal probes in the rest. Its
   error estimate is the probes' calibrated standard error. By default probes are doubled (up to
   fisher_config.RANK_MAX_PROBES) while the ranks are in doubt (fisher_fast.rank_stability);

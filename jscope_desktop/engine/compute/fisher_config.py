@@ -5,7 +5,7 @@ before torch is imported."""
 from __future__ import annotations
 
 FISHER_METHODS = ("fast", "exact", "lowrank")
-# fast (engine/fisher_fast.py): F's top k directions seed one block-Krylov step on
+# fast (engine/compute/fisher_fast.py): F's top k directions seed one block-Krylov step on
 # K = F^{1/2}(Σ_t J_t J_tᵀ)F^{1/2}; k + k exact directions, k finite-difference JVPs, then probes.
 # Chosen on benchmarks/data/fisher_tuning.json only: offline simulation from full Jacobians of
 # its 10 shortest prompts (5–19 tokens), 5 seeds; relative L2 error, median over prompts of the

@@ -71,7 +71,7 @@ class MultiScopeResult:
         return [r.scope for r in self.results]
 
     def _repr_html_(self) -> str | None:
-        """The several-scopes page inside an iframe, for Jupyter (engine/display.py)."""
+        """The several-scopes page inside an iframe, for Jupyter (engine/results/display.py)."""
         from .display import notebook_html
 
         return notebook_html(self)

@@ -159,7 +159,7 @@ class AttributionResult:
                               f"({type(exc).__name__}: {exc}).") from None
 
     def _repr_html_(self) -> str | None:
-        """The result's web page inside an iframe, for Jupyter (engine/display.py)."""
+        """The result's web page inside an iframe, for Jupyter (engine/results/display.py)."""
         from .display import notebook_html
 
         return notebook_html(self)
