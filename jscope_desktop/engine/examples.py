@@ -229,7 +229,7 @@ def _series_lines(r: AttributionResult, k: int) -> list[str]:
     quarter = max(1, len(scored) // 4)
     early = sum(v for _, v in scored[:quarter]) / quarter
     late = sum(v for _, v in scored[-quarter:]) / quarter
-    truth = r.extra.get("truth", {})
+    truth = r.truth or {}
     true_next = "" if "next_value" not in truth else \
         f", true next value {round((truth['next_value'] - s.offset) / s.step)}"
     return [f"{scope_label(r.scope)} on {len(scored)} values of {s.system or 'a series'} "

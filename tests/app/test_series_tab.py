@@ -77,7 +77,7 @@ def test_generator_run_draws_series_scores_and_distribution(qtbot, tab):
     tab.seed.setValue(3)
     result = run_and_wait(qtbot, tab, tab.run_button.click)
     s = result.series
-    assert s.system == "logistic" and len(s.values) == 20 and result.extra["cutoff"] == 20
+    assert s.system == "logistic" and len(s.values) == 20 and result.cutoff == 20
     fig = tab.plots.figure()
     assert fig.view.encoded == s.encoded and fig.view.scores == s.value_scores
     assert fig.view.probs == s.next_value["probs"] and fig.view.truth is not None
@@ -116,7 +116,7 @@ def test_cutoff_slider_reruns_on_release(qtbot, tab):
         tab.cutoff.setSliderDown(False)  # emits sliderReleased
 
     result = run_and_wait(qtbot, tab, drag_and_release)
-    assert result.extra["cutoff"] == 9 and result.series.value_scores[9:] == [None] * 6
+    assert result.cutoff == 9 and result.series.value_scores[9:] == [None] * 6
     fig, shot = tab.plots.figure(), grab(tab.plots)
     assert fig.view.cutoff == 9 and fig.cutoff_x() == pytest.approx((fig.x_of(8) + fig.x_of(9)) / 2)
     column = fig.plot.adjusted(fig.cutoff_x() - fig.plot.left() - 1, 0, 0, 0)
@@ -213,7 +213,7 @@ def test_keyboard_on_slider_reruns(qtbot, tab):
     run_and_wait(qtbot, tab, tab.run_button.click)
     tab.cutoff.setFocus()
     result = run_and_wait(qtbot, tab, lambda: qtbot.keyClick(tab.cutoff, Qt.Key.Key_Left))
-    assert result.extra["cutoff"] == 9
+    assert result.cutoff == 9
 
 
 def test_tab_in_the_main_window_uses_its_worker(qtbot, make_window, tiny_llama):

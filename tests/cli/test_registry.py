@@ -190,7 +190,7 @@ def test_jscope_generate_writes_the_matrix_contract_and_its_picture(capsys, tmp_
     r = AttributionResult.load(tmp_path / "m.json")
     assert r.scope == "semantic" and len(r.positions) == 4 and len(r.scores) == 4
     assert all(len(row) == len(r.token_ids) for row in r.scores)
-    assert r.extra["targets"] == [r.token_ids[p + 1] for p in r.positions]
+    assert r.targets == [r.token_ids[p + 1] for p in r.positions]
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Generated 4 tokens" in out
     assert_one_line_error(run_cli(capsys, "generate", PROMPT, "--scope", "fisher", "--json", "-"),

@@ -4,10 +4,12 @@ remaining time, and sizes."""
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,6 +29,8 @@ from jscope_desktop.engine.planning.cost_model import (
     vjp_batch_cap,
 )
 from jscope_desktop.engine.progress import TimedProgress
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -55,57 +59,54 @@ def test_figures():
     assert format_seconds(180) == "3 min" and format_seconds(7200) == "2.0 h"
 
 
-def _trim() -> None:
-    """Hand freed heap pages back to the system (glibc), so that memory an earlier test freed
-    but the allocator kept cannot absorb part of this run's peak and make it look smaller."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+# The measurement runs in a fresh interpreter: inside the test process, pages the allocator kept
+# from earlier tests are reused without raising the high-water mark, so the measured peak there
+# depends on which tests ran before (1.27–2.5× over-prediction seen, against 0.99–1.15 alone).
+PEAK_RUN = """
+import ctypes, gc, json, sys
+import torch
+from tiny_models import tiny_model
+from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
+from jscope_desktop.engine.model import memory
+from jscope_desktop.engine.planning import calibration
+
+torch.set_num_threads(1)
+lm = tiny_model("LlamaConfig", "LlamaForCausalLM", vocab_size=512, hidden_size=256,
+                intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
+                num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=False)
+ids = [3 + (i * 7) % 500 for i in range(1024)]
+req = AttributionRequest(token_ids=ids, scope=sys.argv[1])
+attribute(lm, req.but(token_ids=ids[:64]))  # warm-up and calibration out of the way
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # give freed pages back: the peak is this run's own
+est = calibration.estimate_loaded(lm, req, len(ids))  # what the process holds counted as now
+base = memory.resident_bytes()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset VmHWM: the kernel's own count of the peak from here on
+attribute(lm, req, force=True)
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"predicted": est.peak_bytes - base, "measured": hwm - base}))
+"""
 
 
-def _hwm_run(lm, req) -> tuple[int, int]:
-    """(resident bytes before, peak resident bytes during) an attribute run: VmHWM after a
-    reset through /proc/self/clear_refs — the kernel's own count, independent of the model."""
-    gc.collect()
-    _trim()
-    base = memory.resident_bytes()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    attribute(lm, req, force=True)
-    with open("/proc/self/status") as f:
-        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-    return base, hwm
-
-
-@pytest.fixture(scope="module")
-def mid_llama():
-    """A 4-layer random Llama (d 256, f 1024) with sdpa attention: big enough that its graph
-    (~75 MB at 1,024 tokens) stands out of the allocator's noise."""
-    return tiny_model("LlamaConfig", "LlamaForCausalLM", vocab_size=512, hidden_size=256,
-                 intermediate_size=1024, num_hidden_layers=4, num_attention_heads=8,
-                 num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=False)
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "sysconf"), reason="Linux /proc only")
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")
 @pytest.mark.parametrize("scope", ["temperature", "fisher"])
-def test_predicted_peak_memory_is_never_25_percent_short(mid_llama, scope, one_thread):
-    ids = [3 + (i * 7) % 500 for i in range(1024)]
-    req = AttributionRequest(token_ids=ids, scope=scope)
-    attribute(mid_llama, req.but(token_ids=ids[:64]))  # warm-up and calibration out of the way
-    base = memory.resident_bytes()
-    est = calibration.estimate_loaded(mid_llama, req, len(ids))
-    base, peak = _hwm_run(mid_llama, req)
-    predicted, measured = est.peak_bytes - base, peak - base
+def test_predicted_peak_memory_is_never_25_percent_short(scope, tmp_path):
+    """A 4-layer random Llama (d 256, f 1024, sdpa) at 1,024 tokens: big enough that its graph
+    (~75 MB) stands out of the allocator's noise."""
+    env = {**os.environ, "JSCOPE_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    run = subprocess.run([sys.executable, "-c", PEAK_RUN, scope], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    predicted, measured = out["predicted"], out["measured"]
     assert measured > 20 * 2**20  # the run itself is measurable
     # Under-prediction is what would let a run that cannot fit start: it must stay within 25 %.
-    # Over-prediction is the safe side and, inside a test process that other tests have used,
-    # noisy (the allocator's kept pages are reused without raising the high-water mark:
-    # 1.27–1.55 seen in the full suite with benchmarks beside it, 1.90 once in CI on a fresh
-    # clone, against 0.99–1.15 alone), so it is bounded loosely here;
-    # benchmarks/bench_scale.py measures the ±25 % target.
-    high = 2.25
-    assert 0.75 <= predicted / measured <= high, (predicted / 2**20, measured / 2**20)
+    # Over-prediction is the safe side, bounded loosely (benchmarks/bench_scale.py measures the
+    # ±25 % target).
+    assert 0.75 <= predicted / measured <= 1.6, (predicted / 2**20, measured / 2**20)
 
 
 def test_plan_batch_is_the_engines_largest_batch(tiny_llama, monkeypatch, one_thread):

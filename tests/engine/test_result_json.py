@@ -13,6 +13,7 @@ from jscope_desktop.engine.results.result import (
     AttributionResult,
     FisherInfo,
     SeriesInfo,
+    SeriesResult,
     Timing,
     TopToken,
 )
@@ -86,9 +87,10 @@ def test_round_trip_of_real_results(tmp_path, tiny_gemma, scope):
     assert back.to_json() == r.to_json()
 
 
-def full_result() -> AttributionResult:
-    """A synthetic result using every optional part: a matrix, a series, chat marks, unicode."""
-    return AttributionResult(
+def full_result() -> SeriesResult:
+    """A synthetic result using every optional part: a matrix, a series and its typed fields,
+    chat marks, unicode."""
+    return SeriesResult(
         model={"name": "m", "source": "/x/m.gguf", "n_params": 10, "d_model": 4, "vocab_size": 9},
         device="cuda:0", dtype="bfloat16", token_ids=[1, 5, 6, 7],
         tokens=["<s>", " Ünï", "\n", "中文"], position=2, scope="fisher", target_id=None,
@@ -100,7 +102,9 @@ def full_result() -> AttributionResult:
         series=SeriesInfo("lorenz", [1.5, 2.5], [10, 99], 2, 1.0, 0.5, [[1, 2], [3, 4]],
                           [0.5, 0.25], {"encoded": [10, 11], "probs": [0.5, 0.25], "mass": 0.75}),
         special=[True, False, False, False], roles=[None, "user", "user", None],
-        entropy=1.25, beta=3.5, extra={"note": "x"},
+        entropy=1.25, beta=3.5, extra={"note": "x"}, cutoff=2, tokenization="digit",
+        cost={"distribution_s": 0.5, "forward_s": 0.25, "ratio": 2.0, "rows": 11},
+        truth={"law": "point", "loc": 1.5, "probs": [1.0], "mass": 1.0},
     )
 
 
@@ -110,8 +114,10 @@ def test_round_trip_with_every_optional_part(tmp_path):
     d = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     check_contract(d)
     assert "中文" in (tmp_path / "r.json").read_text(encoding="utf-8")  # not escaped
+    assert d["extra"] == {"note": "x", "cutoff": 2, "tokenization": "digit", "cost": r.cost,
+                          "truth": r.truth}  # the typed fields, where the contract keeps them
     back = AttributionResult.load(tmp_path / "r.json")
-    assert back == r
+    assert back == r and type(back) is SeriesResult
     assert back.score_row() == [0.25, 1.5, 2.0, None] and back.score_row(0)[0] == 0.5
 
 

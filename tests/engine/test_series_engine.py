@@ -142,10 +142,10 @@ def test_cutoff_explains_after_k_values(tiny_llama):
     assert r.position == s.value_spans[6][1] and r.tokens[r.position] == ","
     assert all(v is None for v in r.scores[r.position + 1 :])
     assert all(v is not None for v in s.value_scores[:7]) and s.value_scores[7:] == [None] * 13
-    truth = r.extra["truth"]
+    truth = r.truth
     assert truth["law"] == "point" and truth["next_value"] == s.values[7]
     assert truth["probs"][s.encoded[7]] == 1.0 and sum(truth["probs"]) == 1.0
-    assert r.extra["cutoff"] == 7
+    assert r.cutoff == 7
 
 
 def test_result_round_trips_through_json(tiny_llama, tmp_path):
@@ -177,12 +177,12 @@ def test_total_variation():
 
 def test_stochastic_truth_and_tv_in_result(tiny_llama):
     r = explain_series(tiny_llama, SeriesRequest(system="brownian", n_values=15, seed=4))
-    truth, s = r.extra["truth"], r.series
+    truth, s = r.truth, r.series
     assert truth["law"] == "gaussian" and truth["loc"] == s.values[-1]
     assert len(truth["probs"]) == 100 and 0.5 < truth["mass"] <= 1.0
     assert truth["tv_distance"] == pytest.approx(total_variation(s.next_value["probs"], truth["probs"]))
     assert s.next_value["mass"] == pytest.approx(sum(s.next_value["probs"]))
-    cost = r.extra["cost"]
+    cost = r.cost
     assert cost["rows"] == [1, 10] and cost["distribution_s"] > 0 and cost["forward_s"] > 0
 
 

@@ -116,4 +116,4 @@ def test_view_summary_and_csv(result):
     dist = rows[rows.index(["next_value", "model_prob", "true_prob"]) + 1 :]
     assert len(dist) == 100 and dist[42][0] == "42"
     assert float(dist[42][1]) == s.next_value["probs"][42]
-    assert float(dist[42][2]) == result.extra["truth"]["probs"][42]
+    assert float(dist[42][2]) == result.truth["probs"][42]

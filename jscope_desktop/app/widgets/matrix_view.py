@@ -66,7 +66,7 @@ class MatrixView(QWidget):
         """Show a multi-position result and select its last row."""
         self.result = result
         n, t = len(result.positions), len(result.tokens)
-        prompt_n = int(result.extra.get("prompt_tokens", t - n))
+        prompt_n = result.prompt_tokens if result.prompt_tokens is not None else t - n
         generated = "".join(result.tokens[prompt_n:])
         self.summary.setText(f"{n} generated tokens, {t} in all · generated text: "
                              f"<b>{generated!r}</b> · click a row to show it as a strip.")

@@ -19,7 +19,7 @@ from ..model.load import LoadedModel
 from ..model.tokens import encode_prompt, special_ids, token_texts
 from ..planning.calibration import warm_up
 from ..progress import CancelCheck, ProgressFn
-from ..results.result import AttributionResult, Timing, TopToken
+from ..results.result import MatrixResult, Timing, TopToken
 from ..scopes import DirectionScope, Prediction, get_scope, scope_names
 
 MAX_NEW_TOKENS = 512  # one matrix row per token; beyond this the picture is unreadable anyway
@@ -62,16 +62,16 @@ def generate_attribution(
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
     generated: list[int] | None = None,
-) -> AttributionResult:
+) -> MatrixResult:
     """Generate ``n_tokens`` greedily (or take ``generated``) and attribute each to its past.
 
     Every direction scope works here: row n uses the scope's direction for the prediction at
     ``positions[n]``, whose target is the generated token (Contrast: against the runner-up).
 
     Returns:
-        A multi-position :class:`AttributionResult`: ``positions`` (N,) are the explained
-        positions, ``scores`` is an (N, T) list of rows (None after each row's position), and
-        ``extra["targets"]`` the explained token ids.
+        A :class:`MatrixResult`: ``positions`` (N,) are the explained positions, ``scores`` is
+        an (N, T) list of rows (None after each row's position), ``targets`` (N,) the explained
+        token ids and ``prompt_tokens`` the prompt's length in tokens.
     """
     s = get_scope(scope)
     if not s.supports("matrix") or not isinstance(s, DirectionScope):
@@ -148,7 +148,7 @@ def _matrix_result(lm, ids, positions, rows, scope, forward_s, scope_s, passes, 
     top = probs.topk(min(10, probs.numel()))
     specials = special_ids(lm.tokenizer)
     texts = token_texts(lm.tokenizer, ids)
-    return AttributionResult(
+    return MatrixResult(
         model=lm.info.to_dict(), device=str(lm.device), dtype=lm.dtype_name,
         token_ids=ids, tokens=texts, position=positions[-1], scope=scope,
         target_id=None, target=None, foil_id=None, foil=None, scores=scores,
@@ -157,5 +157,5 @@ def _matrix_result(lm, ids, positions, rows, scope, forward_s, scope_s, passes, 
         timing=Timing(forward_s, scope_s, passes), positions=positions,
         special=[i in specials for i in ids],
         roles=(enc.roles + ["assistant"] * (T - len(enc.token_ids))) if enc.roles else None,
-        extra={"targets": [ids[p + 1] for p in positions], "prompt_tokens": len(enc.token_ids)},
+        targets=[ids[p + 1] for p in positions], prompt_tokens=len(enc.token_ids),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import JScopeError, finite_or_none
 from ..io import read_user_json, write_text
@@ -57,12 +58,20 @@ class SeriesInfo:
 
 @dataclass
 class AttributionResult:
-    """One explained prediction and its per-token scores.
+    """One explained prediction and its per-token scores: the result contract, and the kind of
+    a single prediction (a strip). Its kinds :class:`MatrixResult` (the generation matrix) and
+    :class:`SeriesResult` (a time series) add typed fields; :meth:`from_dict` and :meth:`load`
+    give the kind a file holds.
 
     ``scores`` has one entry per token of ``token_ids`` (None where not attributed, e.g. after the
-    explained position); for a multi-position result ``positions`` lists the explained positions
-    and ``scores`` is a list of such rows, one per position. Scores are raw (not normalised).
+    explained position); for a matrix ``positions`` lists the explained positions and ``scores``
+    is a list of such rows, one per position. Scores are raw (not normalised). ``extra`` holds
+    free-form notes only: a kind's typed fields are written into the contract's ``extra`` table
+    and read back from it (:data:`EXTRA_FIELDS`), so files are as before.
     """
+
+    # typed fields this kind keeps in the contract's "extra" table (none for a single result)
+    EXTRA_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     model: dict
     device: str
@@ -91,7 +100,9 @@ class AttributionResult:
 
     def to_dict(self) -> dict:
         """The result as a JSON-ready dict following the contract (optional keys when set)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.EXTRA_FIELDS}
+        typed = {k: getattr(self, k) for k in self.EXTRA_FIELDS if getattr(self, k) is not None}
+        d["extra"] = {**d["extra"], **typed}
         d["topk"] = [asdict(t) for t in self.topk]
         d["timing"] = asdict(self.timing)
         d["fisher"] = asdict(self.fisher) if self.fisher else None
@@ -113,14 +124,24 @@ class AttributionResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> AttributionResult:
-        """Rebuild a result from the contract's dict (inverse of :meth:`to_dict`)."""
+        """Rebuild a result from the contract's dict (inverse of :meth:`to_dict`), as the kind
+        it holds: a :class:`SeriesResult` when it has ``series``, a :class:`MatrixResult` when
+        it has ``positions``, else a single result."""
         d = dict(d)
+        kind = cls if cls is not AttributionResult else (
+            SeriesResult if d.get("series") else MatrixResult if d.get("positions") is not None
+            else AttributionResult)
         d["topk"] = [TopToken(**t) for t in d["topk"]]
         d["timing"] = Timing(**d["timing"])
         d["fisher"] = FisherInfo(**d["fisher"]) if d.get("fisher") else None
         d["series"] = SeriesInfo(**d["series"]) if d.get("series") else None
-        known = {f.name for f in fields(cls)}
-        result = cls(**{k: v for k, v in d.items() if k in known})
+        extra = dict(d.get("extra") or {})
+        for name in kind.EXTRA_FIELDS:
+            if name in extra:
+                d[name] = extra.pop(name)
+        d["extra"] = extra
+        known = {f.name for f in fields(kind)}
+        result = kind(**{k: v for k, v in d.items() if k in known})
         result.check()
         return result
 
@@ -171,3 +192,26 @@ class AttributionResult:
         return self.scores[self.positions.index(self.position if position is None else position)]
 
 
+@dataclass
+class MatrixResult(AttributionResult):
+    """The generation matrix: ``positions`` (N,) explained positions and ``scores`` (N, T), row
+    n explaining the token at ``positions[n] + 1``; ``targets`` (N,) those tokens' ids and
+    ``prompt_tokens`` how many tokens were the prompt (the rest were generated)."""
+
+    EXTRA_FIELDS: ClassVar[tuple[str, ...]] = ("targets", "prompt_tokens")
+    targets: list[int] | None = None
+    prompt_tokens: int | None = None
+
+
+@dataclass
+class SeriesResult(AttributionResult):
+    """A time series explained (``series``: values, spans, per-value scores, the model's exact
+    next-value distribution), with ``cutoff`` the values shown to the model, ``tokenization``
+    how its tokenizer splits numbers, ``cost`` the distribution's seconds against a forward, and
+    ``truth`` the generator's true next-value law (None for values given by the user)."""
+
+    EXTRA_FIELDS: ClassVar[tuple[str, ...]] = ("cutoff", "tokenization", "cost", "truth")
+    cutoff: int | None = None
+    tokenization: str | None = None
+    cost: dict | None = None
+    truth: dict | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from ..compute.forward import CancelCheck, ProgressFn
 from ..errors import JScopeError
 from ..explain.attribute import AttributionRequest, attribute
 from ..model.load import LoadedModel
-from ..results.result import AttributionResult, SeriesInfo
+from ..results.result import SeriesInfo, SeriesResult
 from ..scopes import get_scope, scope_names
 from .distribution import next_value_distribution, total_variation, true_probs
 from .generators import generate, get_system
@@ -171,16 +171,16 @@ def explain_series(
     req: SeriesRequest,
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
-) -> AttributionResult:
+) -> SeriesResult:
     """Explain the first digit of the value after the first ``cutoff`` values.
 
     Returns:
-        An :class:`AttributionResult` over the whole series' tokens (scores None after the
-        explained comma) with ``series`` set: ``value_scores[i]`` is the L2 norm of value i's
-        token scores (None after the cutoff) and ``next_value`` the model's exact distribution.
-        Semantic Scope explains the first token of the most likely next value.
-        ``extra`` holds ``cutoff``, ``tokenization`` (digit/number/mixed), ``cost`` (seconds of
-        the distribution and of one plain forward, and their ratio) and, for a built-in system,
+        A :class:`SeriesResult` over the whole series' tokens (scores None after the explained
+        comma) with ``series`` set: ``value_scores[i]`` is the L2 norm of value i's token scores
+        (None after the cutoff) and ``next_value`` the model's exact distribution. Semantic
+        Scope explains the first token of the most likely next value. Its typed fields:
+        ``cutoff``, ``tokenization`` (digit/number/mixed), ``cost`` (seconds of the
+        distribution and of one plain forward, and their ratio) and, for a built-in system,
         ``truth`` (law, ``probs`` per encoded string, ``mass``, ``tv_distance``).
     """
     prep = prepare_series(req)
@@ -208,19 +208,23 @@ def explain_series(
         sub, cancel,
     )
     scores = aggregate(result.scores, [Span(a, b, "") for a, b in spans])
-    result.series = SeriesInfo(
+    info = SeriesInfo(
         system=req.system, values=values, encoded=enc.encoded, digits=req.digits,
         offset=enc.offset, step=enc.step, value_spans=spans,
         value_scores=[s if i < k else None for i, s in enumerate(scores)],
         next_value={"encoded": nxt.encoded, "probs": nxt.probs, "mass": nxt.mass},
     )
-    result.extra.update(_extra(req, prep, nxt, result.timing.forward_s))
+    single = {f.name: getattr(result, f.name) for f in fields(result)}
+    result = SeriesResult(**{**single, "series": info,
+                             **_series_fields(req, prep, nxt, result.timing.forward_s)})
     if progress:
         progress(1.0, "Done")
     return result
 
 
-def _extra(req: SeriesRequest, prep: PreparedSeries, nxt, forward_s: float) -> dict:
+def _series_fields(req: SeriesRequest, prep: PreparedSeries, nxt, forward_s: float) -> dict:
+    """The :class:`SeriesResult` fields beyond the series itself: cutoff, tokenization, cost
+    and, for a built-in system, the true next-value law."""
     enc, k = prep.encoding, prep.cutoff
     extra = {
         "cutoff": k,

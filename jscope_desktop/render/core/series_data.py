@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import SeriesResult
 from ...engine.series.generators import SYSTEMS
 
 
@@ -46,13 +46,13 @@ class SeriesView:
         return max(range(len(self.probs)), key=self.probs.__getitem__)
 
 
-def series_view(result: AttributionResult) -> SeriesView:
+def series_view(result: SeriesResult) -> SeriesView:
     """The drawable parts of a series result (raises ValueError for a non-series result)."""
     s = result.series
     if s is None:
         raise ValueError("This result holds no time series.")
-    k = int(result.extra.get("cutoff", len(s.values)))
-    truth = result.extra.get("truth")
+    k = result.cutoff if result.cutoff is not None else len(s.values)
+    truth = result.truth
     realised = None
     if k < len(s.encoded):
         realised = s.encoded[k]
@@ -89,7 +89,7 @@ def attention_summary(view: SeriesView) -> AttentionSummary:
     )
 
 
-def summary_clauses(result: AttributionResult,
+def summary_clauses(result: SeriesResult,
                     strong: Callable[[str], str] = str) -> list[list[str]]:
     """What the model attended to and predicted, as sentences of clauses: the one source of the
     series summary (the app's HTML line, the figure's footer and the terminal line join these).
@@ -122,7 +122,7 @@ def summary_clauses(result: AttributionResult,
         sentences[2].append(f"truly next: {strong(str(view.realised).zfill(view.digits))}")
     if view.tv is not None:
         sentences[2].append(f"TV distance to the true transition {view.tv:.3f}")
-    cost = result.extra.get("cost", {})
+    cost = result.cost or {}
     if cost.get("ratio") and cost.get("distribution_s") is not None:
         sentences.append([f"the next-value distribution is exact over {len(view.probs)} strings, "
                           f"in {cost['distribution_s'] * 1000:.0f} ms "
@@ -130,7 +130,7 @@ def summary_clauses(result: AttributionResult,
     return sentences
 
 
-def summary_sentences(result: AttributionResult, strong: Callable[[str], str] = str) -> list[str]:
+def summary_sentences(result: SeriesResult, strong: Callable[[str], str] = str) -> list[str]:
     """The summary as sentences, each capitalised and ending in a full stop.
 
     Returns:
@@ -139,7 +139,7 @@ def summary_sentences(result: AttributionResult, strong: Callable[[str], str] = 
     return [_capitalised("; ".join(clauses)) + "." for clauses in summary_clauses(result, strong)]
 
 
-def summary_line(result: AttributionResult) -> str:
+def summary_line(result: SeriesResult) -> str:
     """The summary on one line for the terminal: every clause, joined by semicolons."""
     return "; ".join(c for clauses in summary_clauses(result) for c in clauses)
 
@@ -148,7 +148,7 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].isalpha() else text
 
 
-def series_csv(result: AttributionResult) -> str:
+def series_csv(result: SeriesResult) -> str:
     """CSV text: one row per value (index, value, encoded, value score) then one per next-value
     string (string, model probability, true probability)."""
     s, view = result.series, series_view(result)

@@ -166,7 +166,7 @@ class SeriesFigure:
         title = f"{scope_label(r.scope)} Scope · {r.model.get('name', 'model')} · {v.title}"
         painter.drawText(QPointF(m, m + fm.ascent()), title)
         painter.setFont(self.small)
-        seed = r.extra.get("truth", {}).get("seed")
+        seed = (r.truth or {}).get("seed")
         line = (f"Explaining the next value after value {v.cutoff} of {v.n}"
                 + (f" (seed {seed})" if seed is not None else "")
                 + f"; {v.digits} digits a value; {len(r.token_ids)} tokens; {r.device}.")
