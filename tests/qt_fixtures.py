@@ -3,10 +3,24 @@ them by name): isolated settings, a QThread-leak check, a window factory; and pi
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QPoint, QSettings, QThread
 
-__all__ = ["isolated_settings", "no_leaked_qthreads", "make_window"]
+__all__ = ["isolated_settings", "no_leaked_qthreads", "make_window", "gc_on_the_gui_thread"]
+
+
+@pytest.fixture(autouse=True)
+def gc_on_the_gui_thread():
+    """No automatic garbage collection while a test runs (it would run in whichever thread
+    allocates, and collecting a Qt object from a worker's thread crashes Qt); everything the
+    test left is collected here, on the GUI thread. The app does the same on a timer
+    (app/start/main.py)."""
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)

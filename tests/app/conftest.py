@@ -1,5 +1,10 @@
 """The desktop app driven with pytest-qt: real widgets, signals and saved files (offscreen)."""
 
-from qt_fixtures import isolated_settings, make_window, no_leaked_qthreads  # noqa: F401
-# (fixtures for every test here: settings kept apart from the user's, no leaked QThread,
-# a window factory; the shared ones of tests/conftest.py apply too)
+from qt_fixtures import (  # noqa: F401
+    gc_on_the_gui_thread,
+    isolated_settings,
+    make_window,
+    no_leaked_qthreads,
+)
+# (fixtures for every test here: garbage collected on the GUI thread only, settings kept apart
+# from the user's, no leaked QThread, a window factory; tests/conftest.py's apply too)

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from .selftest import run_self_test
 
         return run_self_test()
+    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -138,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     from ..window.palette import apply_palette
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Python's cyclic collector runs in whichever thread allocates; collecting a Qt object from
+    # the worker's thread crashes Qt (seen: a segfault while a series job ran). pyqtgraph's
+    # collector turns automatic collection off and collects on a timer in the GUI thread.
+    app.gui_thread_gc = GarbageCollector(interval=1.0)
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     app.setDesktopFileName("jscope-desktop")
