@@ -20,7 +20,7 @@ from ..render.figures.formats import image_formats, with_suffix_of
 def load_model(*args, **kwargs):
     """:func:`jscope_desktop.engine.model.load.load_model` for a command: imported when a model is
     first loaded (torch takes seconds to import: a run refused before loading never pays for it),
-    and, for a model whose runs cannot be estimated, :data:`~..engine.cost_model.NO_ESTIMATE`
+    and, for a model whose runs cannot be estimated, :data:`~..engine.planning.cost_model.NO_ESTIMATE`
     said once on stderr (the run goes ahead)."""
     from ..engine.model.load import load_model as load
     from ..engine.planning.calibration import estimate_note
