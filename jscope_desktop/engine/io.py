@@ -27,20 +27,23 @@ def user_path(path: str | Path) -> Path:
     return Path(os.path.expanduser(str(path)))
 
 
-def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8") -> str:
+def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8",
+                   whole: bool = False) -> str:
     """The whole text of ``path``.
 
     Raises a one-sentence :class:`JScopeError` naming ``what`` (e.g. "prompts file") for a
-    missing, unreadable or undecodable file, or one over :data:`MAX_TEXT_BYTES` (never read
-    past that, so a device or an endless pipe is refused too). Newlines are read as
+    missing, unreadable or undecodable file, or one over :data:`MAX_TEXT_BYTES` (never read past
+    it, so a device or an endless pipe is refused too), unless ``whole``: a file this program
+    wrote itself, such as a batch's output being resumed, is read whatever its size. Newlines
+    are read as
     :func:`open` reads them in text mode (``\r\n`` and ``\r`` become ``\n``).
     """
     p = user_path(path)
     try:
         with p.open("rb") as f:
-            data = f.read(MAX_TEXT_BYTES + 1)
-        if len(data) > MAX_TEXT_BYTES:
-            raise JScopeError(f"The {what} {p} holds more than {MAX_TEXT_BYTES // 2**20} MB; "
+            data = f.read() if whole else f.read(MAX_TEXT_BYTES + 1)
+        if not whole and len(data) > MAX_TEXT_BYTES:
+            raise JScopeError(f"The {what} {p} holds more than {MAX_TEXT_BYTES / 2**20:,.0f} MB; "
                               "split it into smaller files.")
         return io.TextIOWrapper(io.BytesIO(data), encoding=encoding).read()
     except FileNotFoundError:

@@ -127,3 +127,25 @@ def test_a_data_set_of_more_items_than_the_bound_is_refused_unparsed(suffix, tmp
                      ".json": json.dumps(items[:3]),
                      ".csv": "prompt\np0\np1\np2\n"}[suffix])
     assert len(read_items(path)) == 3  # at the bound: read
+
+
+def test_items_are_counted_as_items_not_lines(tmp_path, monkeypatch):
+    from jscope_desktop.engine.runners import batch
+
+    monkeypatch.setattr(batch, "MAX_ITEMS", 3)
+    csv = tmp_path / "multi_line.csv"
+    csv.write_text('prompt\n"one\nprompt over\nfour lines"\n"two"\n', encoding="utf-8")
+    assert len(read_items(csv)) == 2  # 6 lines, 2 items
+    jsonl = tmp_path / "no_final_newline.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"prompt": f"p{i}"}) for i in range(4)), encoding="utf-8")
+    with pytest.raises(JScopeError, match=r"more than 3 items \(4\)"):
+        read_items(jsonl)
+
+
+def test_a_file_this_program_wrote_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_io, "MAX_TEXT_BYTES", 1000)
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": 1, "error": "x"}\n' * 100, encoding="utf-8")  # 2,400 bytes
+    assert len(engine_io.read_user_text(out, "output file", whole=True).splitlines()) == 100
+    with pytest.raises(JScopeError, match="holds more than"):
+        engine_io.read_user_text(out, "output file")

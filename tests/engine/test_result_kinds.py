@@ -52,3 +52,18 @@ def test_the_engine_makes_each_kind(tiny_llama):
     assert type(matrix) is MatrixResult and len(matrix.targets) == 2 and matrix.prompt_tokens == 7
     series = explain_series(tiny_llama, SeriesRequest(values=[1.0, 3.0, 2.0, 5.0]))
     assert type(series) is SeriesResult and series.cutoff == 4 and series.truth is None
+
+
+@pytest.mark.parametrize("name,key,value", [("matrix.json", "prompt_tokens", 3.5),
+                                            ("matrix.json", "targets", "abc"),
+                                            ("series.json", "cutoff", "9"),
+                                            ("series.json", "truth", [1, 2])])
+def test_a_hand_edited_typed_field_is_one_sentence(name, key, value, tmp_path):
+    from jscope_desktop.engine.errors import JScopeError
+
+    d = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    d["extra"][key] = value
+    path = tmp_path / name
+    path.write_text(json.dumps(d), encoding="utf-8")
+    with pytest.raises(JScopeError, match="is not a Jacobian Scopes result"):
+        AttributionResult.load(path)

@@ -130,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         from .selftest import run_self_test
 
         return run_self_test()
-    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -142,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     # Python's cyclic collector runs in whichever thread allocates; collecting a Qt object from
     # the worker's thread crashes Qt (seen: a segfault while a series job ran). pyqtgraph's
     # collector turns automatic collection off and collects on a timer in the GUI thread.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    from ..widgets import plotting  # noqa: F401 (pins pyqtgraph to PySide6 before it picks one)
+
     app.gui_thread_gc = GarbageCollector(interval=1.0)
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)

@@ -94,7 +94,7 @@ def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
     """
     if not path.exists():
         return {}
-    lines = read_user_text(path, "partial results file").splitlines()
+    lines = read_user_text(path, "partial results file", whole=True).splitlines()  # our own
     try:
         first = json.loads(lines[0]) if lines else None
     except (ValueError, RecursionError):

@@ -202,6 +202,18 @@ class MatrixResult(AttributionResult):
     targets: list[int] | None = None
     prompt_tokens: int | None = None
 
+    def check(self) -> None:
+        """The contract's checks, a matrix's rows, and its typed fields' types."""
+        super().check()
+        if self.positions is None:
+            raise ValueError("a matrix needs positions")
+        if self.targets is not None and (not isinstance(self.targets, list) or not all(
+                type(t) is int for t in self.targets)):
+            raise ValueError("targets must be token ids")
+        if self.prompt_tokens is not None and (type(self.prompt_tokens) is not int or not
+                                               0 <= self.prompt_tokens <= len(self.token_ids)):
+            raise ValueError("prompt_tokens must count tokens")
+
 
 @dataclass
 class SeriesResult(AttributionResult):
@@ -215,3 +227,16 @@ class SeriesResult(AttributionResult):
     tokenization: str | None = None
     cost: dict | None = None
     truth: dict | None = None
+
+    def check(self) -> None:
+        """The contract's checks, the series, and its typed fields' types."""
+        super().check()
+        if self.series is None:
+            raise ValueError("a series result needs its series")
+        if self.cutoff is not None and (type(self.cutoff) is not int
+                                        or not 1 <= self.cutoff <= len(self.series.values)):
+            raise ValueError("cutoff must count the series' values")
+        if self.tokenization is not None and not isinstance(self.tokenization, str):
+            raise ValueError("tokenization must be a word")
+        if any(v is not None and not isinstance(v, dict) for v in (self.cost, self.truth)):
+            raise ValueError("cost and truth must be tables")

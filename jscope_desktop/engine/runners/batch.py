@@ -103,8 +103,7 @@ def read_items(path: str | Path) -> list[BatchItem]:
         items = [check_item(raw, n) for n, raw in enumerate(data, 1)]
     else:
         text = read_user_text(p, "input file", encoding="utf-8-sig")
-        _check_count(text.count("\n") - (kind == "csv"), p)  # lines, before any is parsed
-        items = _jsonl_items(text) if kind == "jsonl" else _csv_items(text, p)
+        items = _jsonl_items(text, p) if kind == "jsonl" else _csv_items(text, p)
     if not items:
         raise JScopeError(f"The input file {p} holds no items.")
     _check_unique(items, p)
@@ -118,9 +117,11 @@ def _check_count(n: int, path: Path) -> None:
                           "split it into several files.")
 
 
-def _jsonl_items(text: str) -> list[BatchItem]:
+def _jsonl_items(text: str, path: Path) -> list[BatchItem]:
+    lines = text.split("\n")  # not splitlines: JSON text may hold U+2028
+    _check_count(sum(1 for line in lines if line.strip()), path)  # before any line is parsed
     items = []
-    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON text may hold U+2028
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -140,6 +141,7 @@ def _jsonl_items(text: str) -> list[BatchItem]:
 
 def _csv_items(text: str, path: Path) -> list[BatchItem]:
     rows = csv_rows(text, "input file", path)
+    _check_count(sum(1 for row in rows[1:] if any(row)), path)  # rows, not lines: quoted newlines
     while rows and not any(rows[0]):
         rows.pop(0)
     if not rows:
@@ -310,7 +312,7 @@ def read_out(path: str | Path, keys: set[str]) -> OutState:
     p = user_path(path)
     if not p.exists():
         return OutState()
-    text = read_user_text(p, "output file")
+    text = read_user_text(p, "output file", whole=True)  # written by batch itself, any size
     lines = text.split("\n")
     state = OutState(truncated=lines[-1] != "")  # no newline after it: a killed run's last line
     seen: set[str] = set()

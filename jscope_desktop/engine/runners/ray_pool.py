@@ -165,10 +165,11 @@ class RayWorkers:
         resources = ray.cluster_resources()
         if self.workers is None:
             self.workers = default_workers(self.address, resources)
-        check_workers(self.workers, resources.get("CPU", 1), "this machine" if local else
-                      "the cluster")
         model, device, dtype, run_item = self.load_args
         self.plan = actor_plan(resources, self.workers, device, local)
+        if "num_gpus" not in self.plan.options:  # GPU actors share the GPUs, not the CPUs
+            check_workers(self.workers, resources.get("CPU", 1), "this machine" if local else
+                          "the cluster")
         self.load_args = (model, self.plan.device, dtype, run_item)
 
     def _new_actor(self):
