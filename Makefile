@@ -1,6 +1,5 @@
 # The two commands: `make run` and `make test`. Both create .venv and install everything.
 PY ?= python3
-SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

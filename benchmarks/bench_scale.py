@@ -133,7 +133,8 @@ def replay(cost_json: Path, calibrate_at: int = 256) -> dict:
     machine): the throughput from Temperature at ``calibrate_at`` tokens only, then every other
     length of Temperature and Fisher fast predicted from it (each run's seconds: its forward
     pass plus its scope, as the cost model counts them)."""
-    from jscope_desktop.engine.planning.cost_model import RUN_OVERHEAD_S, ModelShape, work
+    from jscope_desktop.engine.model.shape import ModelShape
+    from jscope_desktop.engine.planning.cost_model import RUN_OVERHEAD_S, work
 
     data = read_json(cost_json)
     m = data["environment"]["model"]

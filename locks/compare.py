@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import sys
 
+from packaging.utils import canonicalize_name
+
 
 def pins(path: str) -> dict[str, str]:
     """Normalised name → version of every ``name==version`` line of a requirements file."""
@@ -15,7 +17,7 @@ def pins(path: str) -> dict[str, str]:
         for line in f:
             m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;+]+)", line)
             if m:
-                out[re.sub(r"[-_.]+", "-", m[1]).lower()] = m[2]
+                out[canonicalize_name(m[1])] = m[2]
     return out
 
 

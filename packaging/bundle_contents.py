@@ -15,7 +15,6 @@ so the next new dependency fails a fast test instead of the installer's self-tes
 from __future__ import annotations
 
 import importlib.metadata as md
-import re
 
 APP = "jscope-desktop"
 # Packages whose non-Python files are read at run time and that no PyInstaller hook collects.
@@ -24,7 +23,9 @@ DATA_PACKAGES = ["kernels"]
 
 def normalized(name: str) -> str:
     """A distribution name as PEP 503 compares them (``PyYAML`` = ``pyyaml``, ``a_b`` = ``a-b``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
 
 
 def runtime_distributions(root: str = APP) -> list[str]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import torch
-from tiny_models import tiny_model
+from tiny_models import save_word_tokenizer, tiny_model
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -36,15 +36,11 @@ def tiny_llama():
 def model_folder(tmp_path_factory):
     """A real Hugging Face folder the real loader reads: a 1-layer random Llama (safetensors) and
     a word tokenizer (the words below, split on whitespace). Shared: copy it before changing it."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     folder = tmp_path_factory.mktemp("models") / "tiny"
     words = ["<unk>", "<s>", "</s>", "the", "cat", "sat", "on", "mat", "a", "dog", "."]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
-                            eos_token="</s>").save_pretrained(folder)
+    save_word_tokenizer(words, folder)
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32,
                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

@@ -4,11 +4,13 @@ range changed without `make lock` fails here, not on a fresh machine; torch stay
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+ (the machines this project runs on)
@@ -16,17 +18,12 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+ (the machines this proj
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def pins(path: Path) -> dict[str, Version]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line)
-        if m:
-            out[normalized(m[1])] = Version(m[2])
-    return out
+    """The lock's pins, read by the same parser `make test-latest` uses (locks/compare.py)."""
+    spec = importlib.util.spec_from_file_location("compare", ROOT / "locks" / "compare.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    return {name: Version(v) for name, v in compare.pins(str(path)).items()}
 
 
 def requirements(*groups: str) -> list[Requirement]:
@@ -38,9 +35,9 @@ def requirements(*groups: str) -> list[Requirement]:
 
 
 def unmet(reqs: list[Requirement], pinned: dict[str, Version]) -> list[str]:
-    return [f"{r} (locked: {pinned.get(normalized(r.name), 'none')})" for r in reqs
-            if normalized(r.name) not in pinned
-            or not r.specifier.contains(pinned[normalized(r.name)], prereleases=True)]
+    return [f"{r} (locked: {pinned.get(canonicalize_name(r.name), 'none')})" for r in reqs
+            if canonicalize_name(r.name) not in pinned
+            or not r.specifier.contains(pinned[canonicalize_name(r.name)], prereleases=True)]
 
 
 def test_the_test_lock_satisfies_every_range():

@@ -43,3 +43,15 @@ class DigitTokenizer:
 
     def decode(self, ids, clean_up_tokenization_spaces=False, skip_special_tokens=False):
         return "".join("<s>" if i == 1 else "" if i < 3 else chr(i - 3) for i in ids)
+
+
+def save_word_tokenizer(words: list[str], folder) -> None:
+    """A real tokenizer in ``folder`` (tokenizer.json and friends): one token per word of
+    ``words`` (split on whitespace and punctuation), ``<unk>``, ``<s>`` and ``</s>`` among them."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
+                            eos_token="</s>").save_pretrained(folder)

@@ -16,6 +16,7 @@ import json
 import pytest
 import torch
 from cli_helpers import run_cli
+from tiny_models import save_word_tokenizer
 from torch.autograd.functional import jacobian
 
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
@@ -51,13 +52,9 @@ SIZE_KEYS = {"gpt2": ("n_embd", "n_layer"), "gptj": ("n_embd", "n_layer"),
 def family_folder(root, family: str):
     """A Hugging Face folder of ``family``: a word tokenizer and random weights (safetensors)."""
     import transformers
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     folder = root / family
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
-                                         eos_token="</s>").save_pretrained(folder)
+    save_word_tokenizer(WORDS, folder)
     config_cls, model_cls, sizes = FAMILIES[family]
     torch.manual_seed(0)
     config = getattr(transformers, config_cls)(vocab_size=len(WORDS), bos_token_id=1,

@@ -14,8 +14,9 @@ from jscope_desktop.engine.compute.forward import _plain_batched_vjp, build_grap
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.explain.multi import attribute_many
 from jscope_desktop.engine.model import memory
+from jscope_desktop.engine.model.shape import ModelShape
 from jscope_desktop.engine.planning import calibration
-from jscope_desktop.engine.planning.cost_model import ModelShape, estimate_run, peak_bytes_of_run
+from jscope_desktop.engine.planning.cost_model import estimate_run, peak_bytes_of_run
 
 
 def _saved_bytes(fn) -> int:

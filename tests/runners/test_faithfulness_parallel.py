@@ -38,25 +38,6 @@ OPTIONS = ["--scopes", "temperature,fisher,semantic,random", "--fractions", "0.2
            "--loo-n", "3", "--seed", "7"]
 
 
-@pytest.fixture(scope="module")
-def shared_ray():
-    """One local Ray instance for the module, its workers importing this checkout's code."""
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), before) if p)
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 namespace="jscope-tests", logging_level="ERROR")
-    finally:
-        if before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = before
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 @pytest.fixture
 def packages(monkeypatch) -> list[str]:
     """The ``jscope_desktop`` folder each pool's first worker imported (recorded on entry)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..compute.batching import VJP_MAX_BATCH, vjp_batch_cap
 from ..errors import JScopeError
-from ..model.shape import ModelShape, UnknownShape, config_sizes  # noqa: F401 (re-exported)
+from ..model.shape import ModelShape
 from ..results.request import AttributionRequest
 from ..scopes.base import CostContext, CostPlan
 
