@@ -17,8 +17,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 __version__ = "0.1.0"
 
 # the notebook API (jscope_desktop/api.py), imported on first access
-API_NAMES = ("load_model", "attribute", "generate", "series", "load_result",
-             "AttributionRequest", "AttributionResult", "JScopeError", "LoadedModel")
+API_NAMES = ("load_model", "attribute", "compare", "scopes", "generate", "series", "load_result",
+             "AttributionRequest", "AttributionResult", "MultiScopeResult", "JScopeError",
+             "LoadedModel", "Scope")
 __all__ = ["__version__", *API_NAMES]
 
 
@@ -35,11 +36,12 @@ def __dir__() -> list[str]:
 
 
 def _lazy_page(result):
-    """Until the API is imported, a result displaying itself in Jupyter imports it (which
-    registers the render layer's page maker) and asks again."""
-    from . import api
+    """Until the API is imported, a result displaying itself in Jupyter asks the render layer's
+    page maker (importing the API registers it for good)."""
+    from . import api  # noqa: F401 (registers render.outputs.page_for)
+    from .render.outputs import page_for
 
-    return api._page(result)
+    return page_for(result)
 
 
 from .engine.results import display as _display  # noqa: E402 (a few lines of plain Python, no torch)

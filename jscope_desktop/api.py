@@ -16,42 +16,32 @@ registers the render layer's web page as the way results display themselves in J
 
 from __future__ import annotations
 
-import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
-from pathlib import Path
+from typing import Any, overload
 
 from .engine.errors import JScopeError
-from .engine.io import read_user_json
 from .engine.model.load import LoadedModel
 from .engine.model.load import load_model as _load_model
 from .engine.results import display
-from .engine.results.request import AttributionRequest, RequestError, check_request
+from .engine.results.multi_result import MultiScopeResult, read_result
+from .engine.results.request import AttributionRequest, RequestError
 from .engine.results.result import AttributionResult
+from .engine.scopes import Scope, all_scopes
+from .render.outputs import page_for
 
-__all__ = ["load_model", "attribute", "generate", "series", "load_result", "AttributionRequest",
-           "AttributionResult", "JScopeError", "LoadedModel", "REQUEST_SETTINGS"]
+__all__ = ["load_model", "attribute", "compare", "scopes", "generate", "series", "load_result",
+           "AttributionRequest", "AttributionResult", "MultiScopeResult", "JScopeError",
+           "LoadedModel", "Scope", "REQUEST_SETTINGS"]
 
 # the keyword settings attribute() passes to the request, in the dataclass's order
 REQUEST_SETTINGS = tuple(f.name for f in fields(AttributionRequest)
                          if f.name not in ("prompt", "token_ids"))
-MULTI_READER = "jscope_desktop.engine.results.multi_result"  # reads the multi-scope contract ("results")
 
 
-def _page(result) -> str | None:
-    """The render layer's web page of ``result`` (None for a kind it has no page for)."""
-    from .engine.results.multi_result import MultiScopeResult
-
-    if isinstance(result, MultiScopeResult):
-        from .render.core.html_multi import multi_page
-
-        return multi_page(result)
-    from .render.core.html import result_page
-
-    return result_page(result) if isinstance(result, AttributionResult) else None
-
-
-display.register_page_maker(_page)
+display.register_page_maker(page_for)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto",
@@ -71,76 +61,145 @@ def load_model(path: str | os.PathLike | None = None, device: str = "auto",
     return _load_model(path, device, dtype)
 
 
+@overload
+def attribute(lm: LoadedModel, prompt: str | list[int], scope: str = ..., **settings: Any
+              ) -> AttributionResult: ...
+@overload
+def attribute(lm: LoadedModel, prompt: str | list[int], scope: list[str] | tuple[str, ...],
+              **settings: Any) -> MultiScopeResult: ...
+
+
 def attribute(lm: LoadedModel, prompt: str | list[int],
-              scope: str | list[str] | tuple[str, ...] = "temperature", **settings):
+              scope: str | list[str] | tuple[str, ...] = "temperature", *,
+              target: str | None = None, target_id: int | None = None,
+              foil: str | None = None, foil_id: int | None = None,
+              position: int | None = None, chat: bool = False,
+              fisher_method: str = "fast", fisher_rank: int | None = None,
+              fisher_probes: int | None = None, fisher_rel_error: float | None = None,
+              fisher_budget: int | None = None, ig_steps: int = 16, seed: int = 0,
+              top_k: int = 10, **unexpected: Any) -> AttributionResult | MultiScopeResult:
     """Explain which input tokens caused ``lm``'s prediction after ``prompt``.
 
     Args:
         lm: a model from :func:`load_model`.
         prompt: the text (or a list of token ids, fed exactly as given).
         scope: ``semantic``, ``contrast``, ``temperature``, ``fisher``, ``integrated``,
-            ``grad_input`` or a plugin scope's name; several scopes (a list, ``"a,b,c"`` or
-            ``"all"``) run on one forward graph with one batched backward pass.
-        **settings: any other field of :class:`AttributionRequest`: ``target``/``foil`` (text of
-            one token), ``target_id``/``foil_id``, ``position`` (the token index whose next-token
-            prediction is explained; default the last, negative counts from the end), ``chat``
-            (wrap in the chat template), ``fisher_method`` (``fast``/``exact``/``lowrank``),
-            ``fisher_rank``, ``fisher_probes``, ``fisher_rel_error``, ``ig_steps``, ``seed``,
-            ``top_k``. See :data:`REQUEST_SETTINGS`.
+            ``grad_input`` or a plugin scope's name (:func:`scopes` lists them); several scopes
+            (a list, ``"a,b,c"`` or ``"all"``) run on one forward graph (see :func:`compare`).
+        target: the token to explain, as text of exactly one token (Semantic, Contrast);
+            default the model's top-1 prediction. ``target_id``: the same as an id.
+        foil: the token to contrast against (Contrast); default the top-2. ``foil_id``: as an id.
+        position: the token index whose next-token prediction is explained; default the last,
+            negative counts from the end.
+        chat: wrap the prompt in the model's chat template.
+        fisher_method: ``fast`` (randomised, with an error bar), ``exact`` or ``lowrank``.
+        fisher_rank: directions of ``lowrank`` (default: the model's width).
+        fisher_probes: random probes of ``fast`` (default: adaptive).
+        fisher_rel_error: the relative L2 error ``fast`` aims for.
+        fisher_budget: ``fast`` with exactly this many VJP-equivalent directions.
+        ig_steps: Riemann steps of Integrated (1–1024).
+        seed: the seed of every random choice (Fisher's probes).
+        top_k: predictions listed in the result (1–1000).
+        **unexpected: any other keyword is refused with one sentence naming the settings.
 
     Returns:
         An :class:`AttributionResult`: ``scores`` (one raw score per token, None after the
-        explained position), ``tokens``, ``topk`` (the explained prediction), ``timing`` (s).
-        In Jupyter it displays itself as the interactive page; ``.save(path)`` writes the JSON.
-        Several scopes give a :class:`~jscope_desktop.engine.results.multi_result.MultiScopeResult`
-        (``results`` in the order asked, ``agreement`` Spearman matrix, ``timing``).
+        explained position; ``result.to_numpy()`` gives them as an array, NaN where None),
+        ``tokens``, ``topk`` (the explained prediction), ``timing`` (s). In Jupyter it displays
+        itself as the interactive page; ``.save(path)`` writes the JSON. Several scopes give a
+        :class:`MultiScopeResult` (``results`` in the order asked, ``agreement`` Spearman
+        matrix, ``timing``).
 
     Raises:
         JScopeError: an unknown setting, a value out of range, a target that is not one token,
             ... (one sentence).
     """
-    unknown = sorted(set(settings) - set(REQUEST_SETTINGS))
-    if unknown:
-        raise JScopeError(f"Unknown setting {', '.join(map(repr, unknown))}; the settings are "
-                          f"{', '.join(REQUEST_SETTINGS)}.")
-    from .engine.explain.multi import parse_scopes
-
-    try:
-        names = list(scope) if isinstance(scope, (list, tuple)) else \
-            parse_scopes(scope) if isinstance(scope, str) and ("," in scope or
-                                                                scope.strip() == "all") else None
-        if names is not None:
-            names = parse_scopes(",".join(map(str, names)))
-    except RequestError as exc:
-        raise JScopeError(exc.sentence({"scope": "The scope setting"}) + ".") from None
+    settings = {name: value for name, value in locals().items() if name in REQUEST_SETTINGS}
+    if unexpected:
+        raise JScopeError(f"Unknown setting {', '.join(map(repr, sorted(unexpected)))}; the "
+                          f"settings are {', '.join(REQUEST_SETTINGS)}.")
+    names = _scope_list(scope)
     if names is not None:
-        scope = names[0]
-    if isinstance(prompt, str):
-        request = AttributionRequest(prompt=prompt, scope=scope, **settings)
-    elif isinstance(prompt, (list, tuple)):
-        request = AttributionRequest(token_ids=list(prompt), scope=scope, **settings)
-    else:
-        raise JScopeError(f"The prompt must be text or a list of token ids, not "
-                          f"{type(prompt).__name__}.")
-    try:
-        if names is not None:
-            from .engine.explain.multi import check_scopes
-
-            check_scopes(request, names, refuse_unused=True)
-        else:
-            check_request(request, refuse_unused=True)
-    except RequestError as exc:  # name the settings as this API spells them
-        sentence = exc.sentence({s: f"The setting {s}" for s in REQUEST_SETTINGS
-                                 if s not in ("target", "foil", "scope")})
-        raise JScopeError(sentence if sentence.endswith((".", "?", ")")) else sentence + ".") \
-            from None
-    if names is not None:
-        from .engine.explain.multi import attribute_many
-
-        return attribute_many(lm, request, names)
+        return compare(lm, prompt, names, **{k: v for k, v in settings.items() if k != "scope"})
+    request = _request(prompt, settings)
     from .engine.explain.attribute import attribute as _attribute
 
-    return _attribute(lm, request)
+    with _phrased():
+        return _attribute(lm, request, refuse_unused=True)
+
+
+def compare(lm: LoadedModel, prompt: str | list[int], scopes: list[str] | tuple[str, ...] | str,
+            **settings: Any) -> MultiScopeResult:
+    """Run several scopes on one prediction: one forward graph, one batched backward pass.
+
+    Args:
+        lm: a model from :func:`load_model`.
+        prompt: the text (or a list of token ids).
+        scopes: scope names in the order wanted (a list, ``"a,b,c"`` or ``"all"``).
+        **settings: the keyword settings of :func:`attribute` (a target applies to the scopes
+            that use one).
+
+    Returns:
+        A :class:`MultiScopeResult`: ``results`` (one :class:`AttributionResult` per scope, each
+        equal to its single-scope run), ``agreement`` (Spearman ρ between every two scopes),
+        ``timing``; ``to_numpy()`` gives the scores as an (S, T) array.
+
+    Raises:
+        JScopeError: a scope named twice or unknown, or a bad setting (one sentence).
+    """
+    unknown = sorted(set(settings) - set(REQUEST_SETTINGS) | ({"scope"} & set(settings)))
+    if unknown:
+        raise JScopeError(f"Unknown setting {', '.join(map(repr, unknown))}; the settings are "
+                          f"{', '.join(s for s in REQUEST_SETTINGS if s != 'scope')}.")
+    names = _scope_list(scopes if not isinstance(scopes, str) or "," in scopes or
+                        scopes.strip() == "all" else [scopes])
+    request = _request(prompt, {**settings, "scope": names[0]})
+    from .engine.explain.multi import attribute_many
+
+    with _phrased():
+        return attribute_many(lm, request, names, refuse_unused=True)
+
+
+def scopes() -> list[Scope]:
+    """Every scope this installation knows (the built-in six, then plugin scopes), as the
+    registry describes them: ``name``, ``label``, ``unit``, ``explanation``, ``needs_target``,
+    ``needs_foil``, ``cost`` (words)."""
+    return all_scopes()
+
+
+def _scope_list(scope) -> list[str] | None:
+    """The scope names of a several-scopes ``scope`` (a list, ``"a,b"`` or ``"all"``), None for
+    one name; a bad list is one sentence."""
+    from .engine.explain.multi import parse_scopes
+
+    several = isinstance(scope, (list, tuple)) or (
+        isinstance(scope, str) and ("," in scope or scope.strip() == "all"))
+    if not several:
+        return None
+    with _phrased():
+        return parse_scopes(",".join(map(str, scope)) if not isinstance(scope, str) else scope)
+
+
+def _request(prompt, settings: dict) -> AttributionRequest:
+    """The request of ``prompt`` (text or token ids) with ``settings``."""
+    if isinstance(prompt, str):
+        return AttributionRequest(prompt=prompt, **settings)
+    if isinstance(prompt, (list, tuple)):
+        return AttributionRequest(token_ids=list(prompt), **settings)
+    raise JScopeError(f"The prompt must be text or a list of token ids, not "
+                      f"{type(prompt).__name__}.")
+
+
+@contextmanager
+def _phrased() -> Iterator[None]:
+    """Re-raise the engine's request errors naming the settings as this API spells them."""
+    try:
+        yield
+    except RequestError as exc:
+        sentence = exc.sentence({"scope": "The scope setting", **{
+            s: f"The setting {s}" for s in REQUEST_SETTINGS if s not in ("target", "foil", "scope")}})
+        raise JScopeError(sentence if sentence.endswith((".", "?", ")")) else sentence + ".") \
+            from None
 
 
 def generate(lm: LoadedModel, prompt: str, n_tokens: int = 8, scope: str = "temperature",
@@ -181,30 +240,12 @@ def series(lm: LoadedModel, system: str | None = None, values: list[float] | Non
     return explain_series(lm, SeriesRequest(system=system, values=values, **settings))
 
 
-def load_result(path: str | os.PathLike):
-    """Read any saved result back: a single result, a generation matrix, a time series (all
-    :class:`AttributionResult`), or a several-scopes result (the contract with ``results``).
+def load_result(path: str | os.PathLike) -> AttributionResult | MultiScopeResult:
+    """Read any saved result back: a single result, a generation matrix, a time series (each an
+    :class:`AttributionResult` of its kind), or a several-scopes result
+    (:class:`MultiScopeResult`). Every file written by 0.1.0 loads.
 
     Raises:
         JScopeError: the file is missing, not JSON, or not a Jacobian Scopes result (one sentence).
     """
-    data = read_user_json(path, "result file", "a result written by Jacobian Scopes")
-    if isinstance(data, dict) and "results" in data:
-        try:
-            reader = importlib.import_module(MULTI_READER)
-        except ImportError:
-            raise JScopeError(f"{Path(path).name} holds several scopes' results, which this "
-                              "version cannot read yet.") from None
-        try:
-            return reader.MultiScopeResult.from_dict(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise JScopeError(f"The result file {path} is not a Jacobian Scopes result "
-                              f"({type(exc).__name__}: {exc}).") from None
-    if not isinstance(data, dict):
-        raise JScopeError(f"The result file {path} is not a Jacobian Scopes result (it holds "
-                          f"{type(data).__name__}, not a table).")
-    try:
-        return AttributionResult.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise JScopeError(f"The result file {path} is not a Jacobian Scopes result "
-                          f"({type(exc).__name__}: {exc}).") from None
+    return read_result(path)

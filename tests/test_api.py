@@ -148,12 +148,8 @@ def test_load_result_errors_are_one_sentence(tmp_path, monkeypatch, tiny_llama):
         assert "\n" not in str(info.value), str(info.value)
     with pytest.raises(js.JScopeError, match="does not exist|No such|not found|missing"):
         js.load_result(tmp_path / "absent.json")
-    multi = tmp_path / "multi.json"
-    multi.write_text(json.dumps({"version": 1, "results": [
-        json.loads(js.attribute(tiny_llama, PROMPT).to_json())]}))
-    monkeypatch.setattr(api, "MULTI_READER", "jscope_desktop.engine.no_such_reader")
-    with pytest.raises(js.JScopeError, match="several scopes' results, which this version cannot"):
-        js.load_result(multi)
+    with pytest.raises(js.JScopeError, match="it holds list, not a table"):
+        js.load_result(tmp_path / "list.json")
 
 
 def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp_path):
@@ -208,3 +204,53 @@ def test_a_bad_scope_list_is_one_sentence(tiny_llama, scope):
         js.attribute(tiny_llama, PROMPT, scope=scope)
     text = str(err.value)
     assert text.count(".") >= 1 and "\n" not in text and "{" not in text, text
+
+
+def test_the_typed_api_lists_every_setting_once_with_the_requests_defaults():
+    """attribute's keyword-only settings are the request's fields, with the same defaults and
+    types, so the signature (what help() shows) cannot drift from the one request dataclass."""
+    import dataclasses
+    import inspect
+    import pydoc
+    import typing
+
+    sig = inspect.signature(js.attribute)
+    keyword = {n: p for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY}
+    request = {f.name: f for f in dataclasses.fields(js.AttributionRequest)
+               if f.name not in ("prompt", "token_ids", "scope")}
+    assert list(keyword) == list(request)
+    hints = typing.get_type_hints(js.attribute)
+    request_hints = typing.get_type_hints(js.AttributionRequest)
+    for name, field in request.items():
+        assert keyword[name].default == field.default, name
+        assert hints[name] == request_hints[name], name
+    assert sig.parameters["scope"].default == js.AttributionRequest().scope
+    text = pydoc.render_doc(js.attribute, renderer=pydoc.plaintext)
+    for name in request:
+        assert f"{name}:" in text.split("Returns:")[0], name  # each setting has its line
+
+
+def test_compare_scopes_and_to_numpy(tiny_llama):
+    import numpy as np
+
+    names = [s.name for s in js.scopes()]
+    assert sorted(names[:6]) == sorted(["semantic", "contrast", "temperature", "fisher",
+                                        "integrated", "grad_input"])  # built-ins first
+    assert all(s.label and s.unit for s in js.scopes())
+    many = js.compare(tiny_llama, PROMPT, ["semantic", "temperature"], target="7")
+    assert isinstance(many, js.MultiScopeResult) and many.scopes == ["semantic", "temperature"]
+    single = js.attribute(tiny_llama, PROMPT, scope="semantic", target="7")
+    array = many.to_numpy()
+    assert array.shape == (2, len(single.tokens)) and array.dtype == np.float64
+    np.testing.assert_allclose(array[0], single.to_numpy(), rtol=1e-5, atol=1e-7)
+    assert js.compare(tiny_llama, PROMPT, "all").scopes == names
+    with pytest.raises(js.JScopeError, match="Unknown setting 'scope'"):
+        js.compare(tiny_llama, PROMPT, ["semantic"], scope="fisher")
+    with pytest.raises(js.JScopeError, match="names 'semantic' twice"):
+        js.compare(tiny_llama, PROMPT, ["semantic", "semantic"])
+    # a row after the explained position is NaN, not a number
+    early = js.attribute(tiny_llama, PROMPT, position=2).to_numpy()
+    assert early.shape == (len(single.tokens),)
+    assert np.isnan(early[3:]).all() and np.isfinite(early[:3]).all()
+    matrix = js.generate(tiny_llama, PROMPT, 3).to_numpy()
+    assert matrix.shape == (3, len(js.generate(tiny_llama, PROMPT, 3).tokens))

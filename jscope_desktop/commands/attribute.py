@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 from pathlib import Path
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
-from ..engine.io import could_not_write, user_path
 from ..engine.results.request import AttributionRequest
 from ..engine.results.result import AttributionResult
+from ..render.outputs import save_page, save_picture
 from .options import (
     add_exclude_option,
     add_html_option,
@@ -21,12 +19,11 @@ from .options import (
     load_model,
     progress_status,
     read_prompt,
-    save_html_file,
 )
 from .requests import SETTING_FLAGS, add_request_options, build_request, request_from_args, wants_several
 
-__all__ = ["add_request_options", "build_request", "request_from_args", "run", "save_image_file",
-           "write_outputs", "load_model", "read_prompt"]
+__all__ = ["add_request_options", "build_request", "request_from_args", "run", "write_outputs",
+           "load_model", "read_prompt"]
 
 
 def add_parser(sub) -> None:
@@ -91,29 +88,9 @@ def write_outputs(result: AttributionResult, json_path: str | None,
     elif json_path:
         result.save(json_path)
     if html:
-        save_html_file(result, html, exclude)
+        save_page(result, html, exclude=exclude)
     if image:
-        save_image_file(result, image[1], exclude)
-
-
-def save_image_file(result: AttributionResult, path: Path, exclude=None) -> None:
-    """Save the annotated picture of ``result`` (format from the suffix) through the render
-    layer's exporter."""
-    # The exporter paints with Qt; a command line never shows a window.
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        export = importlib.import_module("jscope_desktop.render.figures.export")
-        matrix = importlib.import_module("jscope_desktop.render.figures.matrix")
-    except ImportError as exc:  # a bare machine may lack Qt's system libraries
-        raise JScopeError(f"Image export is not available here: {exc}.") from exc
-    text = exclude.to_text() if exclude is not None else ""
-    try:
-        if result.positions is not None:  # a generation matrix is drawn as the matrix
-            matrix.save_matrix_image(result, user_path(path), exclude=text)
-        else:
-            export.save_image(result, user_path(path), exclude=text)
-    except OSError as exc:
-        raise could_not_write(path, exc) from exc
+        save_picture(result, image[1], exclude=exclude.to_text() if exclude is not None else "")
 
 
 

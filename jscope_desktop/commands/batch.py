@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from ..engine.errors import JScopeError, finite_or_none, is_out_of_memory
 from ..engine.explain.attribute import attribute
 from ..engine.io import check_distinct, check_writable, could_not_write, user_path
-from ..engine.results.request import check_request
 from ..engine.runners.batch import BatchItem, OutState, read_items, read_out, result_settings
 from .options import add_model_options, load_model, oom_sentence, positive_integer
 from .requests import add_request_options, build_request, request_from_args
@@ -141,8 +140,7 @@ def item_line(lm, item: BatchItem, args) -> dict:
         return {"id": item.id, "error": item.error}
     try:
         request = build_request(args, item.fields["prompt"], **item.overrides)
-        check_request(request, refuse_unused=True)
-        result = attribute(lm, request)
+        result = attribute(lm, request, refuse_unused=True)
     except JScopeError as exc:
         return {"id": item.id, "error": str(exc)}
     except (RuntimeError, MemoryError) as exc:

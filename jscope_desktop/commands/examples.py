@@ -4,20 +4,19 @@ to look at with the key numbers."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..engine.errors import JScopeError
 from ..engine.examples import EXAMPLES, Example, get_example, run_example, summary_lines
-from ..engine.io import check_distinct, check_writable, could_not_write
+from ..engine.io import check_distinct, check_writable
 from ..engine.results.result import AttributionResult
+from ..render.outputs import save_page, save_picture
 from .options import (
     add_html_option,
     add_image_options,
     add_model_options,
     chosen_image,
     load_model,
-    save_html_file,
 )
 
 
@@ -101,29 +100,13 @@ def print_list() -> None:
 def write_outputs(example: Example, results: list[AttributionResult], json_path: str | None,
                   image: tuple[str, Path] | None, html: str | None) -> None:
     """Write each result's JSON, picture and web page (a comparison: one file per scope)."""
-    from .attribute import save_image_file
-
     jsons, images = output_paths(example, json_path), output_paths(example, image and image[1])
     pages = output_paths(example, html)
     for result, j, i, h in zip(results, jsons, images, pages):
         if j is not None:
             result.save(j)
         if h is not None:
-            save_html_file(result, h)
+            save_page(result, h)
         if i is not None:
-            if result.series is not None:
-                _save_series_image(result, i)
-            else:
-                save_image_file(result, i)
+            save_picture(result, i)
 
-
-def _save_series_image(result: AttributionResult, path: Path) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
-    try:
-        from ..render.figures.series_plot import save_series_image
-    except ImportError as exc:  # a bare machine may lack Qt's system libraries
-        raise JScopeError(f"Image export is not available here: {exc}.") from exc
-    try:
-        save_series_image(result, path)
-    except OSError as exc:
-        raise could_not_write(path, exc) from exc

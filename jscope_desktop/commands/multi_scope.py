@@ -3,11 +3,7 @@ as the multi-scope contract (DESIGN.md, "Several scopes in one run")."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 from ..engine.errors import EMPTY_PROMPT, JScopeError
-from ..engine.io import could_not_write, user_path
 from ..engine.results.request import RequestError
 
 
@@ -35,34 +31,12 @@ def run_several(args, prompt: str, flags: dict[str, str], load_model) -> int:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         multi = attribute_many(lm, request, names, progress=progress,
                                memory_limit=args.memory_limit, force=args.force)
-    if args.json == "-":
-        sys.stdout.write(multi.to_json() + "\n")
-    elif args.json:
-        multi.save(args.json)
-    if args.html:
-        _save_page(multi, args.html)
-    if image:
-        _save_image(multi, image[1])
+    from .attribute import write_outputs
+
+    write_outputs(multi, args.json, image, args.html)
     if not args.json:
         from ..render.core.terminal_multi import print_multi
 
         print_multi(multi)
     return 0
 
-
-def _save_page(multi, path) -> None:
-    from ..render.core.html_multi import save_multi_html  # Qt-free: works where Qt cannot load
-
-    save_multi_html(multi, path)
-
-
-def _save_image(multi, path) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from ..render.figures.multi_strip import save_multi_image
-    except ImportError as exc:
-        raise JScopeError(f"Image export is not available here: {exc}.") from exc
-    try:
-        save_multi_image(multi, user_path(path))
-    except OSError as exc:
-        raise could_not_write(path, exc) from exc

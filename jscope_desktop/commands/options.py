@@ -95,14 +95,6 @@ def check_outputs(json_path: str | None, image: Path | None, inputs=(), html=Non
         check_writable(path)
 
 
-def save_html_file(result, path, exclude: ScaleExclusion | None = None) -> None:
-    """Write the web page of ``result`` through the render layer (Qt-free: it works where Qt
-    cannot be imported); ``exclude`` is the page's initial attention-sink setting."""
-    from ..render.core.html import save_html
-
-    save_html(result, path, exclude=exclude)
-
-
 def read_prompt(text: str, stdin=None) -> str:
     """The prompt: ``text`` itself, or stdin's UTF-8 text for ``-`` minus one trailing newline."""
     if text != "-":

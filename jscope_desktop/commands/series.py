@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from ..engine.errors import JScopeError
 from ..engine.results.result import AttributionResult
 from ..engine.series.explain import (
     DEFAULT_N_VALUES,
@@ -18,6 +15,7 @@ from ..engine.series.explain import (
     series_scopes,
 )
 from ..engine.series.generators import system_names
+from ..render.outputs import save_page, save_picture
 from .options import (
     add_exclude_option,
     add_html_option,
@@ -26,7 +24,6 @@ from .options import (
     check_outputs,
     chosen_image,
     load_model,
-    save_html_file,
 )
 
 
@@ -79,24 +76,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         result.save(args.json)
     if args.html:
-        save_html_file(result, args.html, args.exclude_from_scale)
+        save_page(result, args.html, exclude=args.exclude_from_scale)
     if image:
-        _save_image(result, image, args.exclude_from_scale.to_text())
+        save_picture(result, image, exclude=args.exclude_from_scale.to_text())
     if args.json != "-":
         _print_summary(result)
     return 0
-
-
-def _save_image(result: AttributionResult, path: Path, exclude: str = "") -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a command line shows no window
-    try:
-        from ..render.figures.series_plot import save_series_image
-    except ImportError as exc:  # a bare machine may lack Qt's system libraries
-        raise JScopeError(f"Image export is not available here: {exc}.") from exc
-    try:
-        save_series_image(result, path, exclude=exclude)
-    except (OSError, ValueError) as exc:
-        raise JScopeError(str(exc).rstrip(".") + ".") from exc
 
 
 def _print_summary(result: AttributionResult) -> None:

@@ -10,7 +10,7 @@ from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.commands import attribute as command
 from jscope_desktop.engine.explain.attribute import attribute
-from jscope_desktop.engine.results.multi_result import read_any_result, read_multi_result
+from jscope_desktop.engine.results.multi_result import MultiScopeResult, read_result
 from jscope_desktop.engine.results.request import AttributionRequest
 from jscope_desktop.engine.results.result import AttributionResult
 from jscope_desktop.engine.scopes import scope_label, scope_names
@@ -39,7 +39,7 @@ def test_json_round_trip_and_single_runs(capsys, tiny, tiny_llama, tmp_path):
     d = json.loads(path.read_text(encoding="utf-8"))
     assert [r["scope"] for r in d["results"]] == ["temperature", "fisher", "semantic"]
     assert d["agreement"]["scopes"] == ["temperature", "fisher", "semantic"]
-    assert read_multi_result(path).to_dict() == d
+    assert MultiScopeResult.load(path).to_dict() == d
     for r in d["results"]:
         single = attribute(tiny_llama, AttributionRequest(prompt=PROMPT, scope=r["scope"], seed=4))
         assert r["scores"] == pytest.approx(single.scores, rel=1e-5)
@@ -51,7 +51,7 @@ def test_a_single_scope_keeps_the_single_contract(capsys, tiny, tmp_path):
     path = tmp_path / "s.json"
     assert run_cli(capsys, "attribute", PROMPT, "--scope", "fisher", "--json", str(path))[0] == 0
     assert "results" not in json.loads(path.read_text())
-    assert isinstance(read_any_result(path), AttributionResult)
+    assert isinstance(read_result(path), AttributionResult)
 
 
 def test_terminal_view(capsys, tiny):

@@ -16,8 +16,7 @@ from jscope_desktop.engine.explain.attribute import attribute
 from jscope_desktop.engine.explain.multi import attribute_many, check_scopes, parse_scopes
 from jscope_desktop.engine.results.multi_result import (
     MultiScopeResult,
-    read_any_result,
-    read_multi_result,
+    read_result,
 )
 from jscope_desktop.engine.results.request import AttributionRequest, RequestError
 from jscope_desktop.engine.results.result import AttributionResult
@@ -172,18 +171,18 @@ def test_contract_round_trip(tiny_llama, one_thread, tmp_path):
     assert set(d) == {"version", "results", "agreement", "timing"} and d["version"] == 1
     assert set(d["timing"]) == {"forward_s", "total_s", "backward_passes"}
     assert set(d["agreement"]) == {"scopes", "spearman"}
-    back = read_multi_result(path)
+    back = MultiScopeResult.load(path)
     assert back.to_dict() == multi.to_dict() == d
-    assert read_any_result(path).to_dict() == d
+    assert read_result(path).to_dict() == d
     for r, rd in zip(back.results, d["results"]):  # each entry is the single-scope contract
         assert AttributionResult.from_dict(rd).to_dict() == rd == r.to_dict()
     single = tmp_path / "s.json"
     multi.results[0].save(single)
-    assert isinstance(read_any_result(single), AttributionResult)
+    assert isinstance(read_result(single), AttributionResult)
     bad = dict(d, agreement={"scopes": d["agreement"]["scopes"], "spearman": [[1.0]]})
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(JScopeError, match="is not a Jacobian Scopes result") as err:
-        read_any_result(tmp_path / "bad.json")
+        read_result(tmp_path / "bad.json")
     assert "\n" not in str(err.value)
 
 

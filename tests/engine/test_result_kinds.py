@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jscope_desktop.engine.results.multi_result import MultiScopeResult, read_any_result
+from jscope_desktop.engine.results.multi_result import MultiScopeResult, read_result
 from jscope_desktop.engine.results.result import AttributionResult, MatrixResult, SeriesResult
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "results_0.1.0"
@@ -22,7 +22,7 @@ KINDS = {"single.json": AttributionResult, "matrix.json": MatrixResult,
 def test_a_file_written_before_the_kinds_loads_as_its_kind_and_writes_back_the_same(name):
     path = FIXTURES / name
     written = json.loads(path.read_text(encoding="utf-8"))
-    result = read_any_result(path)
+    result = read_result(path)
     assert type(result) is KINDS[name]
     assert json.loads(result.to_json()) == written
     if name != "multi.json":

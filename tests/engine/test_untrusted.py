@@ -149,7 +149,7 @@ def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypa
     from jscope_desktop.app.actions.session import Session, save_session
     from jscope_desktop.engine import io as jio
     from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
-    from jscope_desktop.render.figures.export import save_image
+    from jscope_desktop.render.outputs import save_picture
 
     result = attribute(tiny_llama, AttributionRequest(prompt="ab c"))
     suffix = {"csv": ".csv", "png": ".png", "svg": ".svg", "session": ".jscope.json"}.get(writer, ".json")
@@ -158,8 +158,8 @@ def test_a_full_disk_during_any_write_keeps_the_previous_file(tmp_path, monkeypa
     write = {
         "result": lambda: result.save(path),
         "csv": lambda: save_actions.write_csv(result, path),
-        "png": lambda: save_image(result, path),
-        "svg": lambda: save_image(result, path),
+        "png": lambda: save_picture(result, path),
+        "svg": lambda: save_picture(result, path),
         "session": lambda: save_session(Session(request={"prompt": "x"}, view={}, result=result), path),
         "report": lambda: jio.write_json(path, {"results": {}}),
     }[writer]

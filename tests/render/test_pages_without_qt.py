@@ -24,14 +24,19 @@ class NoQt:
         return None
 sys.meta_path.insert(0, NoQt())
 import jscope_desktop as js
-from jscope_desktop.commands.options import save_html_file
-from jscope_desktop.render.core.html_multi import save_multi_html
+from jscope_desktop.engine.errors import JScopeError
+from jscope_desktop.render.outputs import save_page, save_picture
 single, multi = js.load_result(sys.argv[1]), js.load_result(sys.argv[2])
-save_html_file(single, sys.argv[3])
-save_multi_html(multi, sys.argv[4])
+save_page(single, sys.argv[3])
+save_page(multi, sys.argv[4])
 shown = [single._repr_html_(), multi._repr_html_()]
+try:
+    save_picture(single, sys.argv[3] + ".png")
+    picture = "written"
+except JScopeError as exc:
+    picture = str(exc)
 qt = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6", "pyqtgraph"))
-print(json.dumps({"shown": shown, "qt": qt}))
+print(json.dumps({"shown": shown, "qt": qt, "picture": picture}))
 """
 
 
@@ -47,6 +52,9 @@ def test_pages_and_notebook_display_without_qt(tiny_llama, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["qt"] == []
+    # a picture needs Qt: one sentence, no traceback, and nothing written
+    assert out["picture"].startswith("Image export is not available here: ")
+    assert not Path(str(pages[0]) + ".png").exists()
     for shown in out["shown"]:
         assert shown and shown.startswith('<iframe class="jscope-result" srcdoc=')
     for page, source in zip(pages, (single, multi)):

@@ -7,11 +7,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.results.result import AttributionResult, Timing, TopToken
 from jscope_desktop.render.core.colormaps import COLORMAPS, Normalizer
+from jscope_desktop.render.core.figure_options import FigureOptions
 from jscope_desktop.render.core.units import make_units, visible_text
-from jscope_desktop.render.figures.export import FigureOptions, render_image, save_image
+from jscope_desktop.render.figures.pictures import render_picture
 from jscope_desktop.render.figures.strip import layout_strip, strip_font
+from jscope_desktop.render.outputs import save_picture
 
 
 def fake_result(n: int = 10, top: int = 4) -> AttributionResult:
@@ -74,11 +77,11 @@ def test_layout_wraps_and_breaks_after_newlines(qapp):
 
 def test_png_is_2x_and_the_top_token_has_the_brightest_colour(qapp, tmp_path):
     r = fake_result()
-    path = save_image(r, tmp_path / "a.png")
+    path = save_picture(r, tmp_path / "a.png")
     from PySide6.QtGui import QImage
 
     image = QImage(str(path))
-    logical = render_image(r, FigureOptions(), scale=1.0)
+    logical = render_picture(r, FigureOptions(), scale=1.0)
     assert abs(image.width() - 2 * logical.width()) <= 1
     assert abs(image.height() - 2 * logical.height()) <= 1
     top = COLORMAPS["viridis"].rgb(1.0)
@@ -90,14 +93,14 @@ def test_png_is_2x_and_the_top_token_has_the_brightest_colour(qapp, tmp_path):
 
 def test_svg_and_pdf_are_written(qapp, tmp_path):
     r = fake_result()
-    svg = save_image(r, tmp_path / "a.SVG", cmap="cividis", scale="log")
+    svg = save_picture(r, tmp_path / "a.SVG", cmap="cividis", scale="log")
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
     assert " cat".replace(" ", "·") in svg.read_text(encoding="utf-8")
-    pdf = save_image(r, tmp_path / "a.pdf", granularity="word", dark=True)
+    pdf = save_picture(r, tmp_path / "a.pdf", granularity="word", dark=True)
     assert pdf.read_bytes().startswith(b"%PDF")
-    with pytest.raises(ValueError):
-        save_image(r, tmp_path / "a.bmp")
+    with pytest.raises(JScopeError, match=r"Cannot save a\.bmp: use a \.png file name"):
+        save_picture(r, tmp_path / "a.bmp")
 
 
 def test_one_table_of_image_formats(qapp, tmp_path, monkeypatch):
@@ -117,7 +120,7 @@ def test_one_table_of_image_formats(qapp, tmp_path, monkeypatch):
             written.append((type(fig).__name__, path.suffix))
         monkeypatch.setitem(formats.IMAGE_FORMATS, suffix, dataclasses.replace(fmt, write=record))
     for suffix in (".png", ".svg", ".pdf"):
-        save_image(fake_result(), tmp_path / f"a{suffix}")
+        save_picture(fake_result(), tmp_path / f"a{suffix}")
     assert written == [("Figure", ".png"), ("Figure", ".svg"), ("Figure", ".pdf")]
 
 

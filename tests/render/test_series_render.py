@@ -10,6 +10,7 @@ import io
 import numpy as np
 import pytest
 
+from jscope_desktop.engine.errors import JScopeError
 from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
 from jscope_desktop.render.core.colormaps import COLORMAPS
 from jscope_desktop.render.core.series_data import (
@@ -21,7 +22,9 @@ from jscope_desktop.render.core.series_data import (
     summary_sentences,
 )
 from jscope_desktop.render.figures import formats
-from jscope_desktop.render.figures.series_plot import SeriesFigure, render_series_image, save_series_image
+from jscope_desktop.render.figures.pictures import render_picture
+from jscope_desktop.render.figures.series_plot import SeriesFigure
+from jscope_desktop.render.outputs import save_picture
 
 # A QApplication (pytest-qt's) before any picture: rendering alone would create a plain
 # QGuiApplication, after which no later test in the session could create a widget.
@@ -35,7 +38,7 @@ def result(tiny_llama):
 
 
 def test_bars_are_coloured_by_score(result):
-    image = render_series_image(result, scale=1.0)
+    image = render_picture(result, scale=1.0)
     fig = SeriesFigure(result)
     assert (image.width(), image.height()) == (fig.size().width(), fig.size().height())
     scores = result.series.value_scores
@@ -52,17 +55,17 @@ def test_bars_are_coloured_by_score(result):
 
 
 def test_save_png_and_refuse_other_suffix(result, tmp_path):
-    path = save_series_image(result, tmp_path / "s.png")
+    path = save_picture(result, tmp_path / "s.png")
     assert path.stat().st_size > 5000
-    with pytest.raises(ValueError, match="use a .png file name"):
-        save_series_image(result, tmp_path / "s.jpg")
+    with pytest.raises(JScopeError, match="use a .png file name"):
+        save_picture(result, tmp_path / "s.jpg")
 
 
 def test_svg_and_pdf_hold_the_same_figure(result, tmp_path):
-    svg = save_series_image(result, tmp_path / "s.svg").read_text(encoding="utf-8")
+    svg = save_picture(result, tmp_path / "s.svg").read_text(encoding="utf-8")
     assert svg.count("<circle") == 24 + 2  # the values, the model's guess, the true next value
     assert SeriesFigure(result).footer[0].replace("'", "&apos;") in svg
-    assert save_series_image(result, tmp_path / "s.pdf", dark=True).read_bytes().startswith(b"%PDF")
+    assert save_picture(result, tmp_path / "s.pdf", dark=True).read_bytes().startswith(b"%PDF")
 
 
 def test_every_picture_goes_through_the_format_table(result, tmp_path, monkeypatch):
@@ -72,8 +75,8 @@ def test_every_picture_goes_through_the_format_table(result, tmp_path, monkeypat
             path.write_bytes(type(fig).__name__.encode())
             written.append((type(fig).__name__, path.parent, path.suffix))
         monkeypatch.setitem(formats.IMAGE_FORMATS, suffix, dataclasses.replace(fmt, write=record))
-    save_series_image(result, tmp_path / "s.svg")
-    save_series_image(result, tmp_path / "s.PNG")
+    save_picture(result, tmp_path / "s.svg")
+    save_picture(result, tmp_path / "s.PNG")
     assert written == [("SeriesFigure", tmp_path, ".svg"), ("SeriesFigure", tmp_path, ".PNG")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.PNG", "s.svg"]  # no temporary left
     assert (tmp_path / "s.svg").read_bytes() == b"SeriesFigure"

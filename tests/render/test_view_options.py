@@ -103,7 +103,9 @@ def _brightest_box(fig, image, scale=2.0):
 
 
 def test_the_scale_and_ranking_leave_the_sink_out_and_the_scores_stay(qapp):
-    from jscope_desktop.render.figures.export import Figure, FigureOptions, render_image
+    from jscope_desktop.render.core.figure_options import FigureOptions
+    from jscope_desktop.render.figures.export import Figure
+    from jscope_desktop.render.figures.pictures import render_picture
 
     r = sink_result()
     stored, as_json = copy.deepcopy(r.scores), r.to_json()
@@ -115,20 +117,22 @@ def test_the_scale_and_ranking_leave_the_sink_out_and_the_scores_stay(qapp):
     assert [u.start for u in sinkless.units if u.rank == 1] == [4]
     assert sinkless.units[0].excluded and sinkless.units[0].rank is None
     assert sinkless.units[0].score == SINK  # the raw score is kept for the tooltip
-    assert _brightest_box(plain, render_image(r, FigureOptions())) == [0]
-    assert _brightest_box(sinkless, render_image(r, FigureOptions(exclude="first"))) == [4]
+    assert _brightest_box(plain, render_picture(r, FigureOptions())) == [0]
+    assert _brightest_box(sinkless, render_picture(r, FigureOptions(exclude="first"))) == [4]
     assert any("colour scale excludes: first token" in line for line in sinkless.footer)
     assert not any("excludes" in line for line in plain.footer)
     assert r.scores == stored and r.to_json() == as_json
 
 
 def test_excluded_tokens_are_drawn_grey_and_hatched(qapp):
-    from jscope_desktop.render.figures.export import MARGIN, Figure, FigureOptions, render_image
+    from jscope_desktop.render.core.figure_options import FigureOptions
+    from jscope_desktop.render.figures.export import MARGIN, Figure
+    from jscope_desktop.render.figures.pictures import render_picture
     from jscope_desktop.render.figures.strip import LIGHT
 
     r = sink_result()
     fig = Figure(r, FigureOptions(exclude="first"))
-    image = render_image(r, FigureOptions(exclude="first"))
+    image = render_picture(r, FigureOptions(exclude="first"))
     box = next(b for b in fig.layout.boxes if b.unit == 0).rect
     colours = set()
     y = round((MARGIN + fig.header_h + box.top() + 3) * 2)
@@ -154,17 +158,17 @@ def test_word_units_drop_only_the_excluded_members():
 
 
 def test_svg_and_pdf_carry_real_text(qapp, tmp_path):
-    from jscope_desktop.render.figures.export import save_image
+    from jscope_desktop.render.outputs import save_picture
 
     r = sink_result()
-    svg = save_image(r, tmp_path / "a.svg", exclude="first")
+    svg = save_picture(r, tmp_path / "a.svg", exclude="first")
     root = ET.parse(svg).getroot()
     texts = ["".join(t.itertext()) for t in root.iter() if t.tag.endswith("text")]
     for token in ("·cat", "·happy", "Temperature Scope · Fake", "excluded from the colour scale"):
         assert any(token in t for t in texts), token
     families = set(re.findall(r'font-family="([^"]+)"', svg.read_text(encoding="utf-8")))
     assert families and all(f.endswith("sans-serif") for f in families), families
-    pdf = save_image(r, tmp_path / "a.pdf", exclude="first")
+    pdf = save_picture(r, tmp_path / "a.pdf", exclude="first")
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext is not installed (Debian: poppler-utils)")
     text = unicodedata.normalize("NFKC", subprocess.run(  # NFKC: "ﬁ" ligatures as "fi"
@@ -179,15 +183,16 @@ def test_svg_and_pdf_carry_real_text(qapp, tmp_path):
 def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_path):
     from jscope_desktop.engine.explain.generation import generate_attribution
     from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
-    from jscope_desktop.render.figures.matrix import MatrixFigure, save_matrix_image
-    from jscope_desktop.render.figures.series_plot import SeriesFigure, save_series_image
+    from jscope_desktop.render.figures.matrix import MatrixFigure
+    from jscope_desktop.render.figures.series_plot import SeriesFigure
+    from jscope_desktop.render.outputs import save_picture
 
     m = generate_attribution(tiny_llama, "12,34,", 3)
     rest = [v for row in m.scores for v in row[1:] if v is not None]
     assert MatrixFigure(m, exclude="first").norm.vmax == pytest.approx(max(rest))
     everything = [v for row in m.scores for v in row if v is not None]
     assert MatrixFigure(m).norm.vmax == pytest.approx(max(everything))
-    save_matrix_image(m, tmp_path / "m.png", exclude="first")
+    save_picture(m, tmp_path / "m.png", exclude="first")
     s = explain_series(tiny_llama, SeriesRequest(system="logistic", n_values=8))
     first = s.series.value_spans[0][0]  # the first token of value 1 (after a BOS, if any)
     assert SeriesFigure(s, exclude="first").excluded == [first == 0] + [False] * 7
@@ -196,7 +201,7 @@ def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_pat
     kept = [v for v in s.series.value_scores[1:] if v is not None]
     assert fig.norm.vmax == pytest.approx(max(kept))
     assert any(f"Colour scale excludes: token {first} (value 1;" in line for line in fig.footer)
-    save_series_image(s, tmp_path / "s.svg", exclude=str(first))
+    save_picture(s, tmp_path / "s.svg", exclude=str(first))
     assert "value score ‖Jᵀu‖" in (tmp_path / "s.svg").read_text(encoding="utf-8")
 
 

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...engine.errors import JScopeError
 from ...engine.results.result import AttributionResult
-from ...render.core.html import save_html
 from ...render.figures.formats import file_filter
+from ...render.outputs import save_page
 from ..window.about import show_about
 from . import save_actions
 from .session import Session, load_session, save_session
@@ -88,7 +88,7 @@ class FileActions:
                                                   "Web page (*.html)"))
         view = self.view_controls.view()
         return bool(path) and self._guard(
-            lambda: save_html(result, path, view["cmap"], view["exclude"]), "Wrote {}.")
+            lambda: save_page(result, path, view["cmap"], view["exclude"]), "Wrote {}.")
 
     def export_json(self, path: str | None = None) -> bool:
         """Write the result's JSON contract."""

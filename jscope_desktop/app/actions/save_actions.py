@@ -2,7 +2,7 @@
 picture, to a file or the clipboard. Used by the window's file actions and the series tab.
 
 Every failure is one :class:`JScopeError` sentence naming the file. Pictures are written by the
-render layer (``render.figures.formats.write_figure``); text files through :func:`_open` here.
+render layer's one door (``render.outputs.save_picture``); text files by ``engine.io.write_text``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication
 
 from ...engine.errors import JScopeError
-from ...engine.io import could_not_write, write_text
+from ...engine.io import write_text
 from ...engine.results.result import AttributionResult
+from ...render.core.figure_options import FigureOptions
 from ...render.core.series_data import series_csv
 from ...render.core.units import make_units
-from ...render.figures.export import FigureOptions, render_image, save_image
 from ...render.figures.formats import IMAGE_FORMATS
+from ...render.figures.pictures import render_picture
+from ...render.outputs import save_picture
 
 CSV_FILTER, JSON_FILTER = "CSV (*.csv)", "JSON (*.json)"  # the save dialogs' filters
 
@@ -58,33 +60,19 @@ def write_json(result: AttributionResult, path: str | Path) -> Path:
 
 
 def write_image(result: AttributionResult, path: str | Path, options: FigureOptions) -> Path:
-    """Write the annotated strip image (PNG 2×, SVG or PDF by suffix) through the render layer."""
-    return _image(lambda: save_image(result, path, **vars(options)), path)
-
-
-def write_series_image(result: AttributionResult, path: str | Path, **options) -> Path:
-    """Write the series figure (PNG 2×, SVG or PDF by suffix); ``options`` as
-    ``render.figures.series_plot.save_series_image`` takes them (cmap, dark, width). Returns the path."""
-    from ...render.figures.series_plot import save_series_image
-
-    return _image(lambda: save_series_image(result, path, **options), path)
+    """Write the picture of ``result`` as shown with ``options`` (PNG 2×, SVG or PDF by suffix;
+    the render layer picks the picture for the result's kind). Returns the path written."""
+    return save_picture(result, path, options)
 
 
 def copy_image(result: AttributionResult, options: FigureOptions) -> None:
-    """Put the annotated strip image (2× scale) on the clipboard."""
-    QGuiApplication.clipboard().setImage(render_image(result, options))
-
-
-def copy_series_image(result: AttributionResult, **options) -> None:
-    """Put the series figure (2× scale, header and footer included) on the clipboard."""
-    from ...render.figures.series_plot import render_series_image
-
-    QGuiApplication.clipboard().setImage(render_series_image(result, **options))
+    """Put the picture of ``result`` as shown with ``options`` (2× scale) on the clipboard."""
+    QGuiApplication.clipboard().setImage(render_picture(result, options))
 
 
 def write_series(result: AttributionResult, path: str | Path, **image_options) -> Path:
     """Write a series result by the suffix of ``path``: the figure for an image suffix (with
-    ``image_options`` as :func:`write_series_image` takes them), ``.csv`` or ``.json``.
+    ``image_options``: fields of ``FigureOptions``), ``.csv`` or ``.json``.
 
     Returns:
         The path written.
@@ -94,7 +82,7 @@ def write_series(result: AttributionResult, path: str | Path, **image_options) -
     """
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_FORMATS:
-        return write_series_image(result, path, **image_options)
+        return write_image(result, path, FigureOptions(**image_options))
     if suffix == ".csv":
         return write_series_csv(result, path)
     if suffix == ".json":
@@ -104,11 +92,3 @@ def write_series(result: AttributionResult, path: str | Path, **image_options) -
     raise JScopeError(f"Cannot export {Path(path).name}: use {raster}, .csv or .json "
                       f"(or {vector} for a vector picture).")
 
-
-def _image(write, path: str | Path) -> Path:
-    try:
-        return write()
-    except ValueError as exc:
-        raise JScopeError(str(exc)) from exc
-    except OSError as exc:
-        raise could_not_write(Path(path).name, exc) from exc

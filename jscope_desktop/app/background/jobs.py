@@ -95,11 +95,9 @@ def attribute_job(holder: ModelHolder, request, memory_limit: int | None = None,
 
     def run(progress, cancel):
         from ...engine.explain.attribute import attribute
-        from ...engine.results.request import check_request
 
-        check_request(request, refuse_unused=True)
         return attribute(holder.require(), request, timed_progress(progress), cancel,
-                         memory_limit=memory_limit, force=force)
+                         memory_limit=memory_limit, force=force, refuse_unused=True)
 
     return run
 
@@ -161,10 +159,10 @@ def multi_job(holder: ModelHolder, request, scopes: list[str]):
     one batched backward pass); returns an ``engine.multi_result.MultiScopeResult``."""
 
     def run(progress, cancel):
-        from ...engine.explain.multi import attribute_many, check_scopes
+        from ...engine.explain.multi import attribute_many
 
-        check_scopes(request, scopes, refuse_unused=True)
-        return attribute_many(holder.require(), request, scopes, progress, cancel)
+        return attribute_many(holder.require(), request, scopes, progress, cancel,
+                              refuse_unused=True)
 
     return run
 

@@ -28,6 +28,7 @@ from ...engine.results.result import AttributionResult
 from ...engine.scopes import SCOPES
 from ...engine.series.generators import SYSTEMS
 from ...engine.series.values import parse_values, read_values
+from ...render.core.figure_options import FigureOptions
 from ...render.core.series_data import series_view, summary_sentences
 from ...render.figures.formats import file_filter
 from ..actions import save_actions
@@ -345,7 +346,7 @@ class SeriesTab(QWidget):
     def copy_image(self) -> None:
         """Put the series picture (2×, header and footer included) on the clipboard."""
         if self.result is not None:
-            save_actions.copy_series_image(self.result, **self.plots.export_options())
+            save_actions.copy_image(self.result, FigureOptions(**self.plots.export_options()))
 
 
 def summary_html(result: AttributionResult) -> str:

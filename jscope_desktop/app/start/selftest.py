@@ -63,10 +63,10 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
     def render() -> str:
         from PySide6.QtGui import QImage
 
-        from ...render.figures.export import save_image
+        from ...render.outputs import save_picture
 
         with tempfile.TemporaryDirectory() as tmp:
-            path = save_image(state["result"], Path(tmp) / "selftest.png")
+            path = save_picture(state["result"], Path(tmp) / "selftest.png")
             image = QImage(str(path))
             if image.isNull() or image.width() < 400:
                 raise ValueError("the PNG could not be read back")

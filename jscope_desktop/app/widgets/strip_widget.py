@@ -16,10 +16,11 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
 from ...render.core.colormaps import COLORMAPS, Normalizer, format_score
+from ...render.core.figure_options import FigureOptions
 from ...render.core.units import Unit, make_units, scale_scores, unit_of_token
 from ...render.core.view_options import as_exclusion
 from ...render.figures.colorbar import colorbar_height, paint_colorbar
-from ...render.figures.export import Figure, FigureOptions, explained_token, target_index
+from ...render.figures.export import Figure, explained_token, target_index
 from ...render.figures.strip import DARK, LIGHT, StripLayout, layout_strip, paint_strip, strip_font
 
 MARGIN = 10.0

@@ -44,15 +44,19 @@ def attribute(
     cancel: CancelCheck | None = None,
     memory_limit: int | None = None,
     force: bool = False,
+    refuse_unused: bool = False,
 ) -> AttributionResult:
     """Run ``req.scope`` on ``lm`` and return the result of the contract.
+
+    The request is validated here, once (:func:`check_request`; with ``refuse_unused``, what a
+    person typed: a target or foil the scope would ignore is refused too).
 
     ``progress`` gets (fraction, message); ``cancel`` is polled between backward batches and a
     set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`. Before any backward pass
     the run's cost is estimated (:mod:`.cost_model`): one predicted over the available memory,
     or over ``memory_limit`` bytes, raises :class:`~.cost_model.DoesNotFit` unless ``force``.
     """
-    check_request(req)
+    check_request(req, refuse_unused)
     scope = get_scope(req.scope)
     prep = prepare(lm, req, [scope], progress, memory_limit, force)
     if progress:

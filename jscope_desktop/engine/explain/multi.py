@@ -101,15 +101,18 @@ def attribute_many(
     cancel: CancelCheck | None = None,
     memory_limit: int | None = None,
     force: bool = False,
+    refuse_unused: bool = False,
 ) -> MultiScopeResult:
     """Run every scope of ``scopes`` (names, in the order of the results) on one prediction.
 
     ``req`` holds the prompt and every scope's settings (its ``scope`` field is ignored).
+    The request is validated here, once (:func:`check_scopes`; ``refuse_unused`` as for
+    ``attribute``).
     Returns a :class:`MultiScopeResult` whose results each equal the single-scope run. A run
     whose costliest scope is predicted not to fit (``memory_limit`` bytes or the available
     memory) raises :class:`~.cost_model.DoesNotFit` before any backward pass, unless ``force``.
     """
-    check_scopes(req, scopes)
+    check_scopes(req, scopes, refuse_unused)
     objs = [get_scope(n) for n in scopes]
     prep = prepare(lm, req, objs, progress, memory_limit, force)
     say = (lambda f, m: progress(0.05 + 0.95 * f, m)) if progress else (lambda f, m: None)

@@ -20,6 +20,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import JScopeError, finite_or_none
 from ..io import read_user_json, write_text
 from .ranks import spearman_attributed
@@ -92,6 +94,11 @@ class MultiScopeResult:
         """The contract as JSON text (NaN and infinities written as null)."""
         return json.dumps(finite_or_none(self.to_dict()), indent=1, ensure_ascii=False)
 
+    def to_numpy(self) -> np.ndarray:
+        """The scores as a float64 array of shape (S, T): row s is ``results[s]``'s scores
+        (each in its own scope's unit), NaN where a token is not attributed."""
+        return np.stack([r.to_numpy() for r in self.results])
+
     def save(self, path: str | Path) -> None:
         """Write the contract to ``path`` (UTF-8, atomically)."""
         write_text(path, self.to_json() + "\n")
@@ -146,13 +153,17 @@ def result_from_dict(d: dict) -> AttributionResult | MultiScopeResult:
     return AttributionResult.from_dict(d)
 
 
-def read_any_result(path: str | Path) -> AttributionResult | MultiScopeResult:
-    """Read a result file of either contract (a multi-scope one has ``results``); one
-    sentence for a file that is neither."""
+def read_result(path: str | Path) -> AttributionResult | MultiScopeResult:
+    """Read a result file of any kind: a single result, a generation matrix, a series (each as
+    its :class:`AttributionResult` kind) or several scopes (:class:`MultiScopeResult`, the
+    contract with ``results``). The one reader the notebook API, the CLI and the app use.
+
+    Raises:
+        JScopeError: the file is missing, not JSON, or not a Jacobian Scopes result (one
+            sentence).
+    """
     d = read_user_json(path, "result file", "a result written by Jacobian Scopes")
+    if not isinstance(d, dict):
+        raise JScopeError(f"The result file {path} is not a Jacobian Scopes result (it holds "
+                          f"{type(d).__name__}, not a table).")
     return _parse(d, path, result_from_dict)
-
-
-def read_multi_result(path: str | Path) -> MultiScopeResult:
-    """Read a multi-scope result file (one sentence for anything else)."""
-    return MultiScopeResult.load(path)

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from ..errors import JScopeError, finite_or_none
 from ..io import read_user_json, write_text
 
@@ -184,6 +186,15 @@ class AttributionResult:
         from .display import notebook_html
 
         return notebook_html(self)
+
+    def to_numpy(self) -> np.ndarray:
+        """The scores as a float64 array, NaN where a token is not attributed: shape (T,) for
+        one prediction or a series, (N, T) for a generation matrix (row n explains
+        ``positions[n]``). Raw scores in the scope's unit (``engine.scopes.scope_unit``)."""
+        return np.array([[np.nan if v is None else v for v in row] for row in (
+            self.scores if self.positions is not None else [self.scores])], dtype=np.float64
+        ).reshape((-1, len(self.token_ids)) if self.positions is not None
+                  else (len(self.token_ids),))
 
     def score_row(self, position: int | None = None) -> list[float | None]:
         """The scores explaining ``position`` (default: the result's own position)."""

@@ -7,48 +7,32 @@ device, so the three formats show the same picture.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
 from ..core.caption import caption_lines, scope_label
 from ..core.colormaps import COLORMAPS, Normalizer
+from ..core.figure_options import FigureOptions
 from ..core.units import Unit, make_units, scale_scores, unit_of_token
 from ..core.view_options import as_exclusion
 from .colorbar import colorbar_height, key_height, key_rows, paint_colorbar, paint_key
-from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
 from .header import paint_header
 from .strip import DARK, LIGHT, layout_strip, paint_strip, strip_font
 
 MARGIN = 18.0
-
-
-@dataclass
-class FigureOptions:
-    """How to draw the figure: colour map name, linear/log scale, granularity, width in px, and
-    ``exclude``: the tokens left out of the colour scale and the ranking (a
-    :class:`~.view_options.ScaleExclusion` as text: "first", "special", "template", "0,3"; "" for
-    none)."""
-
-    cmap: str = "viridis"
-    scale: str = "linear"
-    granularity: str = "token"
-    width: float = 900.0
-    dark: bool = False
-    font_px: float = 15.0
-    position: int | None = None  # which row of a multi-position result (default: its own)
-    exclude: str = ""
+STRIP_WIDTH = 900.0  # logical px, when the options name no width
 
 
 def set_up_figure(fig, options: FigureOptions | None) -> None:
     """Give a figure (this module's or another picture's) its options, style, colour map and
     fonts: ``opt``, ``style``, ``cmap``, ``font``, ``small`` (0.8×) and a bold ``title_font``."""
     fig.opt = options or FigureOptions()
+    if fig.opt.width is None:
+        fig.opt = replace(fig.opt, width=STRIP_WIDTH)
     fig.style = DARK if fig.opt.dark else LIGHT
     fig.cmap = COLORMAPS[fig.opt.cmap]
     fig.font = strip_font(fig.opt.font_px)
@@ -156,30 +140,3 @@ def target_index(result: AttributionResult, position: int) -> int | None:
     return None
 
 
-def render_image(result: AttributionResult, options: FigureOptions | None = None,
-                 scale: float = PNG_SCALE) -> QImage:
-    """The figure as a QImage at ``scale`` × its logical size (device pixel ratio set)."""
-    ensure_gui_app()
-    return paint_to_image(Figure(result, options), scale)
-
-
-def save_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
-    """Write an annotated picture of ``result`` to ``path``; the format follows the suffix.
-
-    ``.png`` is written at 2× scale (sharp on high-DPI screens and in print), ``.svg`` and
-    ``.pdf`` as vectors. The picture holds a caption (model, scope, target, explained position),
-    the token strip coloured by score, a colour bar with its scale and a footer with the timings.
-    Works without a display (an offscreen Qt application is created when none is running).
-
-    Args:
-        result: the result to draw (a multi-position result draws the row of ``position``).
-        path: destination; its suffix (case-insensitive) picks PNG, SVG or PDF.
-        **options: fields of :class:`FigureOptions` (cmap, scale, granularity, width, dark, ...).
-
-    Returns:
-        The path written. Raises ``ValueError`` for another suffix and ``OSError`` when the file
-        cannot be written.
-    """
-    image_format(path)  # a wrong suffix fails before any painting
-    ensure_gui_app()
-    return write_figure(Figure(result, FigureOptions(**options)), path)

@@ -5,9 +5,6 @@ SVG and PDF show the same picture (``jscope generate --png``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 
@@ -19,7 +16,6 @@ from ..core.units import visible_text
 from ..core.view_options import as_exclusion, masked, scale_mask
 from .colorbar import colorbar_height, key_height, paint_colorbar, paint_key
 from .colours import qcolor
-from .formats import ensure_gui_app, image_format, write_figure
 from .header import paint_header
 from .strip import DARK, LIGHT, paint_excluded, strip_font
 
@@ -130,11 +126,3 @@ class MatrixFigure:
             painter.setPen(self.style.text if c < prompt_n else self.style.dim_text)
             painter.drawText(QPointF(0, 0), label)
             painter.restore()
-
-
-def save_matrix_image(result: AttributionResult, path: str | os.PathLike, **options) -> Path:
-    """Write the generation-matrix picture of ``result`` to ``path`` (PNG, SVG or PDF by the
-    suffix; ``options``: cmap, scale, dark, cell, font_px, exclude). Returns the path written."""
-    image_format(path)  # a wrong suffix fails before any painting
-    ensure_gui_app()  # fonts need a (possibly offscreen) Qt application before the layout
-    return write_figure(MatrixFigure(result, **options), path)

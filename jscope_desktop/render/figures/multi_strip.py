@@ -9,8 +9,6 @@ The strips are painted by :func:`~.strip.paint_strip`, the heatmap by :func:`pai
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
@@ -24,7 +22,6 @@ from ..core.units import Unit, make_units, row_scores, unit_of_token
 from .colorbar import colorbar_height, paint_colorbar
 from .colours import qcolor
 from .export import MARGIN, FigureOptions, explained_token, set_up_figure
-from .formats import ensure_gui_app, image_format, write_figure
 from .header import paint_header
 from .strip import StripLayout, StripStyle, layout_strip, paint_strip, text_color_on
 
@@ -168,15 +165,3 @@ class MultiFigure:
         y += colorbar_height(self.small) + 14
         paint_agreement(painter, QPointF(MARGIN, y), self.multi, self.cmap, self.style,
                         self.small)
-
-
-def save_multi_image(multi: MultiScopeResult, path: str | os.PathLike, **options) -> Path:
-    """Write the stacked-strips picture of ``multi`` to ``path`` (PNG at 2×, SVG or PDF by the
-    suffix); ``options`` are fields of :class:`~.export.FigureOptions` (cmap, scale, ...).
-
-    Returns the path written; ``ValueError`` for another suffix, ``OSError`` when the file
-    cannot be written.
-    """
-    image_format(path)
-    ensure_gui_app()
-    return write_figure(MultiFigure(multi, FigureOptions(**options)), path)

@@ -11,11 +11,9 @@ score bars · colour bar · footer.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen, QPolygonF
 
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
@@ -25,8 +23,7 @@ from ..core.series_data import series_view, summary_sentences
 from ..core.view_options import ScaleExclusion, as_exclusion, scale_mask
 from .colorbar import colorbar_height, paint_colorbar
 from .colours import qcolor, series_qcolor
-from .formats import PNG_SCALE, ensure_gui_app, image_format, paint_to_image, write_figure
-from .strip import DARK, LIGHT, StripStyle, paint_excluded, strip_font
+from .strip import LIGHT, StripStyle, paint_excluded, strip_font
 
 MARGIN, SCREEN_MARGIN, AXIS_W, GAP = 18.0, 8.0, 34.0, 14.0
 PLOT_H, BARS_H, DIST_W = 250.0, 80.0, 200.0  # at the default (export) height
@@ -313,36 +310,3 @@ def value_mask(result: AttributionResult, exclude: ScaleExclusion | str | None) 
     """
     mask = scale_mask(result, exclude)
     return [any(mask[a:b]) for a, b in result.series.value_spans]
-
-
-def render_series_image(result: AttributionResult, width: float = 1000.0, scale: float = PNG_SCALE,
-                        cmap: str = "viridis", dark: bool = False, exclude: str = "") -> QImage:
-    """The series figure (header and footer included) as a QImage.
-
-    Returns:
-        An image of ``scale`` × the figure's logical size (``width`` px wide), device pixel ratio
-        set to ``scale``.
-    """
-    return paint_to_image(_figure(result, width, cmap, dark, exclude), scale)
-
-
-def save_series_image(result: AttributionResult, path: str | os.PathLike, width: float = 1000.0,
-                      cmap: str = "viridis", dark: bool = False, exclude: str = "") -> Path:
-    """Write the series figure of ``result``; the format follows the suffix (PNG at 2×, SVG, PDF).
-    ``exclude`` is the attention-sink control (see :class:`SeriesFigure`).
-
-    Returns:
-        The path written.
-
-    Raises:
-        ValueError: for another suffix.
-        OSError: when the file cannot be written.
-    """
-    image_format(path)  # a wrong suffix fails before any painting
-    return write_figure(_figure(result, width, cmap, dark, exclude), path)
-
-
-def _figure(result: AttributionResult, width: float, cmap: str, dark: bool,
-            exclude: str = "") -> SeriesFigure:
-    ensure_gui_app()  # fonts need an application
-    return SeriesFigure(result, width, cmap, DARK if dark else LIGHT, exclude=exclude)
