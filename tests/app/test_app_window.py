@@ -49,9 +49,12 @@ def test_shortcut_runs_and_a_new_run_supersedes(qtbot, make_window, tiny_llama):
     shown = []
     window.result_shown.connect(shown.append)
     window.run(AttributionRequest(prompt=PROMPT, scope="semantic"))
+    assert window.prompt_panel.cancel_button.isEnabled()  # Cancel works during every run
     window.run(AttributionRequest(prompt=PROMPT, scope="fisher", fisher_method="exact"))
+    assert window.prompt_panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not window._jobs, timeout=60000)
     assert [r.scope for r in shown] == ["fisher"]
+    assert not window.prompt_panel.cancel_button.isEnabled()
 
 
 def test_bad_model_path_shows_a_sentence_and_keeps_the_result(qtbot, make_window, tiny_llama):

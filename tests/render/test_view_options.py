@@ -327,3 +327,31 @@ def test_the_matrix_view_greys_excluded_columns(qtbot, tiny_llama):
     assert view.strip.units[0].excluded
     view.set_view(exclude="")
     assert view.cell_color(0, 0) != grey
+
+
+def test_the_matrix_view_shows_the_exported_picture(qtbot, tiny_llama):
+    """The matrix tab paints the same picture "Save image" writes: pixel for pixel at 1×."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
+
+    from jscope_desktop.app.widgets.matrix_view import MatrixView
+    from jscope_desktop.engine.explain.generation import generate_attribution
+    from jscope_desktop.render.core.figure_options import FigureOptions
+    from jscope_desktop.render.figures.pictures import render_picture
+
+    m = generate_attribution(tiny_llama, "12,34,", 3)
+    view = MatrixView()
+    qtbot.addWidget(view)
+    view.set_result(m)
+    view.set_view(cmap="magma", scale="log", exclude="first")
+    shown = view.canvas.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    shown.setDevicePixelRatio(1.0)
+    exported = render_picture(m, FigureOptions(cmap="magma", scale="log", exclude="first"),
+                              scale=1.0).convertToFormat(QImage.Format.Format_RGB32)
+    assert shown.size() == exported.size()
+    assert shown == exported
+    row = max(range(len(m.positions)), key=lambda r: max(v or 0 for v in m.scores[r][1:]))
+    centre = view.figure.cell_rect(row, 1).center().toPoint()
+    with qtbot.waitSignal(view.row_chosen) as chosen:
+        qtbot.mouseClick(view.canvas, Qt.MouseButton.LeftButton, pos=centre)
+    assert chosen.args == [m.positions[row]] and view.strip.position == m.positions[row]

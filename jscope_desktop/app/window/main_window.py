@@ -74,7 +74,7 @@ class MainWindow(QMainWindow, FileActions):
             self.restoreGeometry(self.settings.geometry())
         self.restore_settings()
         self.estimates = RunEstimates(self)
-        self._submit("engine", jobs.engine_info)
+        self._submit("engine", jobs.engine_info, self._engine_ready)
         if model is not None:
             self.model_panel.show_model(model.info)
         elif autoload:
@@ -101,18 +101,28 @@ class MainWindow(QMainWindow, FileActions):
         self.series_tab.web_page_requested.connect(self.save_web_page)
 
     # -- jobs ------------------------------------------------------------------------------
-    def _submit(self, kind: str, fn, replaces: Job | None = None) -> Job:
-        """Queue ``fn`` as this window's job of ``kind``, cancelling ``replaces`` first (this
-        window's previous job of that role: a new run supersedes the old one, never another
-        tab's job); returns the job's handle, whose signals reach the ``_on_*`` handlers."""
+    def _submit(self, kind: str, fn, done, replaces: Job | None = None, *, run: bool = False,
+                failed=None, cancelled=None) -> Job:
+        """Queue ``fn`` as one of this window's jobs and return its handle; the handle carries
+        its own handlers: ``done(value)`` when it finishes, ``failed(message)`` (default: the
+        message in the window) and ``cancelled(latency)``. ``kind`` is only a label.
+
+        ``replaces`` (this window's previous job of that role) is cancelled first. A ``run``
+        is what the screen shows next: it becomes :attr:`_run_job` before the busy state is
+        shown (so Cancel is enabled at once), and its value is shown only while it is still the
+        current run (a superseded run's result never reaches the screen).
+        """
         if replaces is not None:
             replaces.cancel()
         job = self.worker.submit(fn, kind)
         self._jobs.add(job)
+        if run:
+            self._run_job = job
         job.progress.connect(lambda fraction, message: self._on_progress(job, fraction, message))
-        job.finished.connect(lambda value: self._on_finished(job, value))
-        job.failed.connect(lambda message: self._on_failed(job, message))
-        job.cancelled.connect(lambda latency: self._on_cancelled(job, latency))
+        job.finished.connect(lambda value: self._on_finished(job, value, done, run))
+        job.failed.connect(lambda message: self._on_failed(job, message, failed))
+        job.cancelled.connect(lambda latency: self._on_cancelled(
+            job, latency, self._run_cancelled if run else cancelled))
         self._set_busy()
         return job
 
@@ -130,8 +140,11 @@ class MainWindow(QMainWindow, FileActions):
         A load still under way is cancelled (it stops between its steps): the newest one wins.
         """
         self.model_panel.show_status(f"Loading {source or 'the embedded model'}…")
-        self._load_job = self._submit("load", jobs.load_job(self.holder, source, device, dtype),
-                                      replaces=self._load_job)
+        job = self._submit("load", jobs.load_job(self.holder, source, device, dtype),
+                           lambda value: self._model_loaded(job, value), self._load_job,
+                           failed=lambda message: self._load_failed(job, message),
+                           cancelled=lambda latency: self._load_cancelled(job))
+        self._load_job = job
         self._pending_source = source
         return self._load_job
 
@@ -141,8 +154,9 @@ class MainWindow(QMainWindow, FileActions):
         force = self.estimates.confirm(req)  # a run predicted not to fit asks first
         if force is None:
             return self._run_job
-        self._run_job = self._submit("run", jobs.attribute_job(
-            self.holder, req, self.prompt_panel.memory_limit_bytes(), force), self._run_job)
+        self._submit("run", jobs.attribute_job(
+            self.holder, req, self.prompt_panel.memory_limit_bytes(), force), self.show_result,
+            self._run_job, run=True)
         self.statusBar().showMessage(f"Running {scope_label(req.scope)}…")
         return self._run_job
 
@@ -168,18 +182,23 @@ class MainWindow(QMainWindow, FileActions):
             base = base.but(target=None, target_id=None)
         if not any(s.needs_foil for s in objs):
             base = base.but(foil=None, foil_id=None)
-        self._run_job = self._submit("compare", jobs.multi_job(self.holder, base, names),
-                                     self._run_job)
+        self._submit("compare", jobs.multi_job(self.holder, base, names), self.show_multi,
+                     self._run_job, run=True)
         self.statusBar().showMessage(f"Comparing {', '.join(map(scope_label, names))}…")
         return self._run_job
 
     def measure(self) -> Job:
         """Time Temperature and Fisher fast on the current prompt for the cost panel."""
         base = self._untargeted()
-        self._run_job = self._submit("measure", jobs.pair_job(
+        return self._submit("measure", jobs.pair_job(
             self.holder, base.but(scope="temperature"),
-            base.but(scope="fisher", fisher_method="fast")), self._run_job)
-        return self._run_job
+            base.but(scope="fisher", fisher_method="fast")), self._show_costs, self._run_job,
+            run=True)
+
+    def _show_costs(self, results) -> None:
+        for r in results:
+            self.cost_panel.add_result(r, self._d_model())
+        self.statusBar().showMessage("Costs measured.")
 
     def generate(self, n_tokens: int | None = None) -> Job:
         """Generate N tokens and show the attribution matrix (with the selected scope when it
@@ -189,8 +208,7 @@ class MainWindow(QMainWindow, FileActions):
         matrix = self.engine.matrix_scopes if self.engine else ["temperature"]
         scope = p.scope_name() if p.scope_name() in matrix else "temperature"
         fn = jobs.generate_job(self.holder, p.prompt.toPlainText(), n, scope, p.chat.isChecked())
-        self._run_job = self._submit("generate", fn, self._run_job)
-        return self._run_job
+        return self._submit("generate", fn, self.show_matrix, self._run_job, run=True)
 
     def cancel(self) -> None:
         """Stop this window's running scope computation (Esc); other tabs' jobs go on."""
@@ -204,53 +222,51 @@ class MainWindow(QMainWindow, FileActions):
             return  # superseded, or stopping after Cancel
         self.progress.setValue(round(fraction * 1000))
         self.countdown.show(message)
-        if job.kind == "load":
+        if job is self._load_job:
             self.model_panel.show_status(f"{message}… {fraction:.0%}")
 
-    def _finish(self, job: Job) -> str:
+    def _finish(self, job: Job) -> bool:
+        """Forget a job that ended; True when it was the current run."""
         self._jobs.discard(job)
-        if job is self._run_job:
+        current = job is self._run_job
+        if current:
             self._run_job = None
         self._set_busy()
-        return job.kind
+        return current
 
-    def _on_finished(self, job: Job, value) -> None:
-        current = job is self._run_job
-        kind = self._finish(job)
-        if kind == "engine":
-            self._engine_ready(value)
-        elif kind == "load":
-            self._model_loaded(job, value)
-        elif not current:
-            return  # superseded or cancelled
-        elif kind == "run":
-            self.show_result(value)
-        elif kind == "compare":
-            self.show_multi(value)
-        elif kind == "measure":
-            for r in value:
-                self.cost_panel.add_result(r, self._d_model())
-            self.statusBar().showMessage("Costs measured.")
-        elif kind == "generate":
-            self.show_matrix(value)
+    def _on_finished(self, job: Job, value, done, run: bool) -> None:
+        current = self._finish(job)
+        if current or not run:  # a superseded or cancelled run shows nothing
+            done(value)
 
-    def _on_failed(self, job: Job, message: str) -> None:
-        if self._finish(job) == "load":
-            if job is not self._load_job:
-                return  # a superseded load: the newer one owns the model panel
-            self._restore_model_status()
+    def _on_failed(self, job: Job, message: str, failed) -> None:
+        self._finish(job)
+        if failed is not None:
+            failed(message)
+            return
         self.show_message(message, error=True)
         self.run_failed.emit(message)
 
-    def _on_cancelled(self, job: Job, latency: float) -> None:
-        kind = self._finish(job)
-        if kind == "load" and job is self._load_job:
-            self._restore_model_status()  # cancelled at shutdown: the old model stays
-        if kind in ("load", "engine"):
-            return  # not a run: superseded by a newer load, or the window is closing
+    def _on_cancelled(self, job: Job, latency: float, cancelled) -> None:
+        self._finish(job)
+        if cancelled is not None:
+            cancelled(latency)
+
+    def _run_cancelled(self, latency: float) -> None:
         if self._run_job is None:
             self.show_message(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
         self.run_cancelled.emit(latency)
+
+    def _load_failed(self, job: Job, message: str) -> None:
+        if job is not self._load_job:
+            return  # a superseded load: the newer one owns the model panel
+        self._restore_model_status()
+        self.show_message(message, error=True)
+        self.run_failed.emit(message)
+
+    def _load_cancelled(self, job: Job) -> None:
+        if job is self._load_job:
+            self._restore_model_status()  # cancelled at shutdown: the old model stays
 
     def _restore_model_status(self) -> None:
         if self.model_info is not None:

@@ -19,13 +19,14 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..errors import JScopeError, finite_or_none
 from ..io import read_user_json, write_text
-from .ranks import spearman_attributed
 from .result import CONTRACT_VERSION, AttributionResult
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Agreement:
     @classmethod
     def of(cls, results: list[AttributionResult]) -> Agreement:
         """The agreement matrix of ``results`` (one per scope, same prompt and position)."""
+        from .ranks import spearman_attributed  # numpy: only when an agreement is computed
+
         rows = [r.score_row() for r in results]
         rho = [[_finite(spearman_attributed(a, b)) for b in rows] for a in rows]
         return cls([r.scope for r in results], rho)
@@ -97,6 +100,8 @@ class MultiScopeResult:
     def to_numpy(self) -> np.ndarray:
         """The scores as a float64 array of shape (S, T): row s is ``results[s]``'s scores
         (each in its own scope's unit), NaN where a token is not attributed."""
+        import numpy as np  # on first use: the quick CLI paths import no numpy
+
         return np.stack([r.to_numpy() for r in self.results])
 
     def save(self, path: str | Path) -> None:

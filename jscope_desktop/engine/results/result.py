@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import JScopeError, finite_or_none
 from ..io import read_user_json, write_text
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONTRACT_VERSION = 1
 
@@ -191,6 +192,8 @@ class AttributionResult:
         """The scores as a float64 array, NaN where a token is not attributed: shape (T,) for
         one prediction or a series, (N, T) for a generation matrix (row n explains
         ``positions[n]``). Raw scores in the scope's unit (``engine.scopes.scope_unit``)."""
+        import numpy as np  # on first use: the quick CLI paths import no numpy
+
         return np.array([[np.nan if v is None else v for v in row] for row in (
             self.scores if self.positions is not None else [self.scores])], dtype=np.float64
         ).reshape((-1, len(self.token_ids)) if self.positions is not None

@@ -6,7 +6,7 @@ SVG and PDF show the same picture (``jscope generate --png``)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label, scope_unit
@@ -76,6 +76,23 @@ class MatrixFigure:
         x0 = MARGIN + self.label_w
         return QRectF(x0 + col * self.cell, self.grid_top + row * self.cell, self.cell, self.cell)
 
+    def cell_fill(self, row: int, col: int) -> QColor | None:
+        """The colour cell (row, col) is filled with: the score's colour, the flat grey of an
+        excluded column (drawn hatched), or None where the row does not attribute the token."""
+        if not (0 <= row < self.n_rows and 0 <= col < self.n_cols):
+            return None
+        t = self.norm(self.result.scores[row][col])
+        if t is None:
+            return None
+        return QColor(self.style.excluded) if self.mask[col] else qcolor(self.cmap, t)
+
+    def row_at(self, point: QPointF) -> int | None:
+        """The row whose cells or label lie at ``point`` (logical px), or None."""
+        top, bottom = self.grid_top, self.grid_top + self.n_rows * self.cell
+        if not top <= point.y() < bottom or point.x() > self.cell_rect(0, self.n_cols - 1).right():
+            return None
+        return int((point.y() - top) // self.cell)
+
     def paint(self, painter: QPainter) -> None:
         """Draw the whole figure with its top-left corner at (0, 0)."""
         st, fs = self.style, QFontMetricsF(self.small)
@@ -83,14 +100,16 @@ class MatrixFigure:
         paint_header(painter, self.header, self.title_font, self.small, st.text, MARGIN, MARGIN)
         self._paint_labels(painter, fs)
         painter.setPen(Qt.PenStyle.NoPen)
-        for r, row in enumerate(self.result.scores):
-            for c, v in enumerate(row[: self.n_cols]):
-                t = self.norm(v)
-                if t is not None and self.mask[c]:
+        for r in range(self.n_rows):
+            for c in range(self.n_cols):
+                fill = self.cell_fill(r, c)
+                if fill is None:
+                    continue
+                if self.mask[c]:
                     paint_excluded(painter, self.cell_rect(r, c), st, 0.0)
-                elif t is not None:
+                else:
                     painter.setPen(Qt.PenStyle.NoPen)
-                    painter.setBrush(qcolor(self.cmap, t))
+                    painter.setBrush(fill)
                     painter.drawRect(self.cell_rect(r, c))
         painter.setPen(QPen(st.outline, 1.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
