@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .errors import JScopeError
 from .progress import CancelCheck, ProgressFn
 from .results.request import AttributionRequest
-from .results.result import AttributionResult
+from .results.result import AttributionResult, SeriesResult
 from .scopes import scope_label
 
 # App. A.1 (the detective micro-mystery, ~50 tokens), as printed in the paper
@@ -202,7 +202,7 @@ def summary_lines(run: ExampleRun, k: int = 5) -> list[str]:
     value and the late/early score ratio); for a comparison, Spearman's ρ."""
     lines = []
     for r in run.results:
-        lines.extend(_series_lines(r, k) if r.series is not None else _token_lines(r, k))
+        lines.extend(_series_lines(r, k) if isinstance(r, SeriesResult) else _token_lines(r, k))
     rho = run.spearman
     if rho is not None:
         a, b = (scope_label(r.scope) for r in run.results)

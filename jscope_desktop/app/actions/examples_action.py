@@ -16,6 +16,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu
 
 from ...engine.examples import EXAMPLES, Example, ExampleRun, get_example, summary_lines
+from ...engine.results.multi_result import MultiScopeResult
+from ...engine.results.result import MatrixResult
 from ..background.worker import Job
 
 
@@ -117,8 +119,8 @@ def _run_series(window, example: Example) -> Job | None:
 
 
 def _finished(window, example: Example, value) -> None:
-    results = list(getattr(value, "results", None) or [value])  # a multi-scope result: its parts
-    if example.kind == "single" and results[0].positions is None:
+    results = value.results if isinstance(value, MultiScopeResult) else [value]
+    if example.kind == "single" and not isinstance(results[0], MatrixResult):
         r = results[0]  # show the explained position as an index (the example may count back)
         if window.prompt_panel.prompt.toPlainText() == example.prompt and \
                 example.requests[0].position is not None:

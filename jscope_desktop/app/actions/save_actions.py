@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication
 
 from ...engine.errors import JScopeError
 from ...engine.io import write_text
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ...render.core.figure_options import FigureOptions
 from ...render.core.series_data import series_csv
 from ...render.core.units import make_units
@@ -34,9 +34,9 @@ def write_csv(result: AttributionResult, path: str | Path) -> Path:
     """
     path = Path(path)
     special = result.special or [False] * len(result.tokens)
-    rows = result.scores if result.positions is not None else [result.scores]
-    names = ([f"score@{p}" for p in result.positions] if result.positions is not None
-             else ["score"])
+    matrix = isinstance(result, MatrixResult)
+    rows = result.scores if matrix else [result.scores]
+    names = [f"score@{p}" for p in result.positions] if matrix else ["score"]
     ranks = {u.start: u.rank for u in make_units(result, "token")}
     buf = io.StringIO(newline="")
     w = csv.writer(buf)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ..background.analysis import CostRow, cost_rows, joint_note, same_input
 
 
@@ -74,7 +74,7 @@ class CostPanel(QGroupBox):
 
     def add_result(self, result: AttributionResult, d_model: int) -> None:
         """Record ``result``'s timing; a result of another input starts a fresh record."""
-        if result.positions is not None:
+        if isinstance(result, MatrixResult):  # a generation matrix has no single timing row
             return
         self._record(result)
         self.d_model = d_model

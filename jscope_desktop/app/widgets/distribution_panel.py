@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ...render.core.units import visible_text
 from .plotting import pg
 
@@ -52,7 +52,7 @@ class DistributionPanel(QGroupBox):
             return
         ys = list(range(len(self.topk)))
         probs = [t.prob for t in self.topk]
-        target = result.target_id if result.positions is None else None
+        target = None if isinstance(result, MatrixResult) else result.target_id
         brushes = [pg.mkBrush("#d62728" if t.id == target else "#1f77b4") for t in self.topk]
         self.bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=probs, brushes=brushes)
         self.plot.addItem(self.bars)

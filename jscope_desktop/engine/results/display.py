@@ -34,8 +34,10 @@ def page_maker() -> PageMaker | None:
 
 def frame_height(result) -> int:
     """Pixels the frame needs for ``result``'s strip: its characters wrapped at ~110 a line."""
-    tokens = getattr(result, "tokens", None) or [t for r in getattr(result, "results", []) or []
-                                                 for t in r.tokens]
+    from .multi_result import MultiScopeResult
+
+    parts = result.results if isinstance(result, MultiScopeResult) else [result]
+    tokens = [t for r in parts for t in r.tokens]
     chars = sum(len(t) + 2 for t in tokens)  # each token box adds padding of ~2 characters
     return min(FRAME_MAX_PX, FRAME_BASE_PX + LINE_PX * (1 + chars // LINE_CHARS))
 

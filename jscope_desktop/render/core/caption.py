@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...engine.compute.fisher_config import describe_fisher
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ...engine.scopes import scope_label
 from .view_options import ScaleExclusion, as_exclusion
 
@@ -23,7 +23,7 @@ def caption_lines(
     model = result.model.get("name", "model")
     title = f"{scope_label(result.scope)} Scope · {model}"
     what = f"Explaining the prediction after token {position} ({result.tokens[position]!r})"
-    if result.positions is not None and position + 1 < len(result.tokens):
+    if isinstance(result, MatrixResult) and position + 1 < len(result.tokens):
         what += f" → {result.tokens[position + 1]!r} (generated)"
     elif result.target is not None:
         what += f" → target {result.target!r}"
@@ -39,7 +39,7 @@ def caption_lines(
         f = result.fisher
         cost += " · " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate)
     footer = [cost]
-    if result.positions is None and result.topk:
+    if not isinstance(result, MatrixResult) and result.topk:
         top = ", ".join(f"{k.token!r} {k.prob:.1%}" for k in result.topk[:4])
         footer.append(f"Top predictions: {top}")
     footer.append(scale_sentence(scale, exclude))

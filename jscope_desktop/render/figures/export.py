@@ -12,7 +12,7 @@ from dataclasses import replace
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ...engine.scopes import scope_unit
 from ..core.caption import caption_lines, scope_label
 from ..core.colormaps import COLORMAPS, Normalizer
@@ -135,7 +135,7 @@ def target_index(result: AttributionResult, position: int) -> int | None:
     nxt = position + 1
     if nxt >= len(result.token_ids):
         return None
-    if result.positions is not None or result.target_id in (None, result.token_ids[nxt]):
+    if isinstance(result, MatrixResult) or result.target_id in (None, result.token_ids[nxt]):
         return nxt
     return None
 

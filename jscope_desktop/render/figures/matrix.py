@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
-from ...engine.results.result import AttributionResult
+from ...engine.results.result import AttributionResult, MatrixResult
 from ...engine.scopes import scope_label, scope_unit
 from ..core.caption import caption_lines
 from ..core.colormaps import COLORMAPS, Normalizer
@@ -31,7 +31,7 @@ class MatrixFigure:
     def __init__(self, result: AttributionResult, cmap: str = "viridis", scale: str = "linear",
                  dark: bool = False, cell: float = 22.0, font_px: float = 13.0,
                  exclude: str = ""):
-        if result.positions is None:
+        if not isinstance(result, MatrixResult):
             raise ValueError("A generation-matrix picture needs a multi-position result.")
         self.result, self.scale = result, scale
         self.cmap, self.style = COLORMAPS[cmap], DARK if dark else LIGHT
