@@ -7,8 +7,6 @@ from pathlib import Path
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.results.request import AttributionRequest
-from ..engine.results.result import AttributionResult
-from ..render.outputs import save_page, save_picture
 from .options import (
     add_exclude_option,
     add_html_option,
@@ -19,11 +17,12 @@ from .options import (
     load_model,
     progress_status,
     read_prompt,
+    write_outputs,
 )
 from .requests import SETTING_FLAGS, add_request_options, build_request, request_from_args, wants_several
 
-__all__ = ["add_request_options", "build_request", "request_from_args", "run", "write_outputs",
-           "load_model", "read_prompt"]
+__all__ = ["add_request_options", "build_request", "request_from_args", "run", "load_model",
+           "read_prompt"]
 
 
 def add_parser(sub) -> None:
@@ -75,22 +74,6 @@ def run(args) -> int:
 
         print_result(result, exclude=args.exclude_from_scale)
     return 0
-
-
-def write_outputs(result: AttributionResult, json_path: str | None,
-                  image: tuple[str, Path] | None, html: str | None = None,
-                  exclude=None) -> None:
-    """Write the JSON contract (``-``: stdout), then the image and the web page (if asked);
-    ``exclude`` (a ``render.core.view_options.ScaleExclusion``) is the pictures' attention-sink
-    control, the JSON keeps every score."""
-    if json_path == "-":  # the data first: a picture that fails never costs the result
-        sys.stdout.write(result.to_json() + "\n")
-    elif json_path:
-        result.save(json_path)
-    if html:
-        save_page(result, html, exclude=exclude)
-    if image:
-        save_picture(result, image[1], exclude=exclude.to_text() if exclude is not None else "")
 
 
 

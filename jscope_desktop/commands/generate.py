@@ -7,7 +7,6 @@ import argparse
 
 from ..engine.errors import EMPTY_PROMPT, JScopeError
 from ..engine.io import user_path
-from .attribute import write_outputs
 from .options import (
     add_exclude_option,
     add_html_option,
@@ -19,6 +18,7 @@ from .options import (
     positive_integer,
     progress_status,
     read_prompt,
+    write_outputs,
 )
 
 

@@ -31,7 +31,7 @@ def run_several(args, prompt: str, flags: dict[str, str], load_model) -> int:
         lm = load_model(args.model, args.device, args.dtype, progress=progress)
         multi = attribute_many(lm, request, names, progress=progress,
                                memory_limit=args.memory_limit, force=args.force)
-    from .attribute import write_outputs
+    from .options import write_outputs
 
     write_outputs(multi, args.json, image, args.html)
     if not args.json:

@@ -13,8 +13,11 @@ from ..engine.errors import JScopeError, out_of_memory_sentence
 from ..engine.io import check_distinct, check_writable
 from ..engine.model.choices import DEVICE_NAMES
 from ..engine.model.dtype import DTYPE_CHOICES
+from ..engine.results.multi_result import MultiScopeResult
+from ..engine.results.result import AttributionResult
 from ..render.core.view_options import MODES, ScaleExclusion
 from ..render.figures.formats import image_formats, with_suffix_of
+from ..render.outputs import save_page, save_picture
 
 
 def load_model(*args, **kwargs):
@@ -163,3 +166,20 @@ def oom_sentence(args: argparse.Namespace) -> str:
     return out_of_memory_sentence(
         scope=getattr(args, "scope", ""), fisher_method=getattr(args, "fisher", None),
         dtype=getattr(args, "dtype", None), device=getattr(args, "device", None), words=OOM_WORDS)
+
+
+def write_outputs(result: AttributionResult | MultiScopeResult, json_path: str | None,
+                  image: tuple[str, Path] | None, html: str | None = None,
+                  exclude=None) -> None:
+    """Write a result of any kind: the JSON contract (``-``: stdout), then the image and the web
+    page (if asked; ``render.outputs`` picks the picture and page for the kind);
+    ``exclude`` (a ``render.core.view_options.ScaleExclusion``) is the pictures' attention-sink
+    control, the JSON keeps every score."""
+    if json_path == "-":  # the data first: a picture that fails never costs the result
+        sys.stdout.write(result.to_json() + "\n")
+    elif json_path:
+        result.save(json_path)
+    if html:
+        save_page(result, html, exclude=exclude)
+    if image:
+        save_picture(result, image[1], exclude=exclude.to_text() if exclude is not None else "")

@@ -97,7 +97,7 @@ def test_image_export(capsys, tiny, tmp_path, fmt):
 
 
 def test_image_export_without_the_renderer(capsys, tiny, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "jscope_desktop.render.figures.export", None)  # import fails
+    monkeypatch.setitem(sys.modules, "jscope_desktop.render.figures.pictures", None)  # import fails
     assert_one_line_error(run_cli(capsys, "attribute", PROMPT, "--png", str(tmp_path / "a.png")),
                           "Image export is not available")
 

@@ -32,24 +32,22 @@ def page_maker() -> PageMaker | None:
     return _page_maker
 
 
-def frame_height(result) -> int:
-    """Pixels the frame needs for ``result``'s strip: its characters wrapped at ~110 a line."""
-    from .multi_result import MultiScopeResult
-
-    parts = result.results if isinstance(result, MultiScopeResult) else [result]
-    tokens = [t for r in parts for t in r.tokens]
+def frame_height(tokens: list[str]) -> int:
+    """Pixels the frame needs for strips of ``tokens`` (every row's, in order): their characters
+    wrapped at ~110 a line."""
     chars = sum(len(t) + 2 for t in tokens)  # each token box adds padding of ~2 characters
     return min(FRAME_MAX_PX, FRAME_BASE_PX + LINE_PX * (1 + chars // LINE_CHARS))
 
 
-def notebook_html(result, height_px: int | None = None) -> str | None:
+def notebook_html(result, tokens: list[str], height_px: int | None = None) -> str | None:
     """``result``'s page as an HTML fragment for a notebook cell: an ``<iframe>`` whose
     ``srcdoc`` holds the whole page (attribute-escaped), so several results live side by side in
-    one notebook. None when no page maker is registered (Jupyter then shows the plain repr)."""
+    one notebook. None when no page maker is registered (Jupyter then shows the plain repr).
+    ``tokens``: the texts of every strip the page draws (they size the frame)."""
     if _page_maker is None:
         return None
     page = _page_maker(result)
-    height_px = frame_height(result) if height_px is None else height_px
+    height_px = frame_height(tokens) if height_px is None else height_px
     return (f'<iframe class="jscope-result" srcdoc="{html.escape(page, quote=True)}" '
             f'style="width:100%;height:{int(height_px)}px;border:1px solid #ddd;border-radius:4px" '
             'sandbox="allow-scripts"></iframe>')

@@ -79,7 +79,7 @@ class MultiScopeResult:
         """The several-scopes page inside an iframe, for Jupyter (engine/results/display.py)."""
         from .display import notebook_html
 
-        return notebook_html(self)
+        return notebook_html(self, [t for r in self.results for t in r.tokens])
 
     def result(self, scope: str) -> AttributionResult:
         """The result of ``scope`` (KeyError if it was not run)."""

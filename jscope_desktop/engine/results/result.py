@@ -186,7 +186,7 @@ class AttributionResult:
         """The result's web page inside an iframe, for Jupyter (engine/results/display.py)."""
         from .display import notebook_html
 
-        return notebook_html(self)
+        return notebook_html(self, self.tokens)
 
     def to_numpy(self) -> np.ndarray:
         """The scores as a float64 array, NaN where a token is not attributed: shape (T,) for
