@@ -20,29 +20,31 @@ def physical_memory() -> int | None:
         return None
 
 
-def resident_bytes() -> int:
-    """Resident memory of this process now (Linux: VmRSS; elsewhere the peak so far)."""
+def _proc_bytes(path: str, key: str) -> int | None:
+    """The ``key:`` line of a Linux /proc file (in kB there) as bytes, or None elsewhere."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def resident_bytes() -> int:
+    """Resident memory of this process now (Linux: VmRSS; elsewhere the peak so far)."""
+    rss = _proc_bytes("/proc/self/status", "VmRSS")
+    if rss is not None:
+        return rss
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def free_bytes() -> int:
     """Memory the system can still give (Linux: MemAvailable; elsewhere half the RAM)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return (physical_memory() or 8 * 2**30) // 2
+    available = _proc_bytes("/proc/meminfo", "MemAvailable")
+    return available if available is not None else (physical_memory() or 8 * 2**30) // 2
 
 
 def memory_now(device: str) -> tuple[int, int]:
