@@ -54,13 +54,16 @@ def no_leaked_qthreads(monkeypatch):
 
 @pytest.fixture
 def make_window(qtbot):
-    """Factory: ``make_window(model)`` shows a MainWindow with ``model`` injected, engine ready."""
+    """Factory: ``make_window(model)`` shows a MainWindow with ``model`` injected, engine ready;
+    live attribution off unless ``live=True`` (a test drives its own runs)."""
     from jscope_desktop.app.window.main_window import MainWindow
 
     windows = []
 
-    def make(model=None, **kwargs):
+    def make(model=None, live: bool = False, **kwargs):
         window = MainWindow(model=model, autoload=kwargs.pop("autoload", False), **kwargs)
+        window.act_live.setChecked(live)
+        window.live.set_enabled(live)
         windows.append(window)
         qtbot.addWidget(window)
         window.show()

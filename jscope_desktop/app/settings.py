@@ -32,6 +32,8 @@ DEFAULTS: dict[str, object] = {
     "generate_n": 8,
     "prompt": "The capital of France is",
     "memory_limit": "",  # "" none, else a size such as "8GB" (engine.cost_model.parse_size)
+    "last_folder": "",  # where the next file dialog opens ("" the home folder)
+    "live": True,  # View ▸ Live attribution: the picture follows the prompt while cheap
 }
 
 
@@ -102,30 +104,40 @@ class AppSettings:
 
     def recent_models(self) -> list[str]:
         """Recently opened model paths, most recent first (at most MAX_RECENT)."""
-        value = self.store.value("recent_models", [])
+        return self.recent("recent_models")
+
+    def add_recent_model(self, path: str) -> list[str]:
+        """Put ``path`` first in the recent models; returns the new list."""
+        return self.add_recent(path, "recent_models")
+
+    def recent(self, key: str = "recent_files") -> list[str]:
+        """A list of recent paths, most recent first (at most MAX_RECENT): ``recent_files``
+        (sessions, results and pages opened or saved) or ``recent_models``."""
+        value = self.store.value(key, [])
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)):
             return []
         return [str(v) for v in value if v and isinstance(v, str)][:MAX_RECENT]
 
-    def add_recent_model(self, path: str) -> list[str]:
-        """Put ``path`` first in the recent models; returns the new list."""
-        items = [path] + [p for p in self.recent_models() if p != path]
-        self.store.setValue("recent_models", items[:MAX_RECENT])
+    def add_recent(self, path: str, key: str = "recent_files") -> list[str]:
+        """Put ``path`` first in the list ``key`` (see :meth:`recent`); returns the new list."""
+        items = [path] + [p for p in self.recent(key) if p != path]
+        self.store.setValue(key, items[:MAX_RECENT])
         return items[:MAX_RECENT]
 
-    def geometry(self) -> bytes | None:
-        """The saved window geometry, if any."""
-        value = self.store.value("geometry")
+    def geometry(self, key: str = "geometry") -> bytes | None:
+        """A saved layout blob, if any: the window geometry (``geometry``) or the columns'
+        splitter state (``splitter``)."""
+        value = self.store.value(key)
         try:
             return bytes(value) if isinstance(value, (bytes, bytearray, QByteArray)) and value else None
         except (TypeError, ValueError):
             return None
 
-    def set_geometry(self, data: bytes) -> None:
-        """Remember the window geometry."""
-        self.store.setValue("geometry", data)
+    def set_geometry(self, data: bytes, key: str = "geometry") -> None:
+        """Remember a layout blob (see :meth:`geometry`)."""
+        self.store.setValue(key, data)
 
     def sync(self) -> None:
         """Write pending changes to disk."""

@@ -300,9 +300,17 @@ def test_the_series_tab_saves_a_web_page(qtbot, tiny_llama, tmp_path, monkeypatc
     with qtbot.waitSignal(tab.result_shown, timeout=60000):
         tab.run_button.click()
     assert tab.web_page_button.isEnabled()
-    monkeypatch.setattr(window, "_ask_path", lambda *a: str(tmp_path / "s.html"))
+    from PySide6.QtWidgets import QFileDialog
+
+    offered = []
+
+    def dialog(parent, title, suggested, filters):  # the user types "s": no suffix
+        offered.append(suggested)
+        return str(tmp_path / "s"), filters
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
     tab.web_page_button.click()
-    page = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert offered[0].endswith(".html")  # a suggested name of the right kind
+    page = (tmp_path / "s.html").read_text(encoding="utf-8")  # the suffix was added
     assert read_embedded(page) == json.loads(tab.result.to_json())
     window.close()
 

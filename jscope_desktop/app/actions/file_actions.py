@@ -10,11 +10,37 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...engine.errors import JScopeError
 from ...engine.results.result import AttributionResult
-from ...render.figures.formats import file_filter
+from ...render.figures.formats import IMAGE_FORMATS, file_filter
 from ...render.outputs import save_page
 from ..window.about import show_about
 from . import save_actions
 from .session import Session, load_session, save_session
+
+IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)  # ".png" first: the default
+RECENT_SUFFIXES = (".json", ".html", ".htm")  # what File ▸ Open Recent lists once saved
+
+
+def completed_path(path: str | Path, suffixes: tuple[str, ...]) -> Path:
+    """``path`` as given when its name ends in one of ``suffixes`` (any case) or, for a picture,
+    has another suffix (the format table refuses it in one sentence); else with the first of
+    ``suffixes`` appended ("result" → "result.png", "run" → "run.jscope.json")."""
+    path = Path(path)
+    name = path.name.lower()
+    if any(name.endswith(s) for s in suffixes) or (suffixes == IMAGE_SUFFIXES and path.suffix):
+        return path
+    return path.with_name(path.name + suffixes[0])
+
+
+def free_name(folder: Path, prompt: str, scope: str | None, suffix: str) -> str:
+    """A file name for a save dialog that names what is saved and is not taken in ``folder``:
+    the prompt's first words and the scope ("the-capital-of-france-temperature.png"), then
+    "-2", "-3", … while such a file exists."""
+    words = "".join(c if c.isalnum() else " " for c in prompt.lower()).split()[:4]
+    stem = "-".join(words + ([scope] if scope else [])) or "jscope"
+    name, n = stem + suffix, 2
+    while (folder / name).exists():
+        name, n = f"{stem}-{n}{suffix}", n + 1
+    return name
 
 
 class FileActions:
@@ -31,9 +57,20 @@ class FileActions:
             return self.matrix_view.strip
         return self.strip
 
-    def _ask_path(self, title: str, name: str, filters: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self, title, name, filters)
-        return path or None
+    def _target(self, path: str | None, title: str, suffixes: tuple[str, ...], filters: str,
+                scope: str | None = None) -> str | None:
+        """Where a save writes: ``path``, or the path chosen in a dialog that opens in the last
+        folder used with a name that is not taken yet; either way with the kind's suffix
+        appended when the name has none (``suffixes``: the accepted ones, the first the
+        default). None when the dialog was cancelled."""
+        if not path:
+            folder = Path(self.last_folder())
+            suggested = folder / free_name(folder, self.prompt_panel.prompt.toPlainText(), scope,
+                                           suffixes[0])
+            path, _ = QFileDialog.getSaveFileName(self, title, str(suggested), filters)
+            if not path:
+                return None
+        return str(completed_path(path, suffixes))
 
     def _guard(self, action, done: str) -> bool:
         try:
@@ -41,6 +78,9 @@ class FileActions:
         except JScopeError as exc:
             self.show_message(str(exc), error=True)
             return False
+        self.show_message("")  # an earlier failure's sentence is stale now
+        self.remember_folder(written)
+        self.add_recent_file(written) if Path(written).suffix.lower() in RECENT_SUFFIXES else None
         self.statusBar().showMessage(done.format(written), 5000)
         return True
 
@@ -55,7 +95,7 @@ class FileActions:
         result = self._need_result()
         if result is None:
             return False
-        path = path or self._ask_path("Save image", f"jscope-{result.scope}.png", file_filter())
+        path = self._target(path, "Save image", IMAGE_SUFFIXES, file_filter(), result.scope)
         if not path:
             return False
         options = self._shown_strip().figure_options()
@@ -73,7 +113,8 @@ class FileActions:
     def export_csv(self, path: str | None = None) -> bool:
         """Write the result as CSV (one line per token)."""
         result = self._need_result()
-        path = result and (path or self._ask_path("Export CSV", "jscope.csv", save_actions.CSV_FILTER))
+        path = result and self._target(path, "Export CSV", (".csv",), save_actions.CSV_FILTER,
+                                       result.scope)
         return bool(path) and self._guard(lambda: save_actions.write_csv(result, path), "Wrote {}.")
 
     def save_web_page(self, path: str | None = None) -> bool:
@@ -84,8 +125,8 @@ class FileActions:
             result = self.series_tab.result  # the series tab's own button
         else:
             result = self._need_result()
-        path = result and (path or self._ask_path("Save as web page", f"jscope-{result.scope}.html",
-                                                  "Web page (*.html)"))
+        path = result and self._target(path, "Save as web page", (".html", ".htm"),
+                                       "Web page (*.html)", result.scope)
         view = self.view_controls.view()
         return bool(path) and self._guard(
             lambda: save_page(result, path, view["cmap"], view["exclude"]), "Wrote {}.")
@@ -93,8 +134,8 @@ class FileActions:
     def export_json(self, path: str | None = None) -> bool:
         """Write the result's JSON contract."""
         result = self._need_result()
-        path = result and (path or self._ask_path("Export JSON", "jscope.json",
-                                                  save_actions.JSON_FILTER))
+        path = result and self._target(path, "Export JSON", (".json",), save_actions.JSON_FILTER,
+                                       result.scope)
         return bool(path) and self._guard(lambda: save_actions.write_json(result, path), "Wrote {}.")
 
     def session(self) -> Session:
@@ -106,15 +147,15 @@ class FileActions:
 
     def save_session(self, path: str | None = None) -> bool:
         """Save the session to a ``.jscope.json`` file."""
-        path = path or self._ask_path("Save session", "session.jscope.json",
-                                      "Sessions (*.jscope.json *.json)")
+        path = self._target(path, "Save session", (".jscope.json", ".json"),
+                            "Sessions (*.jscope.json *.json)", "session")
         return bool(path) and self._guard(lambda: save_session(self.session(), path),
                                           "Session saved to {}.")
 
     def open_session(self, path: str | None = None) -> bool:
         """Restore a session: prompt, settings and results (the model is not reloaded)."""
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open session", "",
+            path, _ = QFileDialog.getOpenFileName(self, "Open session", self.last_folder(),
                                                   "Sessions (*.jscope.json *.json)")
         if not path:
             return False
@@ -124,6 +165,7 @@ class FileActions:
             self.show_message(str(exc), error=True)
             return False
         self.restore_session(s)
+        self.estimates.refresh()
         self.statusBar().showMessage(f"Session {Path(path).name} restored.", 5000)
         return True
 
@@ -167,6 +209,7 @@ class FileActions:
             s.set("device", self.model_panel.device.currentData() or "auto")
             s.set("dtype", self.model_panel.dtype.currentData() or "float32")
         s.set_geometry(bytes(self.saveGeometry()))
+        s.set_geometry(bytes(self.splitter.saveState()), "splitter")
         s.sync()
 
     def restore_settings(self) -> None:

@@ -61,6 +61,11 @@ def load_session(path: str | Path) -> Session:
     d = read_user_json(path, "session file", "a Jacobian Scopes session")
     if not isinstance(d, dict) or d.get("kind") != SESSION_KIND:
         raise JScopeError(f"{path.name} is not a Jacobian Scopes session file.")
+    version = d.get("version", SESSION_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version > SESSION_VERSION:
+        raise JScopeError(f"{path.name} was saved by a newer Jacobian Scopes (session version "
+                          f"{version!r:.20}); this version reads sessions up to version "
+                          f"{SESSION_VERSION}.")
     request = d.get("request") or {}
     view = d.get("view") or {}
     if not isinstance(request, dict) or not isinstance(view, dict):

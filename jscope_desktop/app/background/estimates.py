@@ -45,6 +45,9 @@ class RunEstimates(QObject):
             self.window.prompt_panel.show_estimate("no estimate", True, est)
             return
         self.last = (req, est) if est is not None else None
+        live = getattr(self.window, "live", None)
+        if live is not None:
+            live.consider(req, est)
         if est is None:
             self.window.prompt_panel.show_estimate("")
             return

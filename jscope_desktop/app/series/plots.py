@@ -33,7 +33,7 @@ class SeriesPlots(QWidget):
         self._figure: SeriesFigure | None = None
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(480, 320)
+        self.setMinimumSize(360, 240)  # fits beside the controls in a 1,280 × 720 window
 
     def clear(self) -> None:
         """Show nothing (the placeholder)."""

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -34,6 +35,7 @@ from ...render.figures.formats import file_filter
 from ..actions import save_actions
 from ..background.jobs import ModelHolder
 from ..background.worker import Job, Worker
+from ..widgets.scrolling import scrolled
 from .plots import SeriesPlots
 
 VALUES = "values"  # the source entry for the user's own values
@@ -137,22 +139,24 @@ class SeriesTab(QWidget):
         side = QWidget()
         side.setLayout(controls)
         side.setMaximumWidth(300)
+        side_scroll = scrolled(side, 220)  # the controls scroll on a short screen
         cut = QHBoxLayout()
         cut.addWidget(QLabel("Explain after"))
         cut.addWidget(self.cutoff, 1)
         cut.addWidget(self.cutoff_label)
-        exports = QHBoxLayout()
-        exports.addWidget(QLabel("Export:"))
-        for b in self._export_buttons():
-            exports.addWidget(b)
-        exports.addStretch(1)
+        exports = QGridLayout()  # two rows: the buttons never widen the window
+        exports.addWidget(QLabel("Export:"), 0, 0)
+        for i, b in enumerate(self._export_buttons()):
+            exports.addWidget(b, i // 3, 1 + i % 3)
+        exports.setColumnStretch(4, 1)
         right = QVBoxLayout()
         right.addWidget(self.summary)
         right.addWidget(self.plots, 1)
         right.addLayout(cut)
         right.addLayout(exports)
         top = QHBoxLayout(self)
-        top.addWidget(side)
+        side_scroll.setMaximumWidth(320)
+        top.addWidget(side_scroll)
         top.addLayout(right, 1)
 
     def _connect(self) -> None:

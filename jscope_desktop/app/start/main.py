@@ -1,7 +1,8 @@
 """``jscope-desktop``: start the window, or run a scripted session from the command line.
 
-Options (DESIGN.md): ``--model --device --prompt --scope --run --screenshot FILE --export FILE
---quit --self-test``. The window appears before torch is imported; the engine and the model
+Usage (DESIGN.md): ``jscope-desktop [FILE] [--model --device --prompt --scope --run
+--screenshot PNG --export FILE --quit --self-test]``; FILE is a saved session, result JSON or
+web page, opened as File ▸ Open would. The window appears before torch is imported; the engine and the model
 load on the worker thread with visible progress.
 """
 
@@ -17,12 +18,15 @@ _T0 = time.perf_counter()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; scope names are checked once the engine has started (it is lazy)."""
     p = argparse.ArgumentParser(prog="jscope-desktop", description=__doc__.splitlines()[0])
+    p.add_argument("file", nargs="?", help="a saved session (.jscope.json), result (.json) or "
+                   "web page (.html) to open, as File ▸ Open would")
     p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
     p.add_argument("--device", help="auto, cpu, cuda or mps")
     p.add_argument("--prompt", help="the prompt to explain")
     p.add_argument("--scope", help="scope to select (semantic, contrast, temperature, ...)")
     p.add_argument("--run", action="store_true", help="run as soon as the model is loaded")
-    p.add_argument("--screenshot", metavar="FILE", help="after the run, save the window as PNG")
+    p.add_argument("--screenshot", metavar="FILE", help="after the run (or after opening FILE), "
+                   "save the window as PNG")
     p.add_argument("--export", metavar="FILE", help="after the run, write the result JSON")
     p.add_argument("--quit", action="store_true", help="exit when done")
     p.add_argument("--self-test", action="store_true",
@@ -44,6 +48,10 @@ class Script:
         window.run_failed.connect(self._failed)
 
     def _engine_ready(self, info) -> None:
+        if self.args.file:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._open_file)
         if self.args.scope:
             names = [s.name for s in info.scopes]
             if self.args.scope not in names:
@@ -52,12 +60,20 @@ class Script:
                 return
             self.window.prompt_panel.set_scope(self.args.scope)
 
+    def _open_file(self) -> None:
+        if not self.window.open_file(self.args.file):
+            self._failed(self.window.message.text())
+        elif not self.args.run:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(300, lambda: self._after_run(None))  # let the views paint first
+
     def _model_ready(self, info) -> None:
         if self.args.timings:
             print(f"model ready after {time.perf_counter() - _T0:.2f} s", file=sys.stderr)
         if self.args.run:
             self.window.run()
-        elif self.args.quit:
+        elif self.args.quit and not self.args.file:
             self._finish(0)
 
     def _result(self, result) -> None:

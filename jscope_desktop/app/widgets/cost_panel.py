@@ -49,12 +49,13 @@ class CostPanel(QGroupBox):
         self.table = QTableWidget(4, 3)
         self.table.setHorizontalHeaderLabels(["time", "× fwd", "× Temp."])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (arrows move in it)
         # every figure whole: columns as wide as their widest cell, the table as wide as them
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setWordWrap(False)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # as wide as its figures (_fit_width): never a sideways scroll bar of its own
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setMaximumHeight(130)
         self.note = QLabel("Run a scope to measure.")
@@ -105,10 +106,13 @@ class CostPanel(QGroupBox):
         return cost_rows(self.results, self.d_model, self.shared)
 
     def _fit_width(self) -> None:
-        """Columns as wide as their widest cell (no figure is cut); a panel narrower than the
-        table scrolls it sideways rather than widening the window (a minimum width here made
-        the window 2,068 px wide at start)."""
+        """Columns as wide as their widest cell and the table as wide as them, so no figure
+        hides behind a scroll bar; the right-hand column of the window scrolls as a whole when
+        it is narrower (it never widens the window)."""
         self.table.resizeColumnsToContents()
+        t = self.table
+        t.setMinimumWidth(t.verticalHeader().sizeHint().width() + 2 * t.frameWidth() + 4
+                          + t.horizontalHeader().length())
 
     def _show(self, rows: list[CostRow]) -> None:
         fwd, temp = rows[0].seconds, rows[1].seconds

@@ -12,6 +12,9 @@ from ...engine.results.result import AttributionResult, MatrixResult
 from ...render.core.units import visible_text
 from .plotting import pg
 
+NO_PREDICTION = ("No prediction yet. After a run, the model's most likely next tokens are "
+                 "listed here; click one to explain it.")
+
 
 class DistributionPanel(QGroupBox):
     """Bar chart of the top-k next-token probabilities.
@@ -35,10 +38,12 @@ class DistributionPanel(QGroupBox):
         self.plot.setMinimumHeight(180)
         self.bars: pg.BarGraphItem | None = None
         self.topk: list = []
-        self.stats = QLabel("No prediction yet.")
+        self.stats = QLabel(NO_PREDICTION)
         self.stats.setWordWrap(True)
         v.addWidget(self.plot, 1)
         v.addWidget(self.stats)
+        v.addStretch(0)
+        self.plot.setVisible(False)  # no empty axes before the first prediction
         self.plot.scene().sigMouseClicked.connect(self._clicked)
 
     def set_result(self, result: AttributionResult | None) -> None:
@@ -47,8 +52,9 @@ class DistributionPanel(QGroupBox):
             self.plot.removeItem(self.bars)
             self.bars = None
         self.topk = list(result.topk) if result else []
+        self.plot.setVisible(bool(self.topk))
         if not self.topk:
-            self.stats.setText("No prediction yet.")
+            self.stats.setText(NO_PREDICTION)
             return
         ys = list(range(len(self.topk)))
         probs = [t.prob for t in self.topk]

@@ -48,6 +48,9 @@ class ModelPanel(QGroupBox):
         self.source.setToolTip("The embedded model, or a recently opened folder or .gguf file; "
                                "drop a model folder or .gguf file here to open it")
         self.source.addItem("Embedded model (SmolLM2-135M-Instruct)", EMBEDDED)
+        self.source.setSizeAdjustPolicy(  # a long path must not widen the window
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(18)
         self.open_file = QPushButton("Open .gguf…")
         self.open_folder = QPushButton("Open folder…")
         self.device = QComboBox()

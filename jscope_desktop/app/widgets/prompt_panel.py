@@ -58,12 +58,18 @@ class PromptPanel(QWidget):
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type a prompt; Ctrl+Enter explains its next token.")
         self.prompt.setTabChangesFocus(True)
-        self.chat = QCheckBox("Wrap in the chat template (explain the assistant's first token)")
+        self.chat = QCheckBox("Chat template")
+        self.chat.setToolTip("Wrap the prompt in the model's chat template and explain the "
+                             "assistant's first token")
         v.addWidget(self.prompt, 1)
         v.addWidget(self.chat)
         outer.addWidget(box, 1)
         outer.addWidget(self._build_scope_box())
-        outer.addLayout(self._build_buttons())
+        # Run, Cancel, Compare and Generate: a block of their own, which the window keeps in view
+        # below the (scrolling) panels on a short screen
+        self.actions = QWidget()
+        self.actions.setLayout(self._build_buttons())
+        self.actions.layout().setContentsMargins(0, 0, 0, 0)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(self.ESTIMATE_DELAY_MS)
@@ -78,6 +84,10 @@ class PromptPanel(QWidget):
         form = QFormLayout(box)
         self.scope = QComboBox()
         self.scope.addItem("Starting the engine…", None)
+        for combo in (self.scope,):  # a plugin's long label must not widen the window
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         self.explanation = QLabel("")
         self.explanation.setWordWrap(True)
         self.target = QLineEdit()
@@ -111,9 +121,11 @@ class PromptPanel(QWidget):
     def _build_buttons(self) -> QVBoxLayout:
         v = QVBoxLayout()
         row = QHBoxLayout()
-        self.run_button = QPushButton("Run  (Ctrl+Enter)")
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Explain the prediction after the prompt (Ctrl+Enter)")
         self.run_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the run (Esc)")
         self.cancel_button.setEnabled(False)
         self.cost_label = QLabel("")
         self.cost_label.setToolTip("The run's predicted time and peak memory")

@@ -62,8 +62,9 @@ class ViewControls(QWidget):
             w.setToolTip(tip)
             row.addWidget(w)
         row.insertWidget(6, self.zoom_label)
-        for combo, chars in ((self.cmap, 16), (self.exclude, 14)):  # long item texts must not
-            combo.setSizeAdjustPolicy(  # widen the window: the list still shows them whole
+        # long item texts must not widen the window: the list still shows them whole
+        for combo, chars in ((self.cmap, 9), (self.exclude, 10), (self.granularity, 6)):
+            combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(chars)
         row.addStretch(1)

@@ -20,8 +20,17 @@ from ..widgets.distribution_panel import DistributionPanel
 from ..widgets.matrix_view import MatrixView
 from ..widgets.model_panel import ModelPanel
 from ..widgets.prompt_panel import PromptPanel
+from ..widgets.scrolling import scrolled
 from ..widgets.strip_widget import StripWidget
 from ..widgets.view_controls import ViewControls
+
+DEFAULT_SIZES = (380, 720, 340)  # the splitter's columns after "Reset layout"
+
+
+FIRST_START = ("<b>Try it:</b> type a prompt such as <i>The capital of France is</i> and press "
+               "Ctrl+Enter (or Run). <br>Each token of the prompt is then coloured by how much "
+               "it moved the model's next-token prediction: the brighter, the more it mattered. "
+               "Hover a token for its score; click one to explain the prediction after it.")
 
 
 def build_window(window) -> None:
@@ -33,6 +42,7 @@ def build_window(window) -> None:
     lv = QVBoxLayout(left)
     lv.addWidget(window.model_panel)
     lv.addWidget(window.prompt_panel, 1)
+    lv.setContentsMargins(0, 0, 0, 0)
     window.message = QLabel("")
     window.message.setWordWrap(True)
     window.message.setVisible(False)
@@ -43,7 +53,7 @@ def build_window(window) -> None:
     window.countdown = Countdown(window.progress)  # the time left, recounted every second
     window.view_controls = ViewControls()
     window.strip = StripWidget()
-    window.ranking = QLabel("")
+    window.ranking = QLabel(FIRST_START)
     window.ranking.setWordWrap(True)
     strip_page = QWidget()
     sv = QVBoxLayout(strip_page)
@@ -76,10 +86,19 @@ def build_window(window) -> None:
     rv.addWidget(window.distribution, 1)
     rv.addWidget(window.cost_panel)
     split = QSplitter()
-    for w in (left, center, right):
+    left_column = QWidget()  # the panels scroll; the run buttons stay in view below them
+    cv_left = QVBoxLayout(left_column)
+    cv_left.addWidget(scrolled(left), 1)
+    cv_left.addWidget(window.prompt_panel.actions)
+    bar = right.style().pixelMetric(right.style().PixelMetric.PM_ScrollBarExtent)
+    # the right column keeps its first width as its minimum: a cost table of unusually long
+    # figures scrolls sideways there rather than widening the window
+    for w in (left_column, center, scrolled(right, right.minimumSizeHint().width() + bar + 4)):
         split.addWidget(w)
-    split.setSizes([380, 720, 340])
+    split.setSizes(list(DEFAULT_SIZES))
     split.setStretchFactor(1, 1)
+    split.setChildrenCollapsible(False)
+    window.splitter = split
     window.setCentralWidget(split)
     from .menus import build_menus
 

@@ -16,8 +16,10 @@ from ...engine.results.request import AttributionRequest
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
 from ..actions.file_actions import FileActions
+from ..actions.open_actions import OpenActions
 from ..background import jobs
 from ..background.estimates import RunEstimates
+from ..background.live import LiveAttribution
 from ..background.worker import Job, Worker
 from ..settings import AppSettings
 from ..widgets.model_panel import dropped_model_path
@@ -25,7 +27,7 @@ from ..widgets.strip_widget import ranking_text
 from .layout import build_window
 
 
-class MainWindow(QMainWindow, FileActions):
+class MainWindow(QMainWindow, FileActions, OpenActions):
     """Jacobian Scopes Desktop's window.
 
     Signals:
@@ -69,11 +71,14 @@ class MainWindow(QMainWindow, FileActions):
         except BaseException:
             self.worker.shutdown()  # a failed build leaves no thread behind
             raise
-        self.resize(1440, 900)
+        self.reset_layout()
         if self.settings.geometry():
             self.restoreGeometry(self.settings.geometry())
+        if self.settings.geometry("splitter"):
+            self.splitter.restoreState(self.settings.geometry("splitter"))
         self.restore_settings()
         self.estimates = RunEstimates(self)
+        self.live = LiveAttribution(self)
         self._submit("engine", jobs.engine_info, self._engine_ready)
         if model is not None:
             self.model_panel.show_model(model.info)
@@ -87,7 +92,8 @@ class MainWindow(QMainWindow, FileActions):
         p.run_requested.connect(self.run)
         p.cancel_requested.connect(self.cancel)
         p.compare_requested.connect(self.compare)
-        p.compare_button.setText("Compare scopes (chosen in the Compare tab)")
+        p.compare_button.setText("Compare scopes")
+        p.compare_button.setToolTip("Run the scopes ticked in the Compare tab in one pass")
         self.compare_view.run_requested.connect(self.compare)
         p.generate_requested.connect(self.generate)
         p.prompt.textChanged.connect(lambda: p.set_position(None))
@@ -148,16 +154,20 @@ class MainWindow(QMainWindow, FileActions):
         self._pending_source = source
         return self._load_job
 
-    def run(self, request: AttributionRequest | None = None) -> Job:
-        """Explain the current prompt (or ``request``); a new run supersedes a running one."""
+    def run(self, request: AttributionRequest | None = None, live: bool = False) -> Job:
+        """Explain the current prompt (or ``request``); a new run supersedes a running one. A
+        ``live`` run (started by typing, predicted cheap and fitting) asks nothing first and is
+        shown only while its prompt is still the one on screen."""
         req = request or self.prompt_panel.request()
-        force = self.estimates.confirm(req)  # a run predicted not to fit asks first
+        force = False if live else self.estimates.confirm(req)  # too big: ask first
         if force is None:
             return self._run_job
+        done = self.show_result if not live else lambda r: (
+            r if req.prompt != self.prompt_panel.prompt.toPlainText() else self.show_result(r))
         self._submit("run", jobs.attribute_job(
-            self.holder, req, self.prompt_panel.memory_limit_bytes(), force), self.show_result,
+            self.holder, req, self.prompt_panel.memory_limit_bytes(), force), done,
             self._run_job, run=True)
-        self.statusBar().showMessage(f"Running {scope_label(req.scope)}…")
+        self.statusBar().showMessage(f"{'Live: r' if live else 'R'}unning {scope_label(req.scope)}…")
         return self._run_job
 
     def run_exact(self) -> Job:
@@ -352,7 +362,8 @@ class MainWindow(QMainWindow, FileActions):
     def _view_changed(self, view: dict) -> None:
         for v in (self.strip, self.compare_view, self.matrix_view, self.series_tab):
             v.set_view(**view)
-        self.ranking.setText(ranking_text(self.strip.units))
+        if self.result is not None:  # before the first run the first-start hint stays
+            self.ranking.setText(ranking_text(self.strip.units))
         for key, value in view.items():
             self.settings.set(key, value)
 
@@ -377,6 +388,20 @@ class MainWindow(QMainWindow, FileActions):
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.model_panel.dropEvent(event)
+
+    def reset_layout(self) -> None:
+        """Put the columns back to their first widths and the window to its first size: 1440 ×
+        900 px, or 92 % of the screen's free area where that is smaller (a laptop)."""
+        from .layout import DEFAULT_SIZES
+
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = 1440, 900
+        if screen is not None and screen.width() > 0:
+            width = min(width, round(screen.width() * 0.92))
+            height = min(height, round(screen.height() * 0.92))
+        self.resize(max(width, self.minimumSizeHint().width()), height)
+        share = sum(DEFAULT_SIZES)
+        self.splitter.setSizes([round(width * s / share) for s in DEFAULT_SIZES])
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.save_settings()

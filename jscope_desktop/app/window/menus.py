@@ -26,7 +26,12 @@ def build_menus(window) -> None:
     bar = window.menuBar()
     f = bar.addMenu("&File")
     mp = window.model_panel
-    window.act_open = _action(window, f, "&Open model file…", mp.choose_file, ["Ctrl+O"])
+    window.act_open = _action(window, f, "&Open…", window.open_file, ["Ctrl+O"],
+                              "Open a saved session, result (JSON) or web page")
+    window.recent_menu = f.addMenu("Open &recent")
+    window.refresh_recent_menu()
+    f.addSeparator()
+    _action(window, f, "Open &model file (.gguf)…", mp.choose_file, ["Ctrl+M"])
     _action(window, f, "Open model &folder…", mp.choose_folder, ["Ctrl+Shift+O"])
     f.addSeparator()
     window.act_save_image = _action(window, f, "&Save image…", window.save_image, ["Ctrl+S"],
@@ -37,8 +42,7 @@ def build_menus(window) -> None:
     _action(window, f, "Save as &web page…", window.save_web_page, [],
             "One self-contained HTML file: hover a token for its score; the JSON is inside")
     f.addSeparator()
-    _action(window, f, "Open s&ession…", window.open_session)
-    _action(window, f, "Save se&ssion…", window.save_session)
+    _action(window, f, "Save se&ssion…", window.save_session, ["Ctrl+Shift+S"])
     f.addSeparator()
     _action(window, f, "&Quit", window.close, [QKeySequence.StandardKey.Quit])
     r = bar.addMenu("&Run")
@@ -53,6 +57,15 @@ def build_menus(window) -> None:
     _action(window, v, "Zoom &in", lambda: vc.set_zoom(vc.zoom * 1.25), ["Ctrl++", "Ctrl+="])
     _action(window, v, "Zoom &out", lambda: vc.set_zoom(vc.zoom / 1.25), ["Ctrl+-"])
     _action(window, v, "&Reset zoom", lambda: vc.set_zoom(1.0), ["Ctrl+0"])
+    _action(window, v, "Reset &layout", window.reset_layout, [],
+            "Put the panels back to their first widths and the window to its first size")
+    live = QAction("&Live attribution", window, checkable=True)
+    live.setStatusTip("Explain the prompt as you type, while a run is predicted to take under "
+                      "half a second")
+    live.setChecked(bool(window.settings.get("live")))
+    live.toggled.connect(lambda on: window.live.set_enabled(on))
+    v.addAction(live)
+    window.act_live = live
     dark = QAction("&Dark palette", window, checkable=True)
     dark.setChecked(window.settings.get("dark"))
     dark.toggled.connect(lambda on: set_dark(window, on))

@@ -1,0 +1,54 @@
+"""Live attribution: the picture follows the prompt as the user types, while the run is cheap.
+
+After each debounced change of the request the window's estimate is computed anyway
+(:class:`~.estimates.RunEstimates`); when it predicts a run under :data:`LIVE_LIMIT_S` seconds
+that fits in memory, the run starts by itself. A keystroke cancels a live run that has become
+stale at once (the worker is free for the next one), and a result is shown only if its prompt is
+still the prompt on screen. Typing never waits for the worker: every step is a queued job.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+LIVE_LIMIT_S = 0.5  # a run predicted longer than this waits for Run (Ctrl+Enter)
+
+
+class LiveAttribution(QObject):
+    """View ▸ Live attribution for ``window`` (a MainWindow): on by default, remembered."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.enabled = bool(window.settings.get("live"))
+        self.job = None  # the live run under way
+        window.prompt_panel.prompt.textChanged.connect(self._typed)
+
+    def set_enabled(self, on: bool) -> None:
+        """Turn live attribution on or off (and remember it); on, the current prompt runs at
+        once if it is cheap."""
+        self.enabled = on
+        self.window.settings.set("live", on)
+        if on:
+            self.window.estimates.refresh()
+
+    def _typed(self) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()  # its prompt is no longer the one on screen
+
+    def consider(self, req, est) -> None:
+        """Called with each fresh estimate ``est`` (a ``cost_model.Estimate``) of ``req``: run it
+        live when it is the panel's current request and cheap enough; say why not otherwise."""
+        w = self.window
+        if not self.enabled or est is None or isinstance(est, str) or w.holder.lm is None:
+            return
+        if req != w.prompt_panel.request() or not (req.prompt or "").strip():
+            return  # the prompt moved on: a newer estimate follows
+        if w._run_job is not None and w._run_job is not self.job:
+            return  # the user's own run is under way: it wins
+        if est.seconds > LIVE_LIMIT_S or not est.fits:
+            w.statusBar().showMessage(
+                f"Live attribution waits: this run is predicted to take {est.seconds:.1f} s "
+                f"(live runs are those under {LIVE_LIMIT_S} s); press Run.", 8000)
+            return
+        self.job = w.run(req, live=True)

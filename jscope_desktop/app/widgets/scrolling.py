@@ -1,0 +1,32 @@
+"""Columns that scroll rather than make the window larger than a laptop's screen."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
+
+
+class FittingScrollArea(QScrollArea):
+    """A vertical scroll area as wide as its widget needs (its minimum width follows the
+    widget's, e.g. when a combo box gets longer items), so it scrolls only up and down."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        inner = self.widget().minimumSizeHint() if self.widget() else QSize(0, 0)
+        bar = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        return QSize(inner.width() + bar + 2 * self.frameWidth() + 2, 60)
+
+
+def scrolled(widget: QWidget, min_width: int | None = None) -> QScrollArea:
+    """``widget`` in a frameless scroll area, at least ``min_width`` px wide (None: as wide as
+    the widget's own minimum plus a vertical scroll bar, so only a short screen scrolls it):
+    a column that does not fit scrolls instead of making the window larger than the screen."""
+    area = FittingScrollArea() if min_width is None else QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    if min_width is None:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    else:
+        area.setMinimumWidth(min_width)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    return area

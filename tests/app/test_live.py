@@ -1,0 +1,67 @@
+"""Live attribution: the picture follows the prompt as the user types (debounced, a stale run
+cancelled, a stale result never shown), only while the predicted run is cheap."""
+
+from __future__ import annotations
+
+import time
+
+from jscope_desktop.app.background import jobs
+from jscope_desktop.app.background.live import LIVE_LIMIT_S
+
+
+def _shown_with_text(window) -> list[tuple[str, str]]:
+    """(the result's prompt as tokens, the prompt on screen) each time a result is shown."""
+    seen: list[tuple[str, str]] = []
+    window.result_shown.connect(lambda r: seen.append(
+        ("".join(r.tokens[1:]), window.prompt_panel.prompt.toPlainText())))
+    return seen
+
+
+def test_typing_runs_the_prompt_and_never_shows_a_stale_result(qtbot, make_window, tiny_llama,
+                                                               monkeypatch):
+    real = jobs.attribute_job
+
+    def slow_job(*args, **kwargs):  # every run outlasts the next keystroke
+        run = real(*args, **kwargs)
+
+        def slowly(progress, cancel):
+            time.sleep(0.4)
+            return run(progress, cancel)
+        return slowly
+
+    monkeypatch.setattr(jobs, "attribute_job", slow_job)
+    window = make_window(tiny_llama, live=True)
+    assert window.act_live.isChecked()
+    seen = _shown_with_text(window)
+    prompt = window.prompt_panel.prompt
+    prompt.clear()
+    qtbot.keyClicks(prompt, "12,")
+    qtbot.waitUntil(lambda: window._run_job is not None, timeout=20000)  # a live run started
+    qtbot.keyClicks(prompt, "34")  # while it runs: it is stale now
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == "12,34", timeout=30000)
+    qtbot.keyClicks(prompt, "5")
+    qtbot.keyClicks(prompt, "6")
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == "12,3456", timeout=30000)
+    qtbot.wait(800)  # nothing late arrives
+    assert seen and all(shown == on_screen for shown, on_screen in seen), seen
+    assert "12," not in [s for s, _ in seen]  # the stale run's result was never shown
+
+
+def test_live_off_and_expensive_runs_wait_for_run(qtbot, make_window, tiny_llama, monkeypatch):
+    window = make_window(tiny_llama, live=True)
+    seen = _shown_with_text(window)
+    window.act_live.setChecked(False)
+    assert window.settings.get("live") is False
+    window.prompt_panel.prompt.setPlainText("12,34,")
+    qtbot.wait(1500)
+    assert seen == [] and window._run_job is None
+    window.act_live.setChecked(True)  # on again: the prompt on screen runs
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == "12,34,", timeout=20000)
+    from jscope_desktop.app.background import live
+
+    monkeypatch.setattr(live, "LIVE_LIMIT_S", 0.0)  # every run is now "too long" to go live
+    window.prompt_panel.prompt.setPlainText("98,76,")
+    qtbot.waitUntil(lambda: "Live attribution waits" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert seen[-1][0] == "12,34," and window._run_job is None
+    assert LIVE_LIMIT_S == 0.5

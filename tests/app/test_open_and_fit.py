@@ -1,0 +1,147 @@
+"""The app at a person's desk: it opens what it saved (every kind of result, sessions, web pages;
+from File ▸ Open, Open Recent or the command line), refuses anything else in one sentence
+without losing what is on screen, adds a missing suffix, and fits a 1,280 × 720 screen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QPushButton, QWidget
+
+from jscope_desktop.engine.explain.generation import generate_attribution
+from jscope_desktop.engine.explain.multi import attribute_many
+from jscope_desktop.engine.results.request import AttributionRequest
+from jscope_desktop.engine.series.explain import SeriesRequest, explain_series
+from jscope_desktop.render.outputs import save_page
+
+PROMPT = "12,34,56,"
+
+
+@pytest.fixture
+def saved(tiny_llama, tmp_path):
+    """One file of every kind the product writes, from real runs of the tiny model."""
+    from jscope_desktop.engine.explain.attribute import attribute
+
+    results = {
+        "single": attribute(tiny_llama, AttributionRequest(prompt=PROMPT, scope="fisher")),
+        "multi": attribute_many(tiny_llama, AttributionRequest(prompt=PROMPT),
+                                ["temperature", "semantic"]),
+        "matrix": generate_attribution(tiny_llama, PROMPT, 3),
+        "series": explain_series(tiny_llama, SeriesRequest(values=[12.0, 40, 33, 70, 21, 55])),
+    }
+    files = {}
+    for kind, r in results.items():
+        r.save(tmp_path / f"{kind}.json")
+        save_page(r, tmp_path / f"{kind}.html")
+        files[kind] = (tmp_path / f"{kind}.json", tmp_path / f"{kind}.html")
+    return results, files
+
+
+def _shown(window, kind):
+    return {"single": lambda: window.result, "multi": lambda: window.compare_view.multi,
+            "matrix": lambda: window.matrix_view.result,
+            "series": lambda: window.series_tab.result}[kind]()
+
+
+def test_every_saved_kind_opens_as_it_was_saved(qtbot, make_window, tiny_llama, saved, tmp_path):
+    results, files = saved
+    window = make_window(tiny_llama)
+    for kind, (json_path, page_path) in files.items():
+        for path in (json_path, page_path):
+            assert window.open_file(str(path)), window.message.text()
+            assert _shown(window, kind).to_dict() == results[kind].to_dict(), (kind, path)
+            assert window.statusBar().currentMessage() == f"Opened {path.name}."
+    tab = {"single": 0, "multi": 1, "matrix": 2, "series": 3}
+    assert window.tabs.currentIndex() == tab["series"]
+    assert window.open_file(str(files["matrix"][0])) and window.tabs.currentIndex() == tab["matrix"]
+    recent = [a.text() for a in window.recent_menu.actions()]
+    assert recent[0] == "matrix.json" and "single.html" in recent and len(recent) <= 8
+    window.save_session(str(tmp_path / "mine"))  # no suffix: the session's is added
+    assert (tmp_path / "mine.jscope.json").is_file()
+    other = make_window(tiny_llama)
+    assert other.open_file(str(tmp_path / "mine.jscope.json"))
+    assert other.result.to_dict() == window.result.to_dict()
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"", "result file"),
+    (b"\xff\xfe\x00garbage", "result file"),
+    (b"[1, 2, 3]", "not a table"),
+    (b'{"kind": "jscope-session", "version": 99}', "session"),
+    (b'{"version": 1, "tokens": ["a"]}', "not a Jacobian Scopes result"),
+])
+def test_a_file_that_is_no_result_is_one_sentence_and_changes_nothing(
+        qtbot, make_window, tiny_llama, saved, tmp_path, content, needle):
+    results, files = saved
+    window = make_window(tiny_llama)
+    assert window.open_file(str(files["single"][0]))
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    assert not window.open_file(str(bad))
+    text = window.message.text()
+    assert needle in text and "\n" not in text and "Traceback" not in text, text
+    assert window.result.to_dict() == results["single"].to_dict()  # still on screen
+
+
+def test_pages_and_odd_paths_are_refused_in_one_sentence(qtbot, make_window, tiny_llama, tmp_path):
+    window = make_window(tiny_llama)
+    page = tmp_path / "other.html"
+    page.write_text("<html><body>not ours</body></html>", encoding="utf-8")
+    cases = {page: "not a web page written by Jacobian Scopes",
+             tmp_path / "missing.json": "does not exist", tmp_path: "result file"}
+    for path, needle in cases.items():
+        assert not window.open_file(str(path))
+        assert needle in window.message.text(), (path, window.message.text())
+    broken = tmp_path / "broken.html"  # an embedded result that is not one
+    broken.write_text('<script type="application/json" id="jscope-result">{"x": 1}</script>',
+                      encoding="utf-8")
+    assert not window.open_file(str(broken))
+    assert "The result inside broken.html" in window.message.text()
+
+
+def _clipped(window: QWidget, widgets: list[QWidget]) -> list[str]:
+    """The widgets not wholly visible inside ``window`` (their visible region is not all of
+    them: cut by the window edge or by a scroll area)."""
+    bad = []
+    for w in widgets:
+        if not w.isVisible():
+            bad.append(f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r} hidden")
+            continue
+        if w.visibleRegion().boundingRect().size() != w.rect().size():
+            bad.append(f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r} clipped")
+    return bad
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)])
+def test_the_window_fits_a_laptop_and_every_control_is_whole(qtbot, make_window, tiny_llama,
+                                                             size):
+    window = make_window(tiny_llama)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720, hint
+    window.resize(*size)
+    window.reset_layout() if size == (1920, 1080) else None
+    window.resize(*size)
+    qtbot.wait(100)
+    assert (window.width(), window.height()) == size
+    panel = window.prompt_panel
+    controls = [panel.run_button, panel.cancel_button, panel.scope, panel.prompt,
+                panel.compare_button, panel.generate_button, window.view_controls.cmap,
+                window.view_controls.exclude, window.cost_panel.measure, window.cost_panel.exact]
+    assert _clipped(window, controls) == []
+    table = window.cost_panel.table
+    needed = sum(table.columnWidth(c) for c in range(table.columnCount()))
+    assert table.viewport().width() >= needed  # every figure of the cost table in view
+    assert _clipped(window, [table]) == []
+    buttons = [b for b in window.findChildren(QPushButton) if b.isVisibleTo(window)
+               and window.tabs.currentWidget().isAncestorOf(b) is False]
+    assert all(b.width() >= b.minimumSizeHint().width() for b in buttons)  # no cut labels
+
+
+def test_reset_layout_and_first_start(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    assert "Try it" in window.ranking.text()  # the empty state teaches
+    assert not window.distribution.plot.isVisible()  # no meaningless axes before a run
+    assert "No prediction yet" in window.distribution.stats.text()
+    window.splitter.setSizes([100, 1000, 100])
+    window.reset_layout()
+    left, middle, right = window.splitter.sizes()
+    assert middle > left > 200 and right > 200
