@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench setup clean fuzz lock test-latest
+.PHONY: run test lint bench setup clean fuzz lock test-latest docs docs-figures
 
 # Every version the suite was run with, resolved by pip-compile (pip-tools) within pyproject.toml's
 # ranges: `make lock` re-resolves, `make test-latest` tries the newest without the lock.
@@ -32,15 +32,27 @@ $(STAMP): pyproject.toml Makefile $(LOCK_TEST)
 run: $(STAMP)
 	$(BIN)/jscope-desktop
 
-test: $(STAMP)
+# The suite builds the site first (strict): a broken link or a failed notebook fails make test.
+test: docs
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# ---- The documentation site (issue 26): MkDocs Material, strict and offline, into build/site/
+# (open build/site/index.html). The hooks in docs/hooks/ generate the CLI reference, the results
+# pages, the case-study pages and the executed quickstart notebook.
+docs: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/mkdocs build --strict --quiet
+
+# The case studies' pictures (committed under docs/content/tutorials/case-studies/runs/): rerun
+# the real `jscope examples` for each after an engine or render change (minutes).
+docs-figures: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/tools/case_studies.py
 
 # The property-based tests with Hypothesis's large profile (2,000 examples each, minutes).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/cli/test_fuzz_inputs.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check jscope_desktop tests benchmarks
+	$(BIN)/ruff check jscope_desktop tests benchmarks docs
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[bench]'
