@@ -40,7 +40,7 @@ test: docs
 # (open build/site/index.html). The hooks in docs/hooks/ generate the CLI reference, the results
 # pages, the case-study pages and the executed quickstart notebook.
 docs: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 QT_QPA_PLATFORM=offscreen $(BIN)/mkdocs build --strict --quiet
 
 # The case studies' pictures (committed under docs/content/tutorials/case-studies/runs/): rerun
 # the real `jscope examples` for each after an engine or render change (minutes).

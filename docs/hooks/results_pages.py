@@ -86,12 +86,16 @@ def _gigabytes(n: float) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
+def _gibibytes(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
 def environment(data: dict[str, dict]) -> jinja2.Environment:
     """The Jinja environment of the pages: strict, with the helpers as globals and filters."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     env.globals.update(r=data, measured_on=lambda name: measured_on(data, name), plot=plot)
-    env.filters.update(num=_number, pct=_percent, gb=_gigabytes)
+    env.filters.update(num=_number, pct=_percent, gb=_gigabytes, gib=_gibibytes)
     return env
 
 
