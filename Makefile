@@ -34,7 +34,7 @@ run: $(STAMP)
 
 # The suite builds the site first (strict): a broken link or a failed notebook fails make test.
 test: docs
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	JSCOPE_DOCS_SITE=build/site QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 # ---- The documentation site (issue 26): MkDocs Material, strict and offline, into build/site/
 # (open build/site/index.html). The hooks in docs/hooks/ generate the CLI reference, the results
