@@ -10,7 +10,6 @@ results' interactive pages (their ``<iframe srcdoc>``) as they are.
 from __future__ import annotations
 
 import base64
-import html
 import os
 import tempfile
 import time
@@ -58,8 +57,8 @@ def execute(path: Path):
 def _output_markdown(output: dict) -> str:
     """One cell output as Markdown (or raw HTML); errors never reach here (they fail the run)."""
     kind = output.get("output_type")
-    if kind == "stream":
-        return f"```text\n{output['text'].rstrip()}\n```"
+    if kind == "stream":  # stderr (library warnings naming this machine's paths) is not shown
+        return f"```text\n{output['text'].rstrip()}\n```" if output.get("name") == "stdout" else ""
     data = output.get("data", {})
     if "text/html" in data:
         return f'<div class="nb-output" markdown="0">\n{data["text/html"].strip()}\n</div>'
@@ -74,21 +73,22 @@ def _output_markdown(output: dict) -> str:
 
 def notebook_markdown(nb, seconds: float) -> str:
     """The executed notebook ``nb`` as one Markdown page."""
-    parts = [
+    note = [
         '!!! note "Executed when this site was built"',
         f"    This is [`examples/quickstart.ipynb`](quickstart.ipynb) run top to bottom in a "
         f"Jupyter kernel on the embedded model, offline ({seconds:.0f} s here); the pages "
         "below are the live results (hover a token for its score and rank).",
-        "",
     ]
-    for cell in nb.cells:
+    parts = []
+    for n, cell in enumerate(nb.cells):
         source = cell.source.rstrip()
         if cell.cell_type == "markdown":
             parts.append(source)
         elif cell.cell_type == "code":
-            parts.append(f"```python\n{html.unescape(source)}\n```")
-            parts += [_output_markdown(o) for o in cell.get("outputs", [])]
-        parts.append("")
+            parts.append(f"```python\n{source}\n```")
+            parts += [m for m in map(_output_markdown, cell.get("outputs", [])) if m]
+        if n == 0:  # after the notebook's title
+            parts.append("\n".join(note))
     return "\n\n".join(parts)
 
 
