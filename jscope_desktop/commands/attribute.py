@@ -89,7 +89,7 @@ def add_cost_options(p) -> None:
 
 
 def memory_size(text: str) -> int:
-    """argparse type: a memory size such as 8GB (the engine's one parser)."""
+    """An argparse type: a memory size such as 8GB (the engine's one parser)."""
     import argparse
 
     from ..engine.planning.cost_model import parse_size

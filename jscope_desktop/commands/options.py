@@ -62,7 +62,7 @@ def add_exclude_option(p) -> None:
 
 
 def exclusion(text: str) -> ScaleExclusion:
-    """argparse type: a :class:`ScaleExclusion` read from its text."""
+    """An argparse type: a :class:`ScaleExclusion` read from its text."""
     try:
         return ScaleExclusion.parse(text)
     except ValueError as exc:
@@ -70,7 +70,7 @@ def exclusion(text: str) -> ScaleExclusion:
 
 
 def positive_integer(text: str) -> int:
-    """argparse type: an integer of at least 1."""
+    """An argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")

@@ -29,14 +29,25 @@ def user_path(path: str | Path) -> Path:
 
 def read_user_text(path: str | Path, what: str = "file", encoding: str = "utf-8",
                    whole: bool = False) -> str:
-    """The whole text of ``path``.
+    r"""The whole text of ``path``.
 
-    Raises a one-sentence :class:`JScopeError` naming ``what`` (e.g. "prompts file") for a
-    missing, unreadable or undecodable file, or one over :data:`MAX_TEXT_BYTES` (never read past
-    it, so a device or an endless pipe is refused too), unless ``whole``: a file this program
-    wrote itself, such as a batch's output being resumed, is read whatever its size. Newlines
-    are read as
-    :func:`open` reads them in text mode (``\r\n`` and ``\r`` become ``\n``).
+    Newlines are read as :func:`open` reads them in text mode (``\r\n`` and ``\r`` become
+    ``\n``).
+
+    Args:
+        path: the file (``~`` is expanded).
+        what: what the file is, for the error sentence (e.g. ``"prompts file"``).
+        encoding: the text encoding.
+        whole: read a file this program wrote itself (such as a batch's output being resumed)
+            whatever its size.
+
+    Returns:
+        The text.
+
+    Raises:
+        JScopeError: one sentence naming ``what`` for a missing, unreadable or undecodable
+            file, or one over :data:`MAX_TEXT_BYTES` unless ``whole`` (never read past it, so a
+            device or an endless pipe is refused too).
     """
     p = user_path(path)
     try:
