@@ -9,8 +9,8 @@ r.save("paris.json"); js.load_result("paris.json")
 ```
 
 Every function here is a thin front on the engine: the settings of a run are the fields of
-:class:`~jscope_desktop.engine.results.request.AttributionRequest` (passed through as keywords), errors
-are one-sentence :class:`~jscope_desktop.engine.errors.JScopeError`. Importing this module
+`AttributionRequest` (passed through as keywords), errors
+are one-sentence `JScopeError`. Importing this module
 registers the render layer's web page as the way results display themselves in Jupyter.
 """
 
@@ -56,7 +56,7 @@ def load_model(path: str | os.PathLike | None = None, device: str = "auto",
         dtype: ``float32`` (default), ``bfloat16`` or ``float16``.
 
     Returns:
-        A :class:`LoadedModel` (eval mode, frozen weights); ``lm.info`` describes it.
+        A `LoadedModel` (eval mode, frozen weights); ``lm.info`` describes it.
     """
     return _load_model(path, device, dtype)
 
@@ -81,14 +81,16 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
     """Explain which input tokens caused ``lm``'s prediction after ``prompt``.
 
     Args:
-        lm: a model from :func:`load_model`.
+        lm: a model from `load_model`.
         prompt: the text (or a list of token ids, fed exactly as given).
         scope: ``semantic``, ``contrast``, ``temperature``, ``fisher``, ``integrated``,
-            ``grad_input`` or a plugin scope's name (:func:`scopes` lists them); several scopes
-            (a list, ``"a,b,c"`` or ``"all"``) run on one forward graph (see :func:`compare`).
+            ``grad_input`` or a plugin scope's name (`scopes` lists them); several scopes
+            (a list, ``"a,b,c"`` or ``"all"``) run on one forward graph (see `compare`).
         target: the token to explain, as text of exactly one token (Semantic, Contrast);
-            default the model's top-1 prediction. ``target_id``: the same as an id.
-        foil: the token to contrast against (Contrast); default the top-2. ``foil_id``: as an id.
+            default the model's top-1 prediction.
+        target_id: the target as a token id instead of text.
+        foil: the token to contrast against (Contrast); default the top-2.
+        foil_id: the foil as a token id instead of text.
         position: the token index whose next-token prediction is explained; default the last,
             negative counts from the end.
         chat: wrap the prompt in the model's chat template.
@@ -103,11 +105,11 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
         **unexpected: any other keyword is refused with one sentence naming the settings.
 
     Returns:
-        An :class:`AttributionResult`: ``scores`` (one raw score per token, None after the
+        An `AttributionResult`: ``scores`` (one raw score per token, None after the
         explained position; ``result.to_numpy()`` gives them as an array, NaN where None),
         ``tokens``, ``topk`` (the explained prediction), ``timing`` (s). In Jupyter it displays
         itself as the interactive page; ``.save(path)`` writes the JSON. Several scopes give a
-        :class:`MultiScopeResult` (``results`` in the order asked, ``agreement`` Spearman
+        `MultiScopeResult` (``results`` in the order asked, ``agreement`` Spearman
         matrix, ``timing``).
 
     Raises:
@@ -133,14 +135,14 @@ def compare(lm: LoadedModel, prompt: str | list[int], scopes: list[str] | tuple[
     """Run several scopes on one prediction: one forward graph, one batched backward pass.
 
     Args:
-        lm: a model from :func:`load_model`.
+        lm: a model from `load_model`.
         prompt: the text (or a list of token ids).
         scopes: scope names in the order wanted (a list, ``"a,b,c"`` or ``"all"``).
-        **settings: the keyword settings of :func:`attribute` (a target applies to the scopes
+        **settings: the keyword settings of `attribute` (a target applies to the scopes
             that use one).
 
     Returns:
-        A :class:`MultiScopeResult`: ``results`` (one :class:`AttributionResult` per scope, each
+        A `MultiScopeResult`: ``results`` (one `AttributionResult` per scope, each
         equal to its single-scope run), ``agreement`` (Spearman ρ between every two scopes),
         ``timing``; ``to_numpy()`` gives the scores as an (S, T) array.
 
@@ -208,7 +210,7 @@ def generate(lm: LoadedModel, prompt: str, n_tokens: int = 8, scope: str = "temp
     all tokens before it.
 
     Returns:
-        A multi-position :class:`AttributionResult`: ``positions`` (N,) and ``scores`` (N, T),
+        A multi-position `AttributionResult`: ``positions`` (N,) and ``scores`` (N, T),
         row n explaining the token at ``positions[n] + 1``.
     """
     from .engine.explain.generation import generate_attribution
@@ -221,13 +223,14 @@ def series(lm: LoadedModel, system: str | None = None, values: list[float] | Non
     """Explain the model's prediction of a time series' next value (paper Sec. 3.4).
 
     Args:
+        lm: a model from `load_model`.
         system: a built-in generator (``logistic``, ``lorenz``, ``lorenz_drift``, ``brownian``,
             ``gbm``), or None with ``values`` given.
         values: the series itself (at least 3 numbers).
         **settings: ``n_values``, ``seed``, ``digits`` (2 or 3), ``cutoff``, ``scope``.
 
     Returns:
-        An :class:`AttributionResult` with ``series`` set (per-value scores and the model's exact
+        An `AttributionResult` with ``series`` set (per-value scores and the model's exact
         next-value distribution).
     """
     from .engine.series.explain import SeriesRequest, explain_series
@@ -242,8 +245,8 @@ def series(lm: LoadedModel, system: str | None = None, values: list[float] | Non
 
 def load_result(path: str | os.PathLike) -> AttributionResult | MultiScopeResult:
     """Read any saved result back: a single result, a generation matrix, a time series (each an
-    :class:`AttributionResult` of its kind), or a several-scopes result
-    (:class:`MultiScopeResult`). Every file written by 0.1.0 loads.
+    `AttributionResult` of its kind), or a several-scopes result
+    (`MultiScopeResult`). Every file written by 0.1.0 loads.
 
     Raises:
         JScopeError: the file is missing, not JSON, or not a Jacobian Scopes result (one sentence).

@@ -67,7 +67,8 @@ def save_picture(result: AnyResult, path: str | os.PathLike,
     Args:
         result: any kind of result (``render.figures.pictures.figure_for`` picks the picture).
         path: the file to write (replaced atomically).
-        options: the view options; or ``fields`` of :class:`FigureOptions` as keywords.
+        options: the view options (``FigureOptions``).
+        **fields: instead of ``options``, its fields as keywords (``cmap="magma"``, ...).
 
     Returns:
         The path written.

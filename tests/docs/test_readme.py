@@ -19,7 +19,7 @@ def test_the_readme_is_short_and_starts_with_the_two_commands():
     assert len(README.splitlines()) <= 150
     first_block = README.split("```")[1]
     assert "make run" in first_block and "make test" in first_block
-    assert "## Layout" in README and "engine/ (torch, no Qt)" in README
+    assert "## Layout" in README and "engine/ (no Qt)" in README
 
 
 def test_every_local_link_and_image_of_the_readme_exists():
