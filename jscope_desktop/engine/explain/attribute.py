@@ -222,7 +222,7 @@ def build_result(lm: LoadedModel, prep: Prepared, graph: Graph, scope_name: str,
         timing=Timing(forward_s=prep.forward_s, scope_s=scope_s,
                       backward_passes=out.backward_passes),
         fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, finite_or_none(
-            fisher.rel_error_estimate)) if fisher else None,
+            fisher.rel_error_estimate), _intervals(fisher, len(prep.ids))) if fisher else None,
         special=prep.special,
         roles=prep.roles,
         entropy=float(-(p * p.clamp_min(1e-300).log()).sum()),
@@ -260,6 +260,17 @@ def run_scope(scope: Scope, call: ScopeCall, n_fed: int) -> ScopeOutput:
         raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) gave NaN or infinite "
                           "scores.")
     return out
+
+
+def _intervals(fisher, n_ids: int) -> list | None:
+    """Fisher fast's rank intervals as the contract writes them: ``[lowest, highest]`` rank per
+    fed token (1 = the highest score), None after the explained position; None when the
+    estimate has none (exact, lowrank, fewer than two probes)."""
+    iv = getattr(fisher, "rank_intervals", None)
+    if iv is None:
+        return None
+    rows: list = [[int(a), int(b)] for a, b in iv.tolist()]
+    return rows + [None] * (n_ids - len(rows))
 
 
 def _text(tok, token_id: int | None) -> str | None:

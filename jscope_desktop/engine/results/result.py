@@ -39,6 +39,7 @@ class FisherInfo:
     rank: int
     probes: int
     rel_error_estimate: float | None
+    rank_intervals: list | None = None  # fast: per token [lowest, highest] likely rank (1 = top)
 
 
 @dataclass
