@@ -31,7 +31,7 @@ from jscope_desktop.engine.faithfulness.stats import spearman
 from jscope_desktop.engine.model.tokens import encode_prompt
 
 from .bench_fisher import exact_scores, prompts_of
-from .common import DATA, RESULTS, add_model_args, environment, load, write_result
+from .common import DATA, add_model_args, environment, load, write_result
 
 NAME = "fisher_ranks"
 HOLDOUT = DATA / "fisher_holdout.json"
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
                            "samples": fisher_config.RANK_INTERVAL_SAMPLES,
                            "top": fisher_config.RANK_TOP},
               "rules": table, "wall_s": time.perf_counter() - t0}
-    write_result(args.out if args.out != RESULTS else RESULTS, NAME, result)
+    write_result(args.out, NAME, result)
     for rule, v in table.items():
         print(f"{rule}: settled-pair error {v['settled_pair_error']}, top settled "
               f"{v['top_settled']}, top wrong {v['top_wrong']}, Spearman pass "
