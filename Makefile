@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench setup clean fuzz lock test-latest docs docs-figures
+.PHONY: run test lint bench setup clean fuzz lock test-latest docs docs-figures gpu-check
 
 # Every version the suite was run with, resolved by pip-compile (pip-tools) within pyproject.toml's
 # ranges: `make lock` re-resolves, `make test-latest` tries the newest without the lock.
@@ -57,6 +57,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -c $(LOCK_TEST) -e '.[bench]'
 	$(BIN)/python -m benchmarks.run_all
+
+# The GPU check (benchmarks/gpu_check.py): every scope on the device against the CPU, timings,
+# the memory estimate and a Ray batch, one JSON; exits 1 when a check failed. On a GPU machine:
+# `make gpu-check` (under 5 minutes); CI runs it on the CPU:
+# `make gpu-check GPU_CHECK_ARGS="--device cpu --quick"`.
+GPU_CHECK_ARGS ?= --device auto
+GPU_CHECK_JSON ?= build/gpu_check.json
+gpu-check: $(STAMP)
+	$(BIN)/python -m benchmarks.gpu_check $(GPU_CHECK_ARGS) --json $(GPU_CHECK_JSON)
 
 clean:
 	rm -rf $(VENV) $(LATEST_VENV) build dist *.egg-info

@@ -8,14 +8,24 @@ where the warm-up took 10 s or more (Fisher exact). A method whose next
 run is predicted (from its growth so far) to exceed ``limit_s`` is skipped from there on, so
 Fisher exact stops where it would take minutes.
 
+The engine call against a forward (``--engine-call``, ``cost_engine_call.json/png``): at 11,
+121, 512 and 1,029 tokens and 1 and 2 threads, a Temperature Scope's whole ``attribute()`` call
+(prediction, graph, backward pass, result) and its ``timing.scope_s`` against a plain no-grad
+forward of the same tokens, timed in one process, interleaved (forward, call, forward, call …)
+after one warm-up of each; the ratios are medians of the per-repeat ratios.
+
     python -m benchmarks.bench_cost [--lengths 32,64,...] [--repeats 3] [--limit-s 180]
+    python -m benchmarks.bench_cost --engine-call [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
+
+import torch
 
 from jscope_desktop.engine.compute.forward import plain_forward
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
@@ -161,6 +171,103 @@ def summary_rows(result: dict, at=(128, 1024)) -> list[list[str]]:
     return rows
 
 
+ENGINE_LENGTHS = (11, 121, 512, 1029)
+ENGINE_THREADS = (1, 2)
+# the issue's targets: whole Temperature call / plain forward, at most this, up to a length
+ENGINE_TARGETS = ((128, 1.9), (1029, 2.3))
+
+
+def engine_target(n_tokens: int) -> float:
+    """The ratio a whole Temperature call may reach at ``n_tokens`` (1.9× up to 128 tokens,
+    2.3× above)."""
+    return next((r for L, r in ENGINE_TARGETS if n_tokens <= L), ENGINE_TARGETS[-1][1])
+
+
+def engine_call(lm, lengths=ENGINE_LENGTHS, threads=ENGINE_THREADS, repeats=5,
+                log=print) -> dict:
+    """{threads: {length: {"forward_s", "call_s", "scope_s", "call_ratio", "scope_ratio",
+    "call_ratios", "target", "ok"}}}: seconds are medians; ``call_ratio`` is the median of
+    the per-repeat (whole call / plain forward) ratios, ``scope_ratio`` the same of
+    ``timing.scope_s`` / plain forward, ``ok`` whether ``call_ratio`` is within the target."""
+    before = torch.get_num_threads()
+    table: dict = {}
+    try:
+        for n_threads in threads:
+            torch.set_num_threads(n_threads)
+            rows = table[str(n_threads)] = {}
+            for L in lengths:
+                ids = lambada_ids(lm, L)
+                req = AttributionRequest(token_ids=ids, scope="temperature")
+                fwd, call, scope = [], [], []
+                for i in range(repeats + 1):  # the first of each is the warm-up
+                    f = plain_forward(lm, ids)[1]
+                    t0 = time.perf_counter()
+                    r = attribute(lm, req)
+                    c = time.perf_counter() - t0
+                    if i:
+                        fwd.append(f)
+                        call.append(c)
+                        scope.append(r.timing.scope_s)
+                ratios = [c / f for c, f in zip(call, fwd)]
+                row = {"forward_s": statistics.median(fwd), "call_s": statistics.median(call),
+                       "scope_s": statistics.median(scope),
+                       "call_ratio": statistics.median(ratios),
+                       "scope_ratio": statistics.median(s / f for s, f in zip(scope, fwd)),
+                       "call_ratios": ratios, "target": engine_target(L)}
+                row["ok"] = row["call_ratio"] <= row["target"]
+                rows[str(L)] = row
+                log(f"  engine call {n_threads} thr {L:5d} tokens  forward {row['forward_s']:.3f} s"
+                    f"  call {row['call_ratio']:.2f}× (target ≤ {row['target']}×)"
+                    f"  scope {row['scope_ratio']:.2f}×")
+    finally:
+        torch.set_num_threads(before)
+    return table
+
+
+def plot_engine_call(result: dict, out_dir):
+    """Whole call and scope_s over a plain forward against length, one line per thread count,
+    with the targets."""
+    plt = pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for k, (n_threads, rows) in enumerate(result["threads"].items()):
+        xs = [int(L) for L in rows]
+        ax.plot(xs, [v["call_ratio"] for v in rows.values()], "o-", color=f"C{k}",
+                label=f"whole call, {n_threads} thread{'s' if n_threads != '1' else ''}")
+        ax.plot(xs, [v["scope_ratio"] for v in rows.values()], "s--", color=f"C{k}", alpha=0.6,
+                label=f"timing.scope_s, {n_threads} thread{'s' if n_threads != '1' else ''}")
+    xs = result["lengths"]
+    ax.step(xs, [engine_target(L) for L in xs], where="mid", color="k", lw=1, label="target")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(L) for L in xs])
+    ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+    ax.set_xlabel("prompt length (tokens)")
+    ax.set_ylabel("seconds / plain no-grad forward")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    env = result["environment"]
+    ax.set_title(f"Temperature Scope: the engine call against a forward — {env['model']['name']}, "
+                 f"{env['device']}", fontsize=9)
+    return save_figure(plt, fig, out_dir, f"{NAME}_engine_call")
+
+
+def run_engine_call(lm, out_dir, lengths=ENGINE_LENGTHS, threads=ENGINE_THREADS, repeats=5,
+                    log=print) -> dict:
+    """Measure :func:`engine_call`, write ``cost_engine_call.json`` and ``.png``; return it."""
+    t0 = time.perf_counter()
+    table = engine_call(lm, lengths, threads, repeats, log)
+    result = {"environment": environment(lm), "lengths": list(lengths), "repeats": repeats,
+              "threads": table, "targets": {"upto_128": 1.9, "above_128": 2.3},
+              "ok": all(v["ok"] for rows in table.values() for v in rows.values()),
+              "timing": "one process, interleaved plain forward / whole attribute() call, one "
+                        "warm-up of each, medians of `repeats`",
+              "wall_s": time.perf_counter() - t0}
+    write_result(out_dir, f"{NAME}_engine_call", result)
+    plot_engine_call(result, out_dir)
+    return result
+
+
 def main(argv=None) -> int:
     """Command line of this benchmark alone."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -170,7 +277,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeat-upto", type=int, default=512)
     p.add_argument("--limit-s", type=float, default=180.0)
     p.add_argument("--methods", default=",".join(METHODS), help="subset of " + ", ".join(METHODS))
+    p.add_argument("--engine-call", action="store_true",
+                   help="only the whole Temperature call against a forward (11–1,029 tokens, "
+                        "1 and 2 threads)")
     args = p.parse_args(argv)
+    if args.engine_call:
+        run_engine_call(load(args), args.out, repeats=args.repeats)
+        return 0
     lengths = [int(x) for x in args.lengths.split(",")]
     methods = args.methods.split(",")
     if set(methods) - set(METHODS):

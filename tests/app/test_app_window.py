@@ -203,3 +203,18 @@ def test_a_failed_build_leaves_no_worker_thread(qtbot, monkeypatch, no_leaked_qt
     with pytest.raises(RuntimeError, match="no widgets today"):
         MainWindow(autoload=False)
     assert no_leaked_qthreads and not any(t.isRunning() for t in no_leaked_qthreads)
+
+
+def test_a_fisher_fast_tooltip_says_how_sure_the_rank_is(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    result = run_and_wait(qtbot, window, lambda: window.run(
+        AttributionRequest(prompt=PROMPT, scope="fisher", fisher_method="fast")))
+    intervals = result.fisher.rank_intervals
+    assert intervals is not None and len(intervals) == len(result.tokens)
+    top = max(range(len(result.scores)), key=lambda i: result.scores[i])
+    lo, hi = intervals[top]
+    assert lo <= 1 <= hi  # the point estimate's rank lies in its interval
+    text = window.strip.tooltip(top)
+    assert "Fisher fast: " in text and (f"rank {lo} settled" in text or f"rank {lo}–{hi}" in text)
+    exact = run_and_wait(qtbot, window, window.run_exact)
+    assert exact.fisher.rank_intervals is None and "Fisher fast" not in window.strip.tooltip(top)

@@ -116,7 +116,7 @@ def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_
 def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
     monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
     req = AttributionRequest(token_ids=IDS)
-    seen = _spy(monkeypatch, "explain.multi")
+    seen = _spy(monkeypatch, "explain.attribute")  # prepare builds the one graph
     limit = _between(deep_llama, req.but(scope="temperature"))
     many = attribute_many(deep_llama, req, ["temperature", "semantic"], memory_limit=limit)
     free = attribute_many(deep_llama, req, ["temperature", "semantic"])

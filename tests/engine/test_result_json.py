@@ -31,6 +31,7 @@ MODEL = {"name": STR, "source": STR, "n_params": INT, "d_model": INT, "vocab_siz
 TOPK = {"id": INT, "token": STR, "prob": FLOAT}
 TIMING = {"forward_s": FLOAT, "scope_s": FLOAT, "backward_passes": INT}
 FISHER = {"method": STR, "rank": INT, "probes": INT, "rel_error_estimate": FLOAT + NULL}
+FISHER_OPTIONAL = {"rank_intervals": (list,) + NULL}  # fast: [lowest, highest] rank per token
 SERIES = {"system": STR + NULL, "values": (list,), "encoded": (list,), "digits": INT,
           "offset": FLOAT, "step": FLOAT, "value_spans": (list,), "value_scores": (list,),
           "next_value": (dict,)}
@@ -65,7 +66,7 @@ def check_contract(d: dict) -> None:
         check_keys(t, TOPK)
         assert 0 <= t["prob"] <= 1
     if d["fisher"] is not None:
-        check_keys(d["fisher"], FISHER)
+        check_keys(d["fisher"], FISHER, FISHER_OPTIONAL)
         assert d["fisher"]["method"] in ("fast", "exact", "lowrank")
     if "series" in d:
         check_keys(d["series"], SERIES)

@@ -147,8 +147,9 @@ def pair_job(holder: ModelHolder, first, second):
         from ...engine.explain.attribute import attribute
 
         lm = holder.require()
-        a = attribute(lm, first, lambda f, m: progress(f / 2, m), cancel)
-        b = attribute(lm, second, lambda f, m: progress(0.5 + f / 2, m), cancel)
+        a = attribute(lm, first, lambda f, m: progress(f / 2, m), cancel, measure_forward=True)
+        b = attribute(lm, second, lambda f, m: progress(0.5 + f / 2, m), cancel,
+                      measure_forward=True)
         return a, b
 
     return run

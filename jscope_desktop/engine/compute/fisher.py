@@ -58,6 +58,8 @@ class FisherScores:
     backward_passes: int
     directions: int = 0  # VJP-equivalents spent (VJPs plus finite-difference JVPs)
     rank_stability: float | None = None  # fast: the ranks' bootstrap Spearman ρ (fisher_fast)
+    # fast: (T, 2) each token's rank interval, 1 = highest (fisher_fast.rank_intervals)
+    rank_intervals: torch.Tensor | None = None
 
 
 @dataclass
@@ -182,7 +184,8 @@ def fisher_scores(
     out = krylov_estimate(lm, graph, s, U, split.tail_probes, k, probes, seed, rel_error,
                           max_probes, cancel, progress, _per_direction_sq, rank_target)
     return FisherScores(out["scores"], "fast", out["rank"], out["probes"], out["rel_error"],
-                        out["passes"], out["directions"], out["rank_stability"])
+                        out["passes"], out["directions"], out["rank_stability"],
+                        out["rank_intervals"])
 
 
 def _per_direction_sq(graph, directions, cancel, progress, first_batch=None, target_seconds=2.0):

@@ -45,6 +45,16 @@ RANK_TARGET = 0.995
 RANK_MAX_PROBES = 20
 RANK_SAMPLES = 32
 RANK_EXTRA_PROBES = 2  # mean probes the check added on the tuning simulation (the cost model's)
+# Rank intervals (fisher_fast.rank_intervals): each token's rank (1 = highest score) at the 5th
+# and 95th percentile of RANK_INTERVAL_SAMPLES parametric-bootstrap redraws of the estimate (the
+# probe mean's per-token standard errors); two tokens whose intervals are disjoint have a
+# settled order. RANK_RULE: when the default stops adding probes: "top" once the RANK_TOP best
+# tokens' order (and which tokens they are) is settled, "spearman" once rank_stability reaches
+# RANK_TARGET, "both" when both hold (each up to RANK_MAX_PROBES).
+RANK_INTERVAL_SAMPLES = 128
+RANK_INTERVAL_LEVEL = 0.9
+RANK_TOP = 5
+RANK_RULE = "spearman"
 # fast --fisher-budget N: at least this many VJP-equivalents, at most MAX_BUDGET
 MIN_BUDGET, MAX_BUDGET = 2, 4096
 # the probes' standard error times this bounds the true error on most prompts: on the tuning

@@ -34,7 +34,15 @@ from collections.abc import Callable
 import torch
 
 from ..model.load import LoadedModel
-from .fisher_config import ERROR_CALIBRATION, RANK_MAX_PROBES, RANK_SAMPLES
+from . import fisher_config
+from .fisher_config import (
+    ERROR_CALIBRATION,
+    RANK_INTERVAL_LEVEL,
+    RANK_INTERVAL_SAMPLES,
+    RANK_MAX_PROBES,
+    RANK_SAMPLES,
+    RANK_TOP,
+)
 from .forward import CancelCheck, Graph, check_cancel, hidden_states, row_norms, vjp_chunks
 
 # forward-difference step: ‖ε g‖ = FD_STEP·‖x‖ (half precision needs a larger one)
@@ -128,6 +136,57 @@ def rank_stability(est: torch.Tensor, terms: torch.Tensor, seed: int,
     return float(rho.median())
 
 
+def point_ranks(est: torch.Tensor) -> torch.Tensor:
+    """Each token's rank in ``est`` (T,), 1 = the highest score (ties: the earlier token first):
+    (T,) int64."""
+    order = (-est).argsort(stable=True)
+    ranks = torch.empty_like(order)
+    ranks[order] = torch.arange(1, est.shape[0] + 1)
+    return ranks
+
+
+def rank_intervals(est: torch.Tensor, terms: torch.Tensor, seed: int,
+                   samples: int = RANK_INTERVAL_SAMPLES,
+                   level: float = RANK_INTERVAL_LEVEL) -> torch.Tensor | None:
+    """Each token's rank interval: (T, 2) int64, the lower and upper ``level`` quantiles (5th
+    and 95th percentile by default) of its rank (1 = highest score) over ``samples`` redraws of
+    ``est`` (T,) with the probe mean's per-token standard errors (``terms`` (n, T); the
+    parametric bootstrap of :func:`rank_stability`, its own random stream), widened to hold
+    the estimate's own rank. None with fewer than two probes (no spread to draw from); point
+    intervals where every standard error is zero or a score is not finite."""
+    n, T = terms.shape
+    if n < 2:
+        return None
+    point = point_ranks(est)
+    sd = (terms.var(0, unbiased=True) / n).sqrt()
+    if not (bool(torch.isfinite(est).all()) and bool(torch.isfinite(sd).all())):
+        return torch.stack([point, point], 1)
+    drawn = est[None] + sd[None] * torch.randn(samples, T, generator=substream(seed, 3),
+                                               dtype=est.dtype)
+    order = (-drawn).argsort(dim=1, stable=True)
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(1, T + 1).expand(samples, T).contiguous())
+    tail = (1 - level) / 2
+    sorted_ranks = ranks.sort(dim=0).values  # (samples, T)
+    lo = sorted_ranks[int(math.floor(tail * (samples - 1)))]
+    hi = sorted_ranks[int(math.ceil((1 - tail) * (samples - 1)))]
+    return torch.stack([torch.minimum(lo, point), torch.maximum(hi, point)], 1)
+
+
+def top_settled(est: torch.Tensor, intervals: torch.Tensor | None, top: int = RANK_TOP) -> bool:
+    """Whether the order of the ``top`` best tokens of ``est`` is settled: each of them (at rank
+    r) has the rank interval [r, r], so it is disjoint from every other token's (which tokens
+    make the top, and their order, are then settled). True for fewer than two tokens; False
+    without intervals."""
+    if est.shape[0] < 2:
+        return True
+    if intervals is None:
+        return False
+    point = point_ranks(est)
+    best = point <= min(top, est.shape[0])
+    return bool((intervals[best, 0] == point[best]).all() and (intervals[best, 1] == point[best]).all())
+
+
 def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Tensor,
                     tail_probes: Callable[[int, torch.Generator], torch.Tensor],
                     k: int, probes: int, seed: int, target: float | None, max_probes: int,
@@ -148,8 +207,11 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
 
     Returns:
         dict with ``scores`` (T,), ``rank`` (exact directions), ``probes``, ``rel_error``,
-        ``rank_stability`` (None without a rank target), ``passes`` (backward passes) and
-        ``directions`` (VJP-equivalents: VJPs + JVPs).
+        ``rank_stability`` (None without a rank target), ``rank_intervals`` ((T, 2) int64,
+        :func:`rank_intervals`; point intervals where the probes span the whole complement,
+        None with fewer than two probes), ``passes`` (backward passes) and ``directions``
+        (VJP-equivalents: VJPs + JVPs). Which rank check stops the default is
+        ``fisher_config.RANK_RULE``.
     """
     d = s.shape[0]
     root = U * s.sqrt()  # F^{1/2} q = root @ (Uᵀ q)
@@ -192,12 +254,24 @@ def krylov_estimate(lm: LoadedModel, graph: Graph, s: torch.Tensor, U: torch.Ten
         est = exact_part + (terms.mean(0) if len(terms) else 0.0)
         err = rel_error(terms, est) if n < m else 0.0
         stable = (rank_stability(est, terms, seed) if n < m else 1.0) if rank_target else None
+        intervals = rank_intervals(est, terms, seed) if n < m else point_ranks(est)[:, None].repeat(1, 2)
         # the rank check stops at RANK_MAX_PROBES even where an error target goes on
-        ranks_met = not rank_target or stable >= rank_target or n >= RANK_MAX_PROBES
+        ranks_met = not rank_target or n >= RANK_MAX_PROBES or _ranks_settled(
+            stable >= rank_target, est, intervals)
         met = (not target or err <= target) and ranks_met
         if met or n >= n_max:
             return {"scores": est, "rank": r, "probes": n, "rel_error": err, "passes": passes,
-                    "directions": directions, "rank_stability": stable}
+                    "directions": directions, "rank_stability": stable,
+                    "rank_intervals": intervals}
         more = min(n_max - n, max(n, 4))
         extra, p3 = per_direction_sq(graph, probe_dirs[n:n + more], cancel, None)
         terms, n, passes, directions = torch.cat([terms, extra]), n + more, passes + p3, directions + more
+
+
+def _ranks_settled(spearman_met: bool, est: torch.Tensor, intervals: torch.Tensor | None) -> bool:
+    """The default's rank check, by ``fisher_config.RANK_RULE`` (read at call time)."""
+    rule = fisher_config.RANK_RULE
+    if rule == "spearman":
+        return spearman_met
+    top = top_settled(est, intervals)
+    return top if rule == "top" else top and spearman_met

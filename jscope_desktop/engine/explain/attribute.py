@@ -45,6 +45,7 @@ def attribute(
     memory_limit: int | None = None,
     force: bool = False,
     refuse_unused: bool = False,
+    measure_forward: bool = False,
 ) -> AttributionResult:
     """Run ``req.scope`` on ``lm`` and return the result of the contract.
 
@@ -55,14 +56,19 @@ def attribute(
     set flag raises :class:`~jscope_desktop.engine.errors.Cancelled`. Before any backward pass
     the run's cost is estimated (:mod:`.cost_model`): one predicted over the available memory,
     or over ``memory_limit`` bytes, raises :class:`~.cost_model.DoesNotFit` unless ``force``.
+
+    The run does one forward pass, the graph's: the prediction, target and top-k come from it
+    and ``timing.forward_s`` is its seconds, timed on its own. ``measure_forward`` adds a
+    separate no-grad forward whose seconds are ``forward_s`` instead (the cost panel's
+    "Measure"); ``timing.scope_s`` is the graph's forward and the scope's backward passes.
     """
     check_request(req, refuse_unused)
     scope = get_scope(req.scope)
-    prep = prepare(lm, req, [scope], progress, memory_limit, force)
+    prep = prepare(lm, req, [scope], progress, memory_limit, force, measure_forward)
     if progress:
         progress(0.05, f"{scope.label} Scope{RECOMPUTING if prep.recompute else ''}")
     t0 = time.perf_counter()
-    graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
+    graph = prep.graph
     call = scope_call(
         lm, graph, prep, scope, req, cancel,
         (lambda f: progress(0.05 + 0.95 * f, f"{scope.label} Scope")) if progress else None,
@@ -70,8 +76,8 @@ def attribute(
     with batch_limit(prep.batch):
         out = run_scope(scope, call, prep.position + 1)
     sync(lm)
-    scope_s = time.perf_counter() - t0
-    record_run(lm, req, prep.position + 1, prep.forward_s + scope_s, prep.recompute, prep.batch)
+    scope_s = prep.graph_s + time.perf_counter() - t0
+    record_run(lm, req, prep.position + 1, scope_s, prep.recompute, prep.batch)
     result = build_result(lm, prep, graph, req.scope, out, scope_s)
     if progress:
         progress(1.0, "Done")
@@ -85,9 +91,12 @@ RECOMPUTING = " (recomputing layers to fit in memory)"  # said while such a grap
 class Prepared:
     """A request resolved against a model, before any scope runs: the fed ids and their texts,
     the explained position, the target/foil ids the scopes need (None when none does), the
-    plain forward's next-token probabilities (V,) with their top-k, and its seconds;
-    ``recompute``: the graph recomputes its layers in the backward passes to fit in memory,
-    ``batch``: the most directions one backward pass may take (the cost model's choices)."""
+    forward graph every scope of the run shares, its next-token probabilities (V,) with their
+    top-k; ``graph_s``: seconds of the graph's forward, ``forward_s``: the forward pass's
+    seconds as the result reports them (``graph_s``, or a separate no-grad forward's where one
+    was measured); ``recompute``: the graph recomputes its layers in the backward passes to fit
+    in memory, ``batch``: the most directions one backward pass may take (the cost model's
+    choices)."""
 
     ids: list[int]
     tokens: list[str]
@@ -99,14 +108,17 @@ class Prepared:
     probs: torch.Tensor
     top: Any  # torch.return_types.topk of probs
     forward_s: float
+    graph: Graph
+    graph_s: float
     recompute: bool = False
     batch: int | None = None  # the most directions a backward pass may take (None: any)
 
 
 def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
             progress: ProgressFn | None = None, memory_limit: int | None = None,
-            force: bool = False) -> Prepared:
-    """Tokenize ``req``, check it against the model and run the plain forward pass.
+            force: bool = False, measure_forward: bool = False) -> Prepared:
+    """Tokenize ``req``, check it against the model and build the forward graph (the run's one
+    forward pass; with ``measure_forward`` a no-grad forward is timed first, for the cost panel).
 
     A target is resolved (default: the top-1 prediction) when any of ``scopes`` needs one, a
     foil (default: the most probable other token) when any needs one. Raises a one-sentence
@@ -144,9 +156,10 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     batch = min((e.batch for e in ests if e.batch), default=None)
     if progress:
         progress(0.0, "Forward pass" if ests else "Forward pass (no estimate for this model)")
-    warm_up(lm, ids)
-    logits, forward_s = plain_forward(lm, ids[: position + 1])
-    probs = torch.softmax(logits, -1)
+    warm_up(lm, ids)  # once per loaded model
+    forward_s = plain_forward(lm, ids[: position + 1])[1] if measure_forward else None
+    graph, graph_s = timed_graph(lm, ids, position, recompute)
+    probs = graph.probs
     top = probs.topk(min(req.top_k, probs.numel()))
     if needs_target and target_id is None:
         target_id = int(top.indices[0])
@@ -155,7 +168,19 @@ def prepare(lm: LoadedModel, req: AttributionRequest, scopes: list[Scope],
     if needs_foil and foil_id == target_id:
         raise JScopeError("The foil is the same token as the target; choose a different foil.")
     return Prepared(ids, tokens, special, roles, position, target_id if needs_target else None,
-                    foil_id if needs_foil else None, probs, top, forward_s, recompute, batch)
+                    foil_id if needs_foil else None, probs, top,
+                    graph_s if forward_s is None else forward_s, graph, graph_s, recompute, batch)
+
+
+def timed_graph(lm: LoadedModel, ids: list[int], position: int,
+                recompute: bool = False) -> tuple[Graph, float]:
+    """:func:`~..compute.forward.build_graph` and its seconds, timed on its own (the device
+    synchronised before and after)."""
+    sync(lm)
+    t0 = time.perf_counter()
+    graph = build_graph(lm, ids, position, recompute)
+    sync(lm)
+    return graph, time.perf_counter() - t0
 
 
 def prediction_for(lm: LoadedModel, graph: Graph, prep: Prepared, scope: Scope) -> Prediction:
@@ -201,7 +226,7 @@ def build_result(lm: LoadedModel, prep: Prepared, graph: Graph, scope_name: str,
         timing=Timing(forward_s=prep.forward_s, scope_s=scope_s,
                       backward_passes=out.backward_passes),
         fisher=FisherInfo(fisher.method, fisher.rank, fisher.probes, finite_or_none(
-            fisher.rel_error_estimate)) if fisher else None,
+            fisher.rel_error_estimate), _intervals(fisher, len(prep.ids))) if fisher else None,
         special=prep.special,
         roles=prep.roles,
         entropy=float(-(p * p.clamp_min(1e-300).log()).sum()),
@@ -239,6 +264,17 @@ def run_scope(scope: Scope, call: ScopeCall, n_fed: int) -> ScopeOutput:
         raise JScopeError(f"The {scope.label} Scope (plugin {scope.plugin}) gave NaN or infinite "
                           "scores.")
     return out
+
+
+def _intervals(fisher, n_ids: int) -> list | None:
+    """Fisher fast's rank intervals as the contract writes them: ``[lowest, highest]`` rank per
+    fed token (1 = the highest score), None after the explained position; None when the
+    estimate has none (exact, lowrank, fewer than two probes)."""
+    iv = getattr(fisher, "rank_intervals", None)
+    if iv is None:
+        return None
+    rows: list = [[int(a), int(b)] for a, b in iv.tolist()]
+    return rows + [None] * (n_ids - len(rows))
 
 
 def _text(tok, token_id: int | None) -> str | None:

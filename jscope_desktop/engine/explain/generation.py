@@ -62,6 +62,7 @@ def generate_attribution(
     progress: ProgressFn | None = None,
     cancel: CancelCheck | None = None,
     generated: list[int] | None = None,
+    measure_forward: bool = False,
 ) -> MatrixResult:
     """Generate ``n_tokens`` greedily (or take ``generated``) and attribute each to its past.
 
@@ -71,7 +72,9 @@ def generate_attribution(
     Returns:
         A :class:`MatrixResult`: ``positions`` (N,) are the explained positions, ``scores`` is
         an (N, T) list of rows (None after each row's position), ``targets`` (N,) the explained
-        token ids and ``prompt_tokens`` the prompt's length in tokens.
+        token ids and ``prompt_tokens`` the prompt's length in tokens. ``timing.forward_s`` is
+        the graph's forward (one pass over prompt and generation), timed on its own, or with
+        ``measure_forward`` a separate no-grad forward's; ``scope_s`` includes the graph's.
     """
     s = get_scope(scope)
     if not s.supports("matrix") or not isinstance(s, DirectionScope):
@@ -95,13 +98,16 @@ def generate_attribution(
     ids = enc.token_ids + new
     P, T = len(enc.token_ids), len(ids)
     positions = list(range(P - 1, T - 1))
-    warm_up(lm, ids)
-    _, forward_s = plain_forward(lm, ids[:-1])
+    warm_up(lm, ids)  # once per loaded model
+    measured = plain_forward(lm, ids[:-1])[1] if measure_forward else None
+    sync(lm)
     t0 = time.perf_counter()
     x = embed(lm, ids[:-1]).detach().requires_grad_(True)  # (T-1, d): the last id is never input
     with torch.enable_grad():
         final, between = hidden_states(lm, x[None], layers=True)
     H = final[0]  # (T-1, d): every position's hidden state, one graph for all rows
+    sync(lm)
+    forward_s = time.perf_counter() - t0 if measured is None else measured  # the graph's own
     directions = _row_directions(lm, s, H.detach(), positions, ids)  # (N, T-1, d)
     graph = Graph(x, H, torch.empty(0), torch.empty(0), between)  # cancel checked inside passes
     rows = torch.zeros(len(positions), T - 1, dtype=torch.float64)

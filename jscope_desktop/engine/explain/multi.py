@@ -1,6 +1,6 @@
 """Several scopes explaining one prediction on one forward graph.
 
-The plan: one plain forward pass and one differentiable graph for all scopes; the directions
+The plan: one forward pass, the differentiable graph all scopes share; the directions
 of every direction scope (Semantic, Contrast, Temperature, Grad × input, plugins) go through
 one batched backward pass — a batch of the Fisher Scope's own passes when Fisher is
 asked for (:func:`~jscope_desktop.engine.compute.fisher.riding`), else a batch of their own; Integrated
@@ -21,7 +21,6 @@ from ..compute.forward import (
     Graph,
     ProgressFn,
     batch_limit,
-    build_graph,
     row_norms,
     sync,
     vjp_chunks,
@@ -102,6 +101,7 @@ def attribute_many(
     memory_limit: int | None = None,
     force: bool = False,
     refuse_unused: bool = False,
+    measure_forward: bool = False,
 ) -> MultiScopeResult:
     """Run every scope of ``scopes`` (names, in the order of the results) on one prediction.
 
@@ -111,15 +111,16 @@ def attribute_many(
     Returns a :class:`MultiScopeResult` whose results each equal the single-scope run. A run
     whose costliest scope is predicted not to fit (``memory_limit`` bytes or the available
     memory) raises :class:`~.cost_model.DoesNotFit` before any backward pass, unless ``force``.
+    ``timing.forward_s`` is the graph's forward, or with ``measure_forward`` a separate no-grad
+    forward's (as :func:`~.attribute.attribute`); ``total_s`` includes the graph's forward.
     """
     check_scopes(req, scopes, refuse_unused)
     objs = [get_scope(n) for n in scopes]
-    prep = prepare(lm, req, objs, progress, memory_limit, force)
+    prep = prepare(lm, req, objs, progress, memory_limit, force, measure_forward)
     say = (lambda f, m: progress(0.05 + 0.95 * f, m)) if progress else (lambda f, m: None)
-    say(0.0, f"Building the graph{RECOMPUTING if prep.recompute else ''}")
+    say(0.0, f"Scopes{RECOMPUTING if prep.recompute else ''}")
     t0 = time.perf_counter()
-    graph = build_graph(lm, prep.ids, prep.position, prep.recompute)
-    graph_s = time.perf_counter() - t0
+    graph, graph_s = prep.graph, prep.graph_s
     direction = [i for i, s in enumerate(objs) if _is_direction(s)]
     riders, row_of = _riders(lm, graph, prep, objs, direction)
     outs: dict[int, ScopeOutput] = {}
@@ -158,7 +159,7 @@ def attribute_many(
                 outs[i] = _direction_output(objs[i], graph, riders.grads[row_of[j]],
                                             prep.position + 1)
     sync(lm)
-    total_s = time.perf_counter() - t0
+    total_s = graph_s + time.perf_counter() - t0
     results = [build_result(lm, prep, graph, objs[i].name, outs[i],
                             graph_s / len(objs) + share[i]) for i in range(len(objs))]
     say(1.0, "Done")

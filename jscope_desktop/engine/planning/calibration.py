@@ -2,7 +2,7 @@
 user cache), the memory the process holds and may reach, and the estimate of a request for a
 loaded model or for a model folder before its weights are read.
 
-The cache file is one JSON table written atomically by :func:`.io.write_json`; a corrupt or
+The cache file is one JSON table, replaced whole after every run (a rename, no fsync); a corrupt or
 unreadable file is ignored (the estimate falls back to the warm-up's measurement or a guess).
 """
 
@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from ..io import write_json
 from ..model import memory  # memory.memory_now read at call time (tests replace it there)
 from ..model.shape import ModelShape, UnknownShape, config_sizes
 from ..results.request import AttributionRequest
@@ -148,14 +147,40 @@ def record(lm, kind: str, units: float, seconds: float) -> None:
     key = source_key(lm.info.source)
     if key is None:
         return
-    data = _read_cache()
+    data = {k: v for k, v in _read_cache().items() if _still_there(k)}
     data[f"{key}#{device_key(str(lm.device), lm.dtype_name)}"] = {
         k: [list(r) for r in v] for k, v in recs.items()}
     try:
-        cache_file().parent.mkdir(parents=True, exist_ok=True)
-        write_json(cache_file(), data)
+        _write_cache(data)
     except Exception:  # noqa: BLE001 - a read-only cache costs only the next estimate's accuracy
         pass
+
+
+def _still_there(cache_key: str) -> bool:
+    """Whether the model file or folder a cache entry was measured on still exists (entries of
+    deleted models, e.g. temporary ones, are dropped when the cache is next written)."""
+    path = cache_key.split("|", 1)[0]
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _write_cache(data: dict) -> None:
+    """Replace the cache file by ``data``: compact JSON, a temporary file renamed over it (no
+    fsync: it runs after every run, and a cache lost in a crash is read as empty)."""
+    import tempfile
+
+    path = cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".calibration-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
@@ -327,10 +352,11 @@ CALIBRATION_UNITS = 5e10  # work of the calibration pass: about 0.5 s on a lapto
 def calibrate(lm, token_ids: list[int]) -> None:
     """Measure this model's throughput once per model, device and dtype (the cost model's
     calibration, kept in the user cache): one forward graph and one backward pass over 16–128
-    tokens (the prompt's ids repeated), timed after the warm-up."""
+    tokens (the prompt's ids repeated), timed after the warm-up, as a Temperature run does them
+    (a run has no other forward pass)."""
     import torch
 
-    from ..compute.forward import build_graph, plain_forward, sync
+    from ..compute.forward import build_graph, sync
     from .cost_model import forward_work
 
     if has_calibration(lm) or not token_ids:
@@ -338,11 +364,11 @@ def calibrate(lm, token_ids: list[int]) -> None:
     shape = shape_of(lm)
     if shape is None:  # sizes unknown: nothing to calibrate
         return
-    per_token = (2 + 1.6) * forward_work(shape, 1)
+    per_token = (1 + 1.6) * forward_work(shape, 1)
     n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
     ids = (token_ids * (n // len(token_ids) + 1))[:n]
+    sync(lm)
     t0 = time.perf_counter()
-    plain_forward(lm, ids)
     graph = build_graph(lm, ids, n - 1)
     torch.autograd.grad(graph.h, graph.x, graph.h.detach() / graph.h.detach().norm())
     sync(lm)

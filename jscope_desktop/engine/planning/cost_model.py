@@ -72,12 +72,13 @@ def can_recompute(p: CostPlan) -> bool:
 
 def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
          recompute: bool = False, batch: int | None = None) -> float:
-    """The multiply-add units a whole run of ``req`` does (the plain forward, the graph, the
-    backward passes and the Fisher matrix's own algebra); ``recompute`` adds one forward per
-    backward pass (each pass recomputes the layers' insides; batches capped at ``batch``)."""
+    """The multiply-add units a whole run of ``req`` does (the graph's forward, the run's only
+    one, the backward passes and the Fisher matrix's own algebra); ``recompute`` adds one
+    forward per backward pass (each pass recomputes the layers' insides; batches capped at
+    ``batch``)."""
     p = plan(shape, n_tokens, req)
     F = forward_work(shape, n_tokens)
-    total = 2 * F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
+    total = F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
     if recompute and can_recompute(p):
         total += backward_passes(p, batch) * F
     if p.kind == "integrated":

@@ -27,7 +27,10 @@ class TopToken:
 
 @dataclass
 class Timing:
-    """Seconds measured in the same run: a plain no-grad forward and the whole scope."""
+    """Seconds measured in the same run. ``forward_s``: the run's forward pass, by default the
+    graph's own forward (autograd recording, up to the explained position) timed on its own, or
+    with ``measure_forward`` a separate no-grad forward of the same tokens; ``scope_s``: the
+    scope, its graph's forward included (forward, backward passes and the scope's algebra)."""
 
     forward_s: float
     scope_s: float
@@ -42,6 +45,7 @@ class FisherInfo:
     rank: int
     probes: int
     rel_error_estimate: float | None
+    rank_intervals: list | None = None  # fast: per token [lowest, highest] likely rank (1 = top)
 
 
 @dataclass
