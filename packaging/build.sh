@@ -33,7 +33,8 @@ SYS_DEPENDS=$("$PY" -c "from jscope_desktop.app.start.syslibs import SYSTEM_LIBS
 add_share() {  # $1: folder that gets share/ (icons by size, the .desktop file, metainfo)
     mkdir -p "$1/share/icons"
     cp packaging/icons/png/*.png "$1/share/icons/"
-    cp packaging/jscope-desktop.desktop packaging/io.github.jscope_desktop.metainfo.xml "$1/share/"
+    cp packaging/jscope-desktop.desktop packaging/io.github.jscope_desktop.metainfo.xml \
+        packaging/jscope-desktop-mime.xml "$1/share/"
 }
 
 echo "== tar.gz"
@@ -53,12 +54,23 @@ if ! command -v dpkg-deb >/dev/null; then
 fi
 echo "== .deb"
 DEB="$STAGE/deb"
-mkdir -p "$DEB/DEBIAN" "$DEB/opt" "$DEB/usr/bin" "$DEB/usr/share/applications" \
+mkdir -p "$DEB/DEBIAN" "$DEB/opt" "$DEB/usr/bin" "$DEB/usr/share/applications" "$DEB/usr/share/mime/packages" \
     "$DEB/usr/share/metainfo" "$DEB/usr/share/doc/jscope-desktop"
 cp -al "$BUNDLE" "$DEB/opt/jscope-desktop"
 printf '#!/bin/sh\nexec /opt/jscope-desktop/jscope-desktop "$@"\n' > "$DEB/usr/bin/jscope-desktop"
 chmod 755 "$DEB/usr/bin/jscope-desktop"
 cp packaging/jscope-desktop.desktop "$DEB/usr/share/applications/"
+cp packaging/jscope-desktop-mime.xml "$DEB/usr/share/mime/packages/jscope-desktop.xml"
+# After install and removal: the session type and the menu entry's MimeType become known.
+for script in postinst postrm; do
+    printf '#!/bin/sh
+set -e
+command -v update-mime-database >/dev/null && update-mime-database /usr/share/mime || true
+command -v update-desktop-database >/dev/null && update-desktop-database -q /usr/share/applications || true
+' \
+        > "$DEB/DEBIAN/$script"
+    chmod 755 "$DEB/DEBIAN/$script"
+done
 cp packaging/io.github.jscope_desktop.metainfo.xml "$DEB/usr/share/metainfo/"
 for png in packaging/icons/png/*.png; do
     size=$(basename "$png" .png)

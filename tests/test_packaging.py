@@ -169,3 +169,43 @@ def test_third_party_notices_carry_licence_texts():
     entry = text.split("\ntransformers ")[1].split("-" * 78)[0]
     assert "Apache License" in entry  # the full text, not only the name
     assert "Licence text: Qt-PySide6-LGPL-NOTICE.txt" in text.split("\nPySide6_Essentials ")[1]
+
+
+MIME_TOOLS = ("xdg-mime", "update-mime-database", "update-desktop-database")
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in MIME_TOOLS),
+                    reason="xdg-utils, shared-mime-info or desktop-file-utils missing")
+def test_the_installer_registers_the_session_type_for_a_double_click(tmp_path):
+    """The tar.gz's install.sh, run as a user would (its own HOME and XDG data folder): a
+    ``*.jscope.json`` file is then a session, and the app is its default application, as
+    ``xdg-mime`` (what a file manager asks) reports; --uninstall removes the type again."""
+    folder = tmp_path / "jscope-desktop"
+    (folder / "share" / "icons").mkdir(parents=True)
+    for name in ("jscope-desktop.desktop", "jscope-desktop-mime.xml"):
+        shutil.copy(PACKAGING / name, folder / "share" / name)
+    shutil.copy(PACKAGING / "icons" / "png" / "48x48.png", folder / "share" / "icons")
+    script = (PACKAGING / "install.sh").read_text(encoding="utf-8").replace("@LIBS@", "")
+    (folder / "install.sh").write_text(script, encoding="utf-8")
+    (folder / "jscope-desktop").write_text("#!/bin/sh\n", encoding="utf-8")
+    (folder / "jscope-desktop").chmod(0o755)
+    home, data = tmp_path / "home", tmp_path / "home" / ".local" / "share"
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_DATA_HOME": str(data),
+           "XDG_DATA_DIRS": f"{data}:/usr/share"}
+    out = subprocess.run(["sh", str(folder / "install.sh")], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    session = tmp_path / "run.jscope.json"
+    session.write_text('{"kind": "jscope-session", "version": 1}', encoding="utf-8")
+
+    def xdg(*args):
+        return subprocess.run(["xdg-mime", "query", *args], env=env, capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+    assert xdg("filetype", str(session)) == "application/x-jscope-session"
+    assert xdg("default", "application/x-jscope-session") == "jscope-desktop.desktop"
+    entry = (data / "applications" / "jscope-desktop.desktop").read_text(encoding="utf-8")
+    assert f'Exec="{folder}/jscope-desktop" %f' in entry  # the file reaches the app
+    subprocess.run(["sh", str(folder / "install.sh"), "--uninstall"], env=env,
+                   capture_output=True, timeout=60, check=True)
+    assert xdg("filetype", str(session)) != "application/x-jscope-session"
