@@ -145,3 +145,22 @@ def test_reset_layout_and_first_start(qtbot, make_window, tiny_llama):
     window.reset_layout()
     left, middle, right = window.splitter.sizes()
     assert middle > left > 200 and right > 200
+
+
+def test_compare_with_nothing_ticked_and_a_matrix_that_changes_scope_say_so(
+        qtbot, make_window, tiny_llama):
+    from PySide6.QtCore import Qt
+
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText(PROMPT)
+    box = window.compare_view.scope_list
+    for i in range(box.count()):
+        box.item(i).setCheckState(Qt.CheckState.Unchecked)
+    assert window.compare() is None
+    assert window.message.text() == "Tick at least one scope in the Compare tab to compare."
+    window.prompt_panel.set_scope("fisher")
+    with qtbot.waitSignal(window.matrix_shown, timeout=60000) as shown:
+        window.generate(2)
+        assert "uses the Temperature Scope" in window.statusBar().currentMessage()
+    assert shown.args[0].scope == "temperature"
+    assert "Temperature Scope" in window.matrix_view.summary.text()  # the matrix says which

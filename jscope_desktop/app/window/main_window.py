@@ -186,6 +186,10 @@ class MainWindow(QMainWindow, FileActions, OpenActions):
         first) on ``base`` (default: the prompt panel's request; an example passes its own) in
         one multi-scope job and show their strips and agreement."""
         names = scopes or self.compare_view.selected()
+        if not names:
+            self.show_message("Tick at least one scope in the Compare tab to compare.",
+                              error=True)
+            return self._run_job
         base = base or self.prompt_panel.request()
         objs = [s for s in (self.engine.scopes if self.engine else []) if s.name in names]
         if not any(s.needs_target for s in objs):  # a target only where a chosen scope uses it
@@ -217,6 +221,10 @@ class MainWindow(QMainWindow, FileActions, OpenActions):
         n = n_tokens or p.generate_n.value()
         matrix = self.engine.matrix_scopes if self.engine else ["temperature"]
         scope = p.scope_name() if p.scope_name() in matrix else "temperature"
+        if p.scope_name() and scope != p.scope_name():  # said, never silent: the matrix needs a direction scope
+            self.statusBar().showMessage(
+                f"The generation matrix uses the Temperature Scope: the {scope_label(p.scope_name())} "
+                "Scope has no per-row direction.", 8000)
         fn = jobs.generate_job(self.holder, p.prompt.toPlainText(), n, scope, p.chat.isChecked())
         return self._submit("generate", fn, self.show_matrix, self._run_job, run=True)
 
@@ -264,6 +272,7 @@ class MainWindow(QMainWindow, FileActions, OpenActions):
 
     def _run_cancelled(self, latency: float) -> None:
         if self._run_job is None:
+            self.statusBar().clearMessage()  # no "Cancelling…" once it has ended
             self.show_message(f"Cancelled; the run stopped {latency * 1000:.0f} ms after Cancel.")
         self.run_cancelled.emit(latency)
 
