@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from browser_helpers import headless_chromium
 
 import jscope_desktop as js
 from jscope_desktop import api
@@ -155,7 +156,6 @@ def test_load_result_errors_are_one_sentence(tmp_path, monkeypatch, tiny_llama):
 def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from test_html import _browser
 
     results = [js.attribute(tiny_llama, PROMPT, scope="fisher"),
                js.attribute(tiny_llama, "98,76,", scope="temperature")]
@@ -163,7 +163,7 @@ def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp
     notebook.write_text("<!DOCTYPE html><html><body>" + "".join(
         f"<div class=output>{r._repr_html_()}</div>" for r in results) + "</body></html>",
         encoding="utf-8")
-    browser = _browser()
+    browser = headless_chromium()
     try:
         browser.set_window_size(1200, 1400)  # both frames in view: hovering needs no scrolling
         browser.get(notebook.as_uri())
@@ -176,7 +176,7 @@ def test_two_results_in_one_notebook_page_work_in_a_real_browser(tiny_llama, tmp
             best = max(range(len(r.scores)), key=lambda i: r.scores[i])
             ActionChains(browser).move_to_element(tokens[best]).perform()
             tip = browser.find_element(By.ID, "tip").text
-            assert f"token {best}:" in tip and "rank 1 of" in tip, tip
+            assert f"token {best + 1}:" in tip and "rank 1 of" in tip, tip
             assert float(tip.split("score ")[1].split()[0]) == pytest.approx(r.scores[best],
                                                                             rel=1e-3)
             browser.switch_to.default_content()

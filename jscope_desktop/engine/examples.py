@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import JScopeError
+from .model.tokens import token_number
 from .progress import CancelCheck, ProgressFn
 from .results.request import AttributionRequest
 from .results.result import AttributionResult, SeriesResult
@@ -215,7 +216,7 @@ def _token_lines(r: AttributionResult, k: int) -> list[str]:
     explained = f"target {r.target!r}" if r.target is not None else "the whole prediction"
     preds = ", ".join(f"{t.token!r} {t.prob:.3f}" for t in r.topk[:3])
     tops = ", ".join(f"{text!r} {score:.3g}" for _, text, score in top_tokens(r, k))
-    return [f"{scope_label(r.scope)} ({explained}; after token {r.position} "
+    return [f"{scope_label(r.scope)} ({explained}; after token {token_number(r.position)} "
             f"{r.tokens[r.position]!r}; {r.timing.scope_s:.2f} s): predicted {preds}",
             f"  top tokens: {tops}"]
 

@@ -90,7 +90,7 @@ def test_click_token_sets_position_and_bar_sets_semantic_target(qtbot, make_wind
     result = run_and_wait(qtbot, window, lambda: qtbot.mouseClick(
         window.strip, Qt.MouseButton.LeftButton, pos=center))
     assert result.position == 4 and result.scores[5:] == [None] * (len(result.tokens) - 5)
-    assert "token 4" in window.prompt_panel.position_label.text()
+    assert "token 5" in window.prompt_panel.position_label.text()  # index 4, counted from 1
     second = result.topk[1]
     result = run_and_wait(qtbot, window, lambda: window.distribution.choose(1))
     assert result.scope == "semantic" and result.target_id == second.id

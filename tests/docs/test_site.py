@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from browser_helpers import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.embedded  # the quickstart notebook runs on the embedded model
@@ -37,20 +37,7 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("headless Chromium is not installed (Debian: chromium chromium-driver; "
-                    ".ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-sync", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    b = webdriver.Chrome(service=Service(driver), options=options)
+    b = headless_chromium()
     yield b
     b.quit()
 

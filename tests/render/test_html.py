@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
+from browser_helpers import headless_chromium
 from cli_helpers import assert_one_line_error, run_cli
 
 from jscope_desktop.commands import attribute as attribute_command
@@ -61,22 +61,7 @@ def test_cli_writes_the_page_beside_the_json(tiny_commands, capsys, tmp_path):
                                   "--html", str(tmp_path / "x")), "is written twice")
 
 
-def _browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("headless Chromium is not installed (Debian: chromium chromium-driver; "
-                    ".ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-sync",
-                 "--disable-component-update", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
+_browser = headless_chromium
 
 
 def test_a_real_browser_shows_the_json_scores(tiny_llama, tmp_path):
@@ -95,7 +80,7 @@ def test_a_real_browser_shows_the_json_scores(tiny_llama, tmp_path):
         best = max(range(len(r.scores)), key=lambda i: r.scores[i])
         ActionChains(browser).move_to_element(tokens[best]).perform()
         tip = browser.find_element(By.ID, "tip").text
-        assert f"token {best}:" in tip and "rank 1 of" in tip
+        assert f"token {best + 1}:" in tip  # counted from 1 for a reader and "rank 1 of" in tip
         assert float(tip.split("score ")[1].split()[0]) == pytest.approx(r.scores[best], rel=1e-3)
         tokens[best].click()
         assert "pinned: token" in browser.find_element(By.ID, "pinned").text

@@ -3,9 +3,8 @@ the embedded JSON holds, the scale switch, and the agreement heatmap."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from browser_helpers import headless_chromium
 
 from jscope_desktop.engine.explain.multi import attribute_many
 from jscope_desktop.engine.results.request import AttributionRequest
@@ -15,20 +14,7 @@ from jscope_desktop.render.core.html_multi import multi_page
 PROMPT = "12,34,56,"
 
 
-def _browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("headless Chromium is not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-sync", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(driver), options=options)
+_browser = headless_chromium
 
 
 def test_the_page_embeds_the_contract_and_escapes_tokens(tiny_llama, one_thread):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from ...engine.model.tokens import token_number
 from ...engine.results.result import AttributionResult, MatrixResult
 from ...render.core.units import visible_text
 from .plotting import pg
@@ -73,7 +74,7 @@ class DistributionPanel(QGroupBox):
         if result.beta is not None:
             parts.append(f"β = ‖h‖ = {result.beta:.1f}")
         where = result.position
-        self.stats.setText(f"After token {where}: " + " · ".join(parts)
+        self.stats.setText(f"After token {token_number(where)}: " + " · ".join(parts)
                            + "<br><i>Click a bar to explain that token (Semantic).</i>")
 
     def bar_index_at(self, scene_pos) -> int | None:

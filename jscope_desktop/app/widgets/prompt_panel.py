@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...engine.model.tokens import token_number
 from ...engine.results.request import AttributionRequest
 
 
@@ -209,7 +210,7 @@ class PromptPanel(QWidget):
             self._debounce.start()
         self.position = position
         self.position_label.setText(
-            "last token" if position is None else f"token {position} ({token!r})")
+            "last token" if position is None else f"token {token_number(position)} ({token!r})")
 
     def show_estimate(self, text: str, fits: bool = True, tip: str = "") -> None:
         """Show a run's estimate beside Run (``text`` e.g. "≈ 12 s · 3.4 GB"; red when the run

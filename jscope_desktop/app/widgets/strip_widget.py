@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from ...engine.model.tokens import token_number
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_unit
 from ...render.core.colormaps import COLORMAPS, Normalizer, format_score
@@ -184,7 +185,8 @@ class StripWidget(QWidget):
         """The tooltip text of unit ``unit``: text, token range, score and rank."""
         u = self.units[unit]
         ranked = sum(1 for v in self.units if v.rank is not None)
-        where = f"token {u.start}" if u.end - u.start == 1 else f"tokens {u.start}–{u.end - 1}"
+        first, last = token_number(u.start), token_number(u.end - 1)
+        where = f"token {first}" if first == last else f"tokens {first}–{last}"
         rank = (f"rank {u.rank} of {ranked}" if u.rank else "excluded from the colour scale"
                 if u.excluded else "not attributed")
         if u.dropped:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
 )
 
+from ...engine.model.tokens import token_number
 from ...engine.results.request import AttributionRequest
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self.run()
 
     def _matrix_row(self, position: int) -> None:
-        self.statusBar().showMessage(f"Showing the row explaining token {position + 1}.", 3000)
+        self.statusBar().showMessage(f"Showing the row explaining token {token_number(position + 1)}.", 3000)
 
     # -- window events -----------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -172,3 +172,10 @@ def aggregate(scores: list[float | None], spans: list[Span]) -> list[float | Non
         vals = [v for v in scores[s.start : s.end] if v is not None]
         out.append(sum(v * v for v in vals) ** 0.5 if vals else None)
     return out
+
+
+def token_number(index: int) -> int:
+    """The number a person reads for the token at ``index``: counting from 1, as "token 1" is the
+    first. Files (the JSON contracts, CSV) keep the 0-based index; every sentence and picture
+    says this number."""
+    return index + 1

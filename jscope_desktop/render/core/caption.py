@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...engine.compute.fisher_config import describe_fisher
+from ...engine.model.tokens import token_number
 from ...engine.results.result import AttributionResult, MatrixResult
 from ...engine.scopes import scope_label
 from .view_options import ScaleExclusion, as_exclusion
@@ -22,7 +23,8 @@ def caption_lines(
     """
     model = result.model.get("name", "model")
     title = f"{scope_label(result.scope)} Scope · {model}"
-    what = f"Explaining the prediction after token {position} ({result.tokens[position]!r})"
+    what = (f"Explaining the prediction after token {token_number(position)} "
+            f"({result.tokens[position]!r})")
     if isinstance(result, MatrixResult) and position + 1 < len(result.tokens):
         what += f" → {result.tokens[position + 1]!r} (generated)"
     elif result.target is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 
+from ...engine.model.tokens import token_number
 from ...engine.results.multi_result import MultiScopeResult
 from ...engine.scopes import scope_label, scope_unit
 from .caption import scale_sentence
@@ -40,7 +41,7 @@ def multi_page(multi: MultiScopeResult, cmap: str = "viridis", exclude=None) -> 
     first = multi.results[0]
     t = multi.timing
     header = [f"{len(multi.results)} scopes · {first.model.get('name', 'model')}",
-              f"Explaining the prediction after token {first.position} "
+              f"Explaining the prediction after token {token_number(first.position)} "
               f"({first.tokens[first.position]!r}); {len(first.tokens)} tokens, {first.device}, "
               f"{first.dtype}."]
     footer = [f"Forward {t.forward_s * 1000:.0f} ms · all scopes {t.total_s * 1000:.0f} ms · "

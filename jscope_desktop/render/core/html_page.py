@@ -131,8 +131,8 @@ idx.sort(function(a,b){return us[b].score-us[a].score;});var r={};idx.forEach(fu
 return [r,idx.length];}
 function describe(row,u,i,rk){var s=u.score===null?'not attributed':u.score.toPrecision(4);
 var r=u.ex?'excluded from the colour scale':rk[0][i]?'rank '+rk[0][i]+' of '+rk[1]:'no rank';
-return (row.label?row.label+'\n':'')+(state.unit==='token'?'token '+u.start:'word of tokens '+
-u.start+'\u2013'+(u.end-1))+': '+JSON.stringify(u.text)+'\nscore '+s+'  \u00b7  '+r;}
+return (row.label?row.label+'\n':'')+(state.unit==='token'?'token '+(u.start+1):'word of tokens '+
+(u.start+1)+'\u2013'+u.end)+': '+JSON.stringify(u.text)+'\nscore '+s+'  \u00b7  '+r;}
 function drawRow(row,k){var us=units(row),f=norm(us),rk=ranks(us),pos=row.position;
 if(row.label){var h=document.createElement('h2');h.textContent=row.label;box.appendChild(h);}
 var d=document.createElement('div');d.className='strip';d.id=k?'strip-'+k:'strip';

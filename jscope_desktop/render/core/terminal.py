@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ...engine.compute.fisher_config import describe_fisher
+from ...engine.model.tokens import token_number
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label, scope_unit
 from .units import visible_text
@@ -143,7 +144,7 @@ def header(result: AttributionResult) -> Text:
         text.append(f"  target {visible(result.target)!r}")
     if result.foil is not None:
         text.append(f" vs foil {visible(result.foil)!r}")
-    text.append(f"  explaining the prediction after token {result.position} "
+    text.append(f"  explaining the prediction after token {token_number(result.position)} "
                 f"({visible(result.tokens[result.position])!r})")
     text.append(f"\n{result.model.get('name', '?')} on {result.device}, {result.dtype}",
                 style="dim")

@@ -8,6 +8,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ...engine.model.tokens import token_number
 from ...engine.results.multi_result import MultiScopeResult
 from ...engine.scopes import scope_label
 from .multi_caption import row_caption
@@ -31,7 +32,7 @@ def render_multi(multi: MultiScopeResult) -> Group:
     """The whole terminal view of ``multi`` as one rich renderable."""
     first = multi.results[0]
     head = Text(f"{len(multi.results)} scopes", style="bold")
-    head.append(f"  explaining the prediction after token {first.position} "
+    head.append(f"  explaining the prediction after token {token_number(first.position)} "
                 f"({visible(first.tokens[first.position])!r})")
     head.append(f"\n{first.model.get('name', '?')} on {first.device}, {first.dtype}", style="dim")
     parts = [head, Text(), predictions_table(first), Text()]

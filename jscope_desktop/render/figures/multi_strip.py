@@ -13,6 +13,7 @@ import math
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 
+from ...engine.model.tokens import token_number
 from ...engine.results.multi_result import MultiScopeResult
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
@@ -120,7 +121,7 @@ class MultiFigure:
         model = first.model.get("name", "model")
         self.header = [
             f"{len(multi.results)} scopes · {model}",
-            f"Explaining the prediction after token {first.position} "
+            f"Explaining the prediction after token {token_number(first.position)} "
             f"({first.tokens[first.position]!r}); {len(first.tokens)} tokens, {first.device}, "
             f"{first.dtype}.",
             f"Forward {t.forward_s * 1000:.0f} ms · all scopes {t.total_s * 1000:.0f} ms · "
