@@ -34,6 +34,7 @@ DEFAULTS: dict[str, object] = {
     "memory_limit": "",  # "" none, else a size such as "8GB" (engine.cost_model.parse_size)
     "last_folder": "",  # where the next file dialog opens ("" the home folder)
     "live": True,  # View ▸ Live attribution: the picture follows the prompt while cheap
+    "ask_above_s": 60,  # a run predicted longer than this asks first (View ▸ Ask before…)
 }
 
 

@@ -81,6 +81,34 @@ def test_a_run_that_will_not_fit_asks_first(qtbot, make_window, tiny_llama, monk
     assert len(asked) == 2
 
 
+def test_a_run_predicted_longer_than_the_threshold_asks_first(qtbot, make_window, tiny_llama,
+                                                              monkeypatch):
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText("12,34,56,")
+    qtbot.waitUntil(lambda: window.estimates.last is not None, timeout=30000)
+    asked, choice = [], {"start": False}
+
+    def fake_exec(box):
+        asked.append(box.text())
+        if choice["start"]:
+            box.clickedButton = lambda: next(b for b in box.buttons() if b.text() == "Start")
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    window.settings.set("ask_above_s", 1000)  # far above the prediction: no question
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
+    assert asked == []
+    window.settings.set("ask_above_s", 1)
+    monkeypatch.setattr(window.estimates.last[1], "seconds", 5400.0)  # as for a long prompt
+    assert window.run() is None  # declined: nothing runs
+    assert "predicted to take 1.5 h" in asked[0] and "asked above 1.0 s" in asked[0], asked
+    choice["start"] = True
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
+    assert len(asked) == 2
+
+
 def test_the_engine_refuses_when_the_estimate_was_not_shown_yet(qtbot, make_window, tiny_llama):
     window = make_window(tiny_llama)
     window.prompt_panel.memory_limit.setText("1MB")

@@ -58,11 +58,40 @@ class RunEstimates(QObject):
                f"{format_size(est.available_bytes)} {room}.")
         self.window.prompt_panel.show_estimate(est.text(), est.fits, tip)
 
+    def patient(self, seconds: float) -> bool:
+        """True to start a run predicted to take ``seconds``: at once under the threshold the
+        user set (View ▸ Ask before long runs…, default a minute), else after asking."""
+        limit = self.window.settings.get("ask_above_s")
+        if seconds <= limit:
+            return True
+        from ...engine.planning.cost_model import format_seconds
+
+        box = QMessageBox(QMessageBox.Icon.Question, "A long run",
+                          f"This run is predicted to take {format_seconds(seconds)} (you are "
+                          f"asked above {format_seconds(limit)}; View ▸ Ask before long runs). "
+                          "Start it?", QMessageBox.StandardButton.Cancel, self.window)
+        start = box.addButton("Start", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(start)
+        box.exec()
+        return box.clickedButton() is start
+
+    def ask_threshold(self) -> None:
+        """View ▸ Ask before long runs…: the seconds above which a run asks first."""
+        from PySide6.QtWidgets import QInputDialog
+
+        value, ok = QInputDialog.getInt(
+            self.window, "Ask before long runs", "Ask before starting a run predicted to take "
+            "longer than (seconds):", self.window.settings.get("ask_above_s"), 1, 10**6, 10)
+        if ok:
+            self.window.settings.set("ask_above_s", value)
+
     def confirm(self, req) -> bool | None:
         """Before running ``req``: False to run it as usual, True to run it although the
         estimate says it will not fit (the user chose "Run anyway"), None to not run it."""
-        if self.last is None or self.last[0] != req or self.last[1].fits:
+        if self.last is None or self.last[0] != req:
             return False
+        if self.last[1].fits:
+            return False if self.patient(self.last[1].seconds) else None
         from ...engine.planning.cost_model import refusal
 
         est = self.last[1]

@@ -59,6 +59,8 @@ def build_menus(window) -> None:
     _action(window, v, "&Reset zoom", lambda: vc.set_zoom(1.0), ["Ctrl+0"])
     _action(window, v, "Reset &layout", window.reset_layout, [],
             "Put the panels back to their first widths and the window to its first size")
+    _action(window, v, "Ask before &long runs…", lambda: window.estimates.ask_threshold(), [],
+            "The predicted time above which a run asks before it starts")
     live = QAction("&Live attribution", window, checkable=True)
     live.setStatusTip("Explain the prompt as you type, while a run is predicted to take under "
                       "half a second")
