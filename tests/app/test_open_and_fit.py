@@ -164,3 +164,21 @@ def test_compare_with_nothing_ticked_and_a_matrix_that_changes_scope_say_so(
         assert "uses the Temperature Scope" in window.statusBar().currentMessage()
     assert shown.args[0].scope == "temperature"
     assert "Temperature Scope" in window.matrix_view.summary.text()  # the matrix says which
+
+
+def test_every_control_has_a_name_and_tab_leaves_the_cost_table(qtbot, make_window, tiny_llama):
+    from PySide6.QtCore import Qt
+
+    from jscope_desktop.app.window.accessibility import name_controls
+
+    window = make_window(tiny_llama)
+    assert name_controls(window) == []  # nothing a person operates is nameless
+    assert window.prompt_panel.run_button.accessibleName() == "Run"
+    assert window.prompt_panel.scope.accessibleName() == "Scope"
+    table = window.cost_panel.table
+    assert not table.tabKeyNavigation()
+    window.activateWindow()
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus, timeout=5000)
+    qtbot.keyClick(table, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: not table.hasFocus(), timeout=5000)  # Tab moved on, not cell to cell

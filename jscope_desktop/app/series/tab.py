@@ -108,6 +108,7 @@ class SeriesTab(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.plots = SeriesPlots()
         self.cutoff = QSlider(Qt.Orientation.Horizontal)
+        self.cutoff.setAccessibleName("Explain after this many values")
         self.cutoff.setRange(1, 60)
         self.cutoff_label = QLabel("cutoff: all values")
         self.export_image_button = QPushButton("Image…")

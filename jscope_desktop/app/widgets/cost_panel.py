@@ -47,6 +47,7 @@ class CostPanel(QGroupBox):
         self.d_model = 0
         v = QVBoxLayout(self)
         self.table = QTableWidget(4, 3)
+        self.table.setAccessibleName("Cost on this prompt")
         self.table.setHorizontalHeaderLabels(["time", "× fwd", "× Temp."])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table (arrows move in it)

@@ -138,6 +138,7 @@ class PromptPanel(QWidget):
         v.addWidget(self.compare_button)
         gen = QHBoxLayout()
         self.generate_n = QSpinBox()
+        self.generate_n.setAccessibleName("Tokens to generate")
         self.generate_n.setRange(1, 64)
         self.generate_n.setValue(8)
         self.generate_n.setSuffix(" tokens")

@@ -66,6 +66,7 @@ def build_window(window) -> None:
     window.compare_view = CompareView()
     window.matrix_view = MatrixView()
     window.tabs = QTabWidget()
+    window.tabs.tabBar().setAccessibleName("Views")
     window.tabs.addTab(strip_scroll, "Attribution")
     window.tabs.addTab(window.compare_view, "Compare")
     window.tabs.addTab(window.matrix_view, "Generation matrix")

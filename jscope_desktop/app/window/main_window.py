@@ -25,6 +25,7 @@ from ..background.worker import Job, Worker
 from ..settings import AppSettings
 from ..widgets.model_panel import dropped_model_path
 from ..widgets.strip_widget import ranking_text
+from .accessibility import name_controls
 from .job_handling import JobHandling
 from .layout import build_window
 
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         if self.settings.geometry("splitter"):
             self.splitter.restoreState(self.settings.geometry("splitter"))
         self.restore_settings()
+        name_controls(self)  # what a screen reader says for each control
         self.estimates = RunEstimates(self)
         self.live = LiveAttribution(self)
         self._submit("engine", jobs.engine_info, self._engine_ready)
