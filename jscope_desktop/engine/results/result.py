@@ -113,6 +113,8 @@ class AttributionResult:
         d["topk"] = [asdict(t) for t in self.topk]
         d["timing"] = asdict(self.timing)
         d["fisher"] = asdict(self.fisher) if self.fisher else None
+        if d["fisher"] and d["fisher"]["rank_intervals"] is None:
+            del d["fisher"]["rank_intervals"]  # optional: files of 0.1.0 read back unchanged
         d["series"] = asdict(self.series) if self.series else None
         for key in ("positions", "series", "special", "roles", "entropy", "beta"):
             if d[key] is None:
