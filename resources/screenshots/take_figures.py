@@ -20,8 +20,8 @@ from pathlib import Path
 
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 from jscope_desktop.engine.model.load import load_model
-from jscope_desktop.render.figures.export import save_image
 from jscope_desktop.render.core.html import save_html
+from jscope_desktop.render.figures.export import save_image
 
 EIFFEL = "The Eiffel Tower is in the city of Paris. The Colosseum is in the city of"
 FRANCE = "The capital of France is"

@@ -1,9 +1,10 @@
-"""Take the README screenshots: run under ``xvfb-run -a -s "-screen 0 1600x1000x24"``.
+"""Take the README screenshots at a laptop's 1,366 × 768 (or ``--size WxH``): run under
+``xvfb-run -a -s "-screen 0 1920x1080x24"``.
 
 Loads the embedded model, drives the real window (a run, a comparison, a generation) and
 captures the X screen with ImageMagick's ``import`` after each step, plus an exported PNG.
-Usage: ``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python
-resources/screenshots/take_screenshots.py resources/screenshots``
+Usage: ``xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python
+resources/screenshots/take_screenshots.py resources/screenshots [--size=1366x768]``
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ from jscope_desktop.app.window.palette import apply_palette
 PROMPT = "The Eiffel Tower is in the city of Paris. The Colosseum is in the city of"
 
 
-def main(out: Path) -> int:
+def main(out: Path, size: str = "1366x768") -> int:
+    width, height = (int(v) for v in size.lower().split("x"))
     app = QApplication(sys.argv[:1])
     apply_palette(app, False)
     window = MainWindow()
-    window.setGeometry(0, 0, 1560, 960)
+    window.setGeometry(0, 0, width, height)
+    window.reset_layout()
+    window.setGeometry(0, 0, width, height)
     window.prompt_panel.prompt.setPlainText(PROMPT)
     steps = []
 
     def snap(name: str, then) -> None:
         def go():
             app.processEvents()
-            subprocess.run(["import", "-window", "root", "-crop", "1560x960+0+0",
+            subprocess.run(["import", "-window", "root", "-crop", f"{width}x{height}+0+0",
                             str(out / name)], check=True)
             print("wrote", out / name, flush=True)
             then()
@@ -62,4 +66,6 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+    args = [a for a in sys.argv[1:] if not a.startswith("--size")]
+    sizes = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--size=")]
+    sys.exit(main(Path(args[0] if args else "."), *(sizes[:1] or [])))
