@@ -182,3 +182,22 @@ def test_every_control_has_a_name_and_tab_leaves_the_cost_table(qtbot, make_wind
     qtbot.waitUntil(table.hasFocus, timeout=5000)
     qtbot.keyClick(table, Qt.Key.Key_Tab)
     qtbot.waitUntil(lambda: not table.hasFocus(), timeout=5000)  # Tab moved on, not cell to cell
+
+
+def test_a_long_prompt_scrolls_to_the_explained_token_and_the_layout_does_not_jump(
+        qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    window.resize(1280, 720)
+    before = window.tabs.geometry()
+    window.view_controls.set_zoom(3.0)  # big boxes: the strip is several screens tall
+    window.prompt_panel.prompt.setPlainText("12,34,56," * 24)  # ~220 tokens
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
+        assert window.progress.isVisible()
+    assert window.tabs.geometry() == before  # the progress bar kept its place, hidden or not
+    bar = window.strip_scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5000)  # the strip is taller than the view
+    qtbot.waitUntil(lambda: bar.value() > 0, timeout=5000)  # scrolled down to the last token
+    explained = window.strip.unit_rect(window.strip.explained).center().toPoint()
+    at = window.strip.mapTo(window.strip_scroll.viewport(), explained)
+    assert window.strip_scroll.viewport().rect().contains(at)

@@ -50,6 +50,9 @@ def build_window(window) -> None:
     window.progress.setRange(0, 1000)
     window.progress.setTextVisible(True)
     window.progress.setVisible(False)
+    keep = window.progress.sizePolicy()  # hidden, it keeps its place: no jump on every run
+    keep.setRetainSizeWhenHidden(True)
+    window.progress.setSizePolicy(keep)
     window.countdown = Countdown(window.progress)  # the time left, recounted every second
     window.view_controls = ViewControls()
     window.strip = StripWidget()
@@ -60,7 +63,7 @@ def build_window(window) -> None:
     sv.addWidget(window.strip)
     sv.addWidget(window.ranking)
     sv.addStretch(1)
-    strip_scroll = QScrollArea()
+    strip_scroll = window.strip_scroll = QScrollArea()
     strip_scroll.setWidgetResizable(True)
     strip_scroll.setWidget(strip_page)
     window.compare_view = CompareView()

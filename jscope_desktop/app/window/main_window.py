@@ -7,7 +7,7 @@ in (tests use a tiny random model); otherwise the embedded model loads in the ba
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QMainWindow,
 )
@@ -108,6 +108,7 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self.view_controls.changed.connect(self._view_changed)
         self.strip.zoom_changed.connect(self.view_controls.set_zoom)
         self.matrix_view.row_chosen.connect(self._matrix_row)
+        self.strip_scroll.verticalScrollBar().rangeChanged.connect(self._scroll_to_explained)
         self.series_tab.web_page_requested.connect(self.save_web_page)
 
     # -- jobs ------------------------------------------------------------------------------
@@ -254,6 +255,8 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         """Put a single-position result on the strip, distribution and cost panels."""
         self.result = result
         self.strip.set_result(result)
+        self._scroll_pending = True  # once the strip is laid out (its range changes)
+        QTimer.singleShot(0, self._scroll_to_explained)
         self.ranking.setText(ranking_text(self.strip.units))
         self.distribution.set_result(result)
         self.cost_panel.add_result(result, self._d_model())
@@ -267,6 +270,20 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
             status += " " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate) + "."
         self.statusBar().showMessage(status)
         self.result_shown.emit(result)
+
+    def _scroll_to_explained(self, *_) -> None:
+        """A long prompt: scroll the strip so the explained token is in view (once per result,
+        when the strip's new height has reached the scroll area)."""
+        if not getattr(self, "_scroll_pending", False) or self.strip.explained is None:
+            return
+        page, view = self.strip_scroll.widget(), self.strip_scroll.viewport()
+        if page.minimumSizeHint().height() > view.height() and \
+                self.strip_scroll.verticalScrollBar().maximum() == 0:
+            return  # not laid out yet: the range change calls again
+        self._scroll_pending = False
+        centre = self.strip.unit_rect(self.strip.explained).center().toPoint()
+        at = self.strip.mapTo(self.strip_scroll.widget(), centre)
+        self.strip_scroll.ensureVisible(at.x(), at.y(), 40, 80)
 
     def show_multi(self, multi) -> None:
         """Show a multi-scope result in the Compare tab and its timing in the cost panel."""
