@@ -142,3 +142,5 @@ test-bundle: bundle
 	rm -rf build/selftest-cache
 	JSCOPE_CACHE_DIR=$(CURDIR)/build/selftest-cache QT_QPA_PLATFORM=offscreen \
 		dist/jscope-desktop/jscope-desktop --self-test
+	for deb in dist/jscope-desktop_*_amd64.deb; do [ -e "$$deb" ] || continue; \
+		packaging/check_deb_mime.sh "$$deb" || exit 1; done
