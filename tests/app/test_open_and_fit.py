@@ -201,3 +201,22 @@ def test_a_long_prompt_scrolls_to_the_explained_token_and_the_layout_does_not_ju
     explained = window.strip.unit_rect(window.strip.explained).center().toPoint()
     at = window.strip.mapTo(window.strip_scroll.viewport(), explained)
     assert window.strip_scroll.viewport().rect().contains(at)
+
+
+def test_compare_and_matrix_say_when_they_show_an_earlier_prompt(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    window.prompt_panel.prompt.setPlainText(PROMPT)
+    with qtbot.waitSignal(window.multi_shown, timeout=60000):
+        window.compare(["temperature", "semantic"])
+    with qtbot.waitSignal(window.matrix_shown, timeout=60000):
+        window.generate(2)
+    assert window.compare_view.stale.isHidden()
+    assert window.matrix_view.stale.isHidden()
+    window.prompt_panel.prompt.setPlainText("98,76,")
+    qtbot.waitUntil(lambda: not window.compare_view.stale.isHidden(), timeout=5000)
+    assert "earlier prompt (“12,34,56,”)" in window.compare_view.stale.text()
+    assert not window.matrix_view.stale.isHidden()
+    with qtbot.waitSignal(window.multi_shown, timeout=60000):
+        window.compare(["temperature", "semantic"])
+    assert window.compare_view.stale.isHidden()  # this prompt's again
+    assert not window.matrix_view.stale.isHidden()  # still the earlier one

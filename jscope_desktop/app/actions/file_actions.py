@@ -189,6 +189,7 @@ class FileActions:
         if s.model != self.model_panel.current_source():
             self.show_message(f"This session was made with {s.model or 'the embedded model'}; "
                               "open that model to run it again.")
+        self.note_stale_views()
 
     def about(self) -> None:
         """Show the About box with versions and the embedded model's licence."""

@@ -24,6 +24,7 @@ from ...render.core.colormaps import COLORMAPS
 from ...render.core.multi_caption import row_caption
 from ...render.figures.multi_strip import agreement_size, paint_agreement
 from ...render.figures.strip import DARK, LIGHT, strip_font
+from .stale import stale_label
 from .strip_widget import StripWidget
 
 DEFAULT_SCOPES = ("fisher", "temperature")
@@ -96,6 +97,8 @@ class CompareView(QScrollArea):
         self.summary = QLabel("Tick the scopes to compare and click “Compare selected scopes”.")
         self.summary.setWordWrap(True)
         v.addWidget(self.summary)
+        self.stale = stale_label()
+        v.addWidget(self.stale)
         self.rows_box = QVBoxLayout()
         v.addLayout(self.rows_box)
         self.agreement = AgreementWidget()

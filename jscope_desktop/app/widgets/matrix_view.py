@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
 from ...render.figures.matrix import MatrixFigure
+from .stale import stale_label
 from .strip_widget import StripWidget
 
 
@@ -62,6 +63,8 @@ class MatrixView(QWidget):
         self.summary = QLabel("Generate tokens to see the attribution matrix.")
         self.summary.setWordWrap(True)
         v.addWidget(self.summary)
+        self.stale = stale_label()
+        v.addWidget(self.stale)
         split = QSplitter(Qt.Orientation.Vertical)
         self.canvas = MatrixCanvas()
         self.canvas.row_clicked.connect(self.select_row)

@@ -23,6 +23,7 @@ from ..background.estimates import RunEstimates
 from ..background.live import LiveAttribution
 from ..background.worker import Job, Worker
 from ..settings import AppSettings
+from ..widgets import stale
 from ..widgets.model_panel import dropped_model_path
 from ..widgets.strip_widget import ranking_text
 from .accessibility import name_controls
@@ -109,6 +110,9 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self.strip.zoom_changed.connect(self.view_controls.set_zoom)
         self.matrix_view.row_chosen.connect(self._matrix_row)
         self.strip_scroll.verticalScrollBar().rangeChanged.connect(self._scroll_to_explained)
+        self.prompt_panel.request_changed.connect(self.note_stale_views)
+        self.multi_shown.connect(lambda _m: self.note_stale_views())
+        self.matrix_shown.connect(lambda _m: self.note_stale_views())
         self.series_tab.web_page_requested.connect(self.save_web_page)
 
     # -- jobs ------------------------------------------------------------------------------
@@ -270,6 +274,14 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
             status += " " + describe_fisher(f.method, f.rank, f.probes, f.rel_error_estimate) + "."
         self.statusBar().showMessage(status)
         self.result_shown.emit(result)
+
+    def note_stale_views(self) -> None:
+        """The Compare tab and the generation matrix say when they show an earlier prompt's
+        results (after typing, a new run or opening a session)."""
+        prompt = self.prompt_panel.prompt.toPlainText()
+        compared = self.compare_view.results[0] if self.compare_view.results else None
+        stale.mark(self.compare_view.stale, compared, prompt, "comparisons")
+        stale.mark(self.matrix_view.stale, self.matrix_view.result, prompt, "matrix rows")
 
     def _scroll_to_explained(self, *_) -> None:
         """A long prompt: scroll the strip so the explained token is in view (once per result,
