@@ -10,11 +10,11 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from ...engine.errors import JScopeError
-from ...engine.io import read_user_text
+from ...engine.io import read_user_json, read_user_text
 from ...engine.results.multi_result import MultiScopeResult, read_result, result_from_dict
 from ...engine.results.result import MatrixResult, SeriesResult
 from ...render.core.html import read_embedded
-from .session import SESSION_KIND, load_session
+from .session import is_session, load_session
 
 OPEN_FILTER = ("Sessions, results and web pages (*.jscope.json *.json *.html *.htm);;"
                "All files (*)")
@@ -39,16 +39,6 @@ def read_page_result(path: str | Path):
                           f"({type(exc).__name__}: {exc}).") from None
 
 
-def _is_session(path: str | Path) -> bool:
-    """Whether a JSON file is a session (its ``kind``), read cheaply from its first bytes."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return f'"kind": "{SESSION_KIND}"' in head or f'"kind":"{SESSION_KIND}"' in head
-
-
 class OpenActions:
     """File ▸ Open… and Open Recent, for a window with the views and ``settings``."""
 
@@ -64,7 +54,8 @@ class OpenActions:
         try:
             if Path(path).suffix.lower() in (".html", ".htm"):
                 self.show_any(read_page_result(path))
-            elif _is_session(path):
+            elif is_session(read_user_json(path, "result file",
+                                           "a session or result written by Jacobian Scopes")):
                 self.restore_session(load_session(path))
             else:
                 self.show_any(read_result(path))

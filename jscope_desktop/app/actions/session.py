@@ -51,6 +51,11 @@ def save_session(session: Session, path: str | Path) -> Path:
 VIEW_KEYS = {"cmap": str, "scale": str, "granularity": str, "zoom": (int, float), "exclude": str}
 
 
+def is_session(data) -> bool:
+    """Whether parsed JSON ``data`` claims to be a session (its ``kind``), not a result."""
+    return isinstance(data, dict) and data.get("kind") == SESSION_KIND
+
+
 def load_session(path: str | Path) -> Session:
     """Read a session file written by :func:`save_session`.
 
@@ -59,7 +64,7 @@ def load_session(path: str | Path) -> Session:
     """
     path = Path(path)
     d = read_user_json(path, "session file", "a Jacobian Scopes session")
-    if not isinstance(d, dict) or d.get("kind") != SESSION_KIND:
+    if not is_session(d):
         raise JScopeError(f"{path.name} is not a Jacobian Scopes session file.")
     version = d.get("version", SESSION_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version > SESSION_VERSION:
