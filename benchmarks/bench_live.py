@@ -49,18 +49,22 @@ def measure(n: int, key_ms: int, scope: str) -> dict:
                for p in read_json(DATA / "fisher_holdout.json")["prompts"]][:n]
     editor = window.prompt_panel.prompt
     latencies, stale = [], 0
-    for text in ["Warm-up prompt."] + prompts:
+    editor.setPlainText("Warm-up prompt.")  # a user's first Run: the app measures this machine
+    window.run()
+    while not shown:
+        QTest.qWait(10)
+    for text in prompts:
         editor.clear()
         shown.clear()
-        for ch in text:
-            QTest.keyClicks(editor, ch)
+        for ch in text:  # as typed: one character at a time (any character, not only ASCII keys)
+            editor.insertPlainText(ch)
             QTest.qWait(key_ms)
         last_key = time.perf_counter()
-        deadline = last_key + 60
+        deadline = last_key + 20
         while time.perf_counter() < deadline and not (shown and shown[-1][2] == text):
             QTest.qWait(5)
         stale += sum(1 for _, same, _ in shown if not same)
-        if text != "Warm-up prompt." and shown and shown[-1][2] == text:
+        if shown and shown[-1][2] == text:
             latencies.append(shown[-1][0] - last_key)
     window.close()
     return {"latencies_s": latencies, "stale_results_shown": stale, "prompts": len(prompts)}

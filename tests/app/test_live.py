@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from jscope_desktop.app.background import jobs
 from jscope_desktop.app.background.live import LIVE_LIMIT_S
 
@@ -65,3 +67,21 @@ def test_live_off_and_expensive_runs_wait_for_run(qtbot, make_window, tiny_llama
                     timeout=20000)
     assert seen[-1][0] == "12,34," and window._run_job is None
     assert LIVE_LIMIT_S == 0.5
+
+
+def test_a_measured_run_corrects_a_pessimistic_estimate(qtbot, make_window, tiny_llama):
+    """Before calibration the estimate can be many times too long (seen: 11 s predicted for a
+    0.17 s run); once a scope has run, its measured time, scaled to the prompt's length, wins."""
+    from types import SimpleNamespace
+
+    from jscope_desktop.engine.results.request import AttributionRequest
+
+    window = make_window(tiny_llama, live=True)
+    req = AttributionRequest(prompt="12,34,", scope="temperature")
+    est = SimpleNamespace(seconds=11.0, n_tokens=20, fits=True)
+    assert window.live.predicted_seconds(req, est) == 11.0  # nothing measured yet
+    window.run(req)
+    qtbot.waitUntil(lambda: "temperature" in window.live.measured, timeout=30000)
+    n, s = window.live.measured["temperature"]
+    assert window.live.predicted_seconds(req, est) == pytest.approx(min(11.0, s * max(1, 20 / n)))
+    assert window.live.predicted_seconds(req.but(scope="fisher"), est) == 11.0  # per scope

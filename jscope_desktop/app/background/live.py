@@ -22,7 +22,9 @@ class LiveAttribution(QObject):
         self.window = window
         self.enabled = bool(window.settings.get("live"))
         self.job = None  # the live run under way
+        self.measured: dict[str, tuple[int, float]] = {}  # scope -> (tokens, s) of its last run
         window.prompt_panel.prompt.textChanged.connect(self._typed)
+        window.result_shown.connect(self._ran)
 
     def set_enabled(self, on: bool) -> None:
         """Turn live attribution on or off (and remember it); on, the current prompt runs at
@@ -31,6 +33,19 @@ class LiveAttribution(QObject):
         self.window.settings.set("live", on)
         if on:
             self.window.estimates.refresh()
+
+    def _ran(self, result) -> None:
+        self.measured[result.scope] = (len(result.tokens), result.timing.scope_s)
+
+    def predicted_seconds(self, req, est) -> float:
+        """The time a live run of ``req`` is expected to take: the estimate, or where this
+        scope has run already, that run's measured time scaled to this prompt's length if it
+        is less (the estimate before calibration can be several times too long)."""
+        seconds = est.seconds
+        if req.scope in self.measured and est.n_tokens:
+            n, s = self.measured[req.scope]
+            seconds = min(seconds, s * max(1.0, est.n_tokens / max(n, 1)))
+        return seconds
 
     def _typed(self) -> None:
         if self.job is not None and not self.job.done:
@@ -46,9 +61,10 @@ class LiveAttribution(QObject):
             return  # the prompt moved on: a newer estimate follows
         if w._run_job is not None and w._run_job is not self.job:
             return  # the user's own run is under way: it wins
-        if est.seconds > LIVE_LIMIT_S or not est.fits:
+        seconds = self.predicted_seconds(req, est)
+        if seconds > LIVE_LIMIT_S or not est.fits:
             w.statusBar().showMessage(
-                f"Live attribution waits: this run is predicted to take {est.seconds:.1f} s "
+                f"Live attribution waits: this run is predicted to take {seconds:.1f} s "
                 f"(live runs are those under {LIVE_LIMIT_S} s); press Run.", 8000)
             return
         self.job = w.run(req, live=True)
