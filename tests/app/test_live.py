@@ -71,17 +71,18 @@ def test_live_off_and_expensive_runs_wait_for_run(qtbot, make_window, tiny_llama
 
 def test_a_measured_run_corrects_a_pessimistic_estimate(qtbot, make_window, tiny_llama):
     """Before calibration the estimate can be many times too long (seen: 11 s predicted for a
-    0.17 s run); once a scope has run, its measured time, scaled to the prompt's length, wins."""
+    0.17 s run); once a scope has run, the estimate is scaled by how far off it was."""
     from types import SimpleNamespace
 
-    from jscope_desktop.engine.results.request import AttributionRequest
-
-    window = make_window(tiny_llama, live=True)
-    req = AttributionRequest(prompt="12,34,", scope="temperature")
-    est = SimpleNamespace(seconds=11.0, n_tokens=20, fits=True)
-    assert window.live.predicted_seconds(req, est) == 11.0  # nothing measured yet
-    window.run(req)
-    qtbot.waitUntil(lambda: "temperature" in window.live.measured, timeout=30000)
-    n, s = window.live.measured["temperature"]
-    assert window.live.predicted_seconds(req, est) == pytest.approx(min(11.0, s * max(1, 20 / n)))
-    assert window.live.predicted_seconds(req.but(scope="fisher"), est) == 11.0  # per scope
+    window = make_window(tiny_llama)  # live off: only the run below is shown
+    window.prompt_panel.prompt.setPlainText("12,34,")
+    qtbot.waitUntil(lambda: window.estimates.last is not None, timeout=30000)
+    req, est = window.estimates.last
+    long = SimpleNamespace(seconds=11.0, n_tokens=20, fits=True)
+    assert window.live.predicted_seconds(req, long) == 11.0  # nothing measured yet
+    with qtbot.waitSignal(window.result_shown, timeout=30000) as shown:
+        window.run(req)
+    ratio = shown.args[0].timing.scope_s / est.seconds
+    assert window.live.ratio["temperature"] == pytest.approx(ratio)
+    assert window.live.predicted_seconds(req, long) == pytest.approx(11.0 * min(1.0, ratio))
+    assert window.live.predicted_seconds(req.but(scope="fisher"), long) == 11.0  # per scope
