@@ -84,5 +84,7 @@ def test_a_measured_run_corrects_a_pessimistic_estimate(qtbot, make_window, tiny
         window.run(req)
     ratio = shown.args[0].timing.scope_s / est.seconds
     assert window.live.ratio["temperature"] == pytest.approx(ratio)
-    assert window.live.predicted_seconds(req, long) == pytest.approx(11.0 * min(1.0, ratio))
+    n, s = len(shown.args[0].tokens), shown.args[0].timing.scope_s
+    assert window.live.predicted_seconds(req, long) == pytest.approx(
+        min(11.0 * min(1.0, ratio), s * max(1.0, 20 / n)))
     assert window.live.predicted_seconds(req.but(scope="fisher"), long) == 11.0  # per scope

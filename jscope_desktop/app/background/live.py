@@ -23,6 +23,7 @@ class LiveAttribution(QObject):
         self.enabled = bool(window.settings.get("live"))
         self.job = None  # the live run under way
         self.ratio: dict[str, float] = {}  # scope -> measured / predicted seconds, last run
+        self.last: dict[str, tuple[int, float]] = {}  # scope -> (tokens, seconds), last run
         window.prompt_panel.prompt.textChanged.connect(self._typed)
         window.result_shown.connect(self._ran)
 
@@ -35,16 +36,23 @@ class LiveAttribution(QObject):
             self.window.estimates.refresh()
 
     def _ran(self, result) -> None:
+        self.last[result.scope] = (len(result.tokens), result.timing.scope_s)
         last = self.window.estimates.last  # (request, estimate) of the prompt on screen
         if last is not None and last[0].scope == result.scope and \
                 last[1].n_tokens == len(result.tokens) and last[1].seconds > 0:
             self.ratio[result.scope] = result.timing.scope_s / last[1].seconds
 
     def predicted_seconds(self, req, est) -> float:
-        """The time a live run of ``req`` is expected to take: the estimate, corrected by how
-        far off it was for this scope's last run when that is shorter (the estimate before
-        calibration was seen to be 30–65× too long on this machine)."""
-        return est.seconds * min(1.0, self.ratio.get(req.scope, 1.0))
+        """The time a live run of ``req`` is expected to take, the shortest of: the estimate;
+        the estimate corrected by how far off it was on this scope's last run; that run's
+        measured time, grown in proportion where this prompt is longer. (Before calibration the
+        estimate was seen to be 14–65× too long on this machine; while a person types, the last
+        run was on nearly this prompt.)"""
+        seconds = est.seconds * min(1.0, self.ratio.get(req.scope, 1.0))
+        if req.scope in self.last and est.n_tokens:
+            n, s = self.last[req.scope]
+            seconds = min(seconds, s * max(1.0, est.n_tokens / max(n, 1)))
+        return seconds
 
     def _typed(self) -> None:
         if self.job is not None and not self.job.done:
