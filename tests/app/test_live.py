@@ -88,3 +88,13 @@ def test_a_measured_run_corrects_a_pessimistic_estimate(qtbot, make_window, tiny
     assert window.live.predicted_seconds(req, long) == pytest.approx(
         min(11.0 * min(1.0, ratio), s * max(1.0, 20 / n)))
     assert window.live.predicted_seconds(req.but(scope="fisher"), long) == 11.0  # per scope
+
+
+def test_a_live_run_never_takes_the_user_away_from_another_tab(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama, live=True)
+    window.tabs.setCurrentWidget(window.series_tab)
+    with qtbot.waitSignal(window.result_shown, timeout=30000):
+        window.prompt_panel.prompt.setPlainText("12,34,")  # a live run follows
+    assert window.tabs.currentWidget() is window.series_tab
+    assert window.strip.result is not None  # the strip has it, for when the user looks
+

@@ -138,8 +138,9 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         force = False if live else self.estimates.confirm(req)  # too big: ask first
         if force is None:
             return self._run_job
-        done = self.show_result if not live else lambda r: (
-            r if req.prompt != self.prompt_panel.prompt.toPlainText() else self.show_result(r))
+        done = self.show_result if not live else lambda r: (  # stale: dropped; never moves tabs
+            r if req.prompt != self.prompt_panel.prompt.toPlainText()
+            else self.show_result(r, to_front=False))
         self._submit("run", jobs.attribute_job(
             self.holder, req, self.prompt_panel.memory_limit_bytes(), force), done,
             self._run_job, run=True)
@@ -255,8 +256,9 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
-    def show_result(self, result: AttributionResult) -> None:
-        """Put a single-position result on the strip, distribution and cost panels."""
+    def show_result(self, result: AttributionResult, to_front: bool = True) -> None:
+        """Put a single-position result on the strip, distribution and cost panels, and (unless
+        ``to_front`` is False, as for a live run while another tab is open) show its tab."""
         self.result = result
         self.strip.set_result(result)
         self._scroll_pending = True  # once the strip is laid out (its range changes)
@@ -265,7 +267,8 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self.distribution.set_result(result)
         self.cost_panel.add_result(result, self._d_model())
         self.show_message("")
-        self.tabs.setCurrentIndex(0)
+        if to_front:
+            self.tabs.setCurrentIndex(0)
         status = f"{result.scope}: {len(result.tokens)} tokens in {result.timing.scope_s:.2f} s."
         if result.fisher is not None:  # the Fisher estimate's own error beside its strip
             from ...engine.compute.fisher_config import describe_fisher
