@@ -64,6 +64,7 @@ def make_window(qtbot):
         window = MainWindow(model=model, autoload=kwargs.pop("autoload", False), **kwargs)
         window.act_live.setChecked(live)
         window.live.set_enabled(live)
+        window.ask_before_closing = False  # teardown closes windows whose runs may still go on
         windows.append(window)
         qtbot.addWidget(window)
         window.show()

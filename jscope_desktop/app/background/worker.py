@@ -175,6 +175,12 @@ class _Runner(QObject):
 _STILL_RUNNING: list = []  # workers whose thread outlived shutdown()
 
 
+def still_running() -> bool:
+    """True while a worker that was shut down still has a step running (one that cannot be
+    interrupted, such as a model's first conversion)."""
+    return any(w._thread.isRunning() for w in _STILL_RUNNING)
+
+
 def wait_for_all() -> None:
     """Wait for the threads of workers that were shut down while a step could not stop (called
     once the event loop has ended, so the window is already gone)."""

@@ -9,6 +9,7 @@ load on the worker thread with visible progress.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -112,6 +113,7 @@ class Script:
         # event loop by closing every window, so a later window in the same process (tests,
         # an embedding notebook) would be shut. Exit directly instead.
         self.app.setQuitOnLastWindowClosed(False)
+        self.window.ask_before_closing = False  # a script that says --quit has its answer
         self.window.close()
         self.app.exit(status)
 
@@ -180,8 +182,16 @@ def main(argv: list[str] | None = None) -> int:
                                            file=sys.stderr))
     status = app.exec()
     app.setQuitOnLastWindowClosed(True)
-    from ..background.worker import wait_for_all
+    from ..background.worker import still_running, wait_for_all
 
+    if still_running():
+        # a step that cannot be interrupted (a model's first conversion, written to a temporary
+        # folder that the next conversion removes) holds nothing of the user's: the window is
+        # gone and the settings are saved, so the process ends now instead of lingering ~20 s
+        settings.sync()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(script.status or status)
     wait_for_all()
     return script.status or status
 

@@ -28,6 +28,7 @@ class JobHandling:
         self._jobs.add(job)
         if run:
             self._run_job = job
+            self._run_progress = ""  # what the run last said it was doing
         job.progress.connect(lambda fraction, message: self._on_progress(job, fraction, message))
         job.finished.connect(lambda value: self._on_finished(job, value, done, run))
         job.failed.connect(lambda message: self._on_failed(job, message, failed))
@@ -49,6 +50,8 @@ class JobHandling:
             return  # superseded, or stopping after Cancel
         self.progress.setValue(round(fraction * 1000))
         self.countdown.show(message)
+        if job is self._run_job:
+            self._run_progress = message
         if job is self._load_job:
             self.model_panel.show_status(f"{message}… {fraction:.0%}")
 

@@ -68,6 +68,9 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         self._jobs: set[Job] = set()  # this window's jobs, not yet done
         self._run_job: Job | None = None  # the run, compare, measure or generation on screen next
         self._load_job: Job | None = None  # the latest model load
+        self._run_progress = ""  # the current run's last progress message
+        self._live_job: Job | None = None  # the run typing started (closing never asks for it)
+        self.ask_before_closing = True  # during a run of the user's, closing asks first
         self.worker = Worker()  # before the widgets: the time-series tab shares it
         try:
             build_window(self)
@@ -141,9 +144,10 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         done = self.show_result if not live else lambda r: (  # stale: dropped; never moves tabs
             r if req.prompt != self.prompt_panel.prompt.toPlainText()
             else self.show_result(r, to_front=False))
-        self._submit("run", jobs.attribute_job(
+        job = self._submit("run", jobs.attribute_job(
             self.holder, req, self.prompt_panel.memory_limit_bytes(), force), done,
             self._run_job, run=True)
+        self._live_job = job if live else None
         self.statusBar().showMessage(f"{'Live: r' if live else 'R'}unning {scope_label(req.scope)}…")
         return self._run_job
 
@@ -362,7 +366,29 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         share = sum(DEFAULT_SIZES)
         self.splitter.setSizes([round(width * s / share) for s in DEFAULT_SIZES])
 
+    def may_close(self) -> bool:
+        """True to close now: at once unless a run the user started is under way, else when
+        the user chooses to stop it (the default button keeps it running)."""
+        job = self._run_job
+        if job is None or job.done or job is self._live_job or not self.ask_before_closing:
+            return True
+        from PySide6.QtWidgets import QMessageBox
+
+        doing = self._run_progress.split(" · ")[0] or "A run"
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is in progress",
+                          f"{doing} is still running. Stop it and close the window? Its result "
+                          "will be lost.", QMessageBox.StandardButton.NoButton, self)
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is stop
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if not self.may_close():
+            event.ignore()
+            return
         self.save_settings()
         # within a second: a step that cannot stop (a conversion) finishes after the window is
         # gone, and the process waits for it at exit (worker.wait_for_all)
