@@ -56,7 +56,8 @@ def add_exclude_option(p) -> None:
     pictures, the web page and the terminal view (the JSON keeps every score)."""
     p.add_argument("--exclude-from-scale", metavar="SET", type=exclusion, default=ScaleExclusion(),
                    help=f"leave tokens out of the colour scale and the top list of the picture, "
-                   f"web page and terminal view: {', '.join(MODES)}, token indices I,J,K, or a "
+                   f"web page and terminal view: {', '.join(MODES)}, token indices I,J,K (from 0, "
+                   "as in the JSON; negative counts from the end; captions count from 1), or a "
                    "mix (first,5); the stored scores are not changed (the paper's attention-sink "
                    "caveat: early tokens can look important)")
 

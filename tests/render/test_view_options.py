@@ -78,7 +78,27 @@ def test_parse_round_trip_and_errors():
         assert ScaleExclusion.parse(ScaleExclusion.parse(text).to_text()) == ScaleExclusion.parse(text)
     assert ScaleExclusion.parse("template, first").to_text() == "first,template"
     assert ScaleExclusion.parse("none") == ScaleExclusion()
-    assert ScaleExclusion.parse("first,2,5").describe() == "first token and tokens 2, 5"
+    # captions count tokens from 1, as every sentence does: indices 2, 5 are tokens 3, 6
+    assert ScaleExclusion.parse("first,2,5").describe() == "first token and tokens 3, 6"
+    assert ScaleExclusion.parse("0,-1,-2").describe() == (
+        "token 1, the last token and the 2nd-last token")
+
+
+@pytest.mark.parametrize("typed, stored", [("1,4", "0,3"), ("first, -1", "first,-1"),
+                                           ("", ""), ("special,2,-12", "special,1,-12")])
+def test_the_app_box_counts_tokens_from_1(typed, stored):
+    from jscope_desktop.render.core.view_options import indices_to_numbers, numbers_to_indices
+
+    assert numbers_to_indices(typed) == stored
+    assert numbers_to_indices(indices_to_numbers(stored)) == stored
+
+
+@pytest.mark.parametrize("typed", ["0", "1,0", "one", "1.5", "--1"])
+def test_the_app_box_refuses_what_is_not_a_token_number(typed):
+    from jscope_desktop.render.core.view_options import numbers_to_indices
+
+    with pytest.raises(ValueError):
+        numbers_to_indices(typed)
     with pytest.raises(ValueError, match="Cannot exclude 'bos' from the colour scale"):
         ScaleExclusion.parse("bos")
     assert masked([[1.0, 2.0], [3.0, None]], [True, False]) == [[None, 2.0], [None, None]]
@@ -200,7 +220,7 @@ def test_matrix_and_series_pictures_leave_the_sink_out(qapp, tiny_llama, tmp_pat
     assert fig.excluded == [True] + [False] * 7
     kept = [v for v in s.series.value_scores[1:] if v is not None]
     assert fig.norm.vmax == pytest.approx(max(kept))
-    assert any(f"Colour scale excludes: token {first} (value 1;" in line for line in fig.footer)
+    assert any(f"Colour scale excludes: token {first + 1} (value 1;" in line for line in fig.footer)
     save_picture(s, tmp_path / "s.svg", exclude=str(first))
     assert "value score ‖Jᵀu‖" in (tmp_path / "s.svg").read_text(encoding="utf-8")
 
@@ -238,8 +258,9 @@ def test_cli_option_changes_pictures_not_the_json(capsys, tmp_path, tiny_llama, 
     for d in outs.values():
         d.pop("timing")
     assert outs["plain"] == outs["sink"]
-    assert "first token and token 2" in (tmp_path / "sink.svg").read_text(encoding="utf-8")
-    assert "first token and token 2" not in (tmp_path / "plain.svg").read_text(encoding="utf-8")
+    svg = (tmp_path / "sink.svg").read_text(encoding="utf-8")
+    assert "first token and token 3" in svg  # index 2 is the third token
+    assert "colour scale excludes" not in (tmp_path / "plain.svg").read_text(encoding="utf-8")
     status, _, err = run_cli(capsys, "attribute", "x", "--exclude-from-scale", "bos")
     assert status == 2 and "Cannot exclude 'bos'" in err and "Traceback" not in err
 
@@ -274,12 +295,18 @@ def test_the_app_toggles_the_sink_control(qtbot, tiny_llama, tmp_path):
     assert window.save_session(str(tmp_path / "s.jscope.json"))
     assert load_session(tmp_path / "s.jscope.json").view["exclude"] == "first"
     combo.setCurrentIndex(combo.findData("custom"))
-    window.view_controls.indices.setText("0,-1")
+    window.view_controls.indices.setText("1,-1")  # the first and the last, counted from 1
     window.view_controls.indices.editingFinished.emit()
     assert [u.excluded for u in window.strip.units] == scale_mask(r, "0,-1")
+    assert window.view_controls.exclusion() == "0,-1"
+    window.view_controls.indices.setText("0")  # there is no token 0: refused, the box says so
+    window.view_controls.indices.editingFinished.emit()
+    assert window.strip.exclude == "0,-1" and "counted from 1" in window.view_controls.indices.toolTip()
     window.view_controls.indices.setText("zero")  # not indices: the last choice stays
     window.view_controls.indices.editingFinished.emit()
     assert window.strip.exclude == "0,-1"
+    window.view_controls.set_view(exclude="2,4")  # a stored option shows as numbers from 1
+    assert window.view_controls.indices.text() == "3,5"
     combo.setCurrentIndex(0)
     assert window.strip.norm.vmax == pytest.approx(max(scores))
     assert r.scores == stored

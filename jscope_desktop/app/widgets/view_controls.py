@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolBu
 
 from ...render.core.colormaps import COLORMAPS, SCALES
 from ...render.core.units import GRANULARITIES
-from ...render.core.view_options import MODE_LABELS, MODES, ScaleExclusion
+from ...render.core.view_options import MODE_LABELS, MODES, indices_to_numbers, numbers_to_indices
 
 CUSTOM = "custom"  # the exclusion entry whose token indices are typed in the box beside it
 
@@ -46,7 +46,7 @@ class ViewControls(QWidget):
             self.exclude.addItem(f"scale without {MODE_LABELS[m].split(' (')[0]}", m)
         self.exclude.addItem("scale without tokens…", CUSTOM)
         self.indices = QLineEdit()
-        self.indices.setPlaceholderText("e.g. 0,3")
+        self.indices.setPlaceholderText("e.g. 1,4")
         self.indices.setMaximumWidth(110)
         self.indices.setVisible(False)
         self.zoom_out, self.zoom_in = QToolButton(text="−"), QToolButton(text="+")
@@ -56,8 +56,8 @@ class ViewControls(QWidget):
                        (self.granularity, "Show scores per token, word (L2) or sentence (L2)"),
                        (self.exclude, "Attention sink: leave tokens out of the colour scale and "
                         "the ranking (drawn hatched; the stored scores are not changed)"),
-                       (self.indices, "Token indices to leave out of the colour scale, e.g. 0,3 "
-                        "(negative counts from the end); Enter applies"),
+                       (self.indices, "Tokens to leave out of the colour scale, counted from 1 as "
+                        "the strip numbers them, e.g. 1,4 (-1 is the last); Enter applies"),
                        (self.zoom_out, "Zoom out (Ctrl+−)"), (self.zoom_in, "Zoom in (Ctrl++)")):
             w.setToolTip(tip)
             row.addWidget(w)
@@ -84,7 +84,7 @@ class ViewControls(QWidget):
             self._last_exclude = choice
             return choice
         try:
-            text = ScaleExclusion.parse(self.indices.text()).to_text()
+            text = numbers_to_indices(self.indices.text())
         except ValueError as exc:
             self.indices.setStyleSheet("border: 1px solid #b00020;")
             self.indices.setToolTip(str(exc))
@@ -113,7 +113,8 @@ class ViewControls(QWidget):
         if exclude is not None:
             k = self.exclude.findData(exclude)
             if k < 0 or exclude == CUSTOM:
-                self.indices.setText(exclude)
+                if exclude != CUSTOM:
+                    self.indices.setText(indices_to_numbers(exclude))
                 k = self.exclude.findData(CUSTOM)
             self.exclude.setCurrentIndex(k)
         self.blockSignals(False)

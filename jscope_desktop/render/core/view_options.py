@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...engine.model.tokens import token_number
 from ...engine.results.result import AttributionResult
 
 MODES = ("first", "special", "template")  # the named sets, in the order the controls show them
@@ -82,17 +83,51 @@ class ScaleExclusion:
         return ",".join([*self.modes, *(str(i) for i in self.indices)])
 
     def describe(self) -> str:
-        """The option in words for captions: "first token", "special tokens and tokens 3, 5"."""
+        """The option in words for captions, tokens counted from 1 as a person reads them:
+        indices ``2,4`` read "tokens 3, 5"; ``-1`` reads "the last token"."""
         parts = [MODE_LABELS[m].split(" (")[0] for m in self.modes]
-        if self.indices:
-            word = "token" if len(self.indices) == 1 else "tokens"
-            parts.append(f"{word} {', '.join(str(i) for i in self.indices)}")
+        ahead = [i for i in self.indices if i >= 0]
+        if ahead:
+            word = "token" if len(ahead) == 1 else "tokens"
+            parts.append(f"{word} {', '.join(str(token_number(i)) for i in ahead)}")
+        parts += [_from_end(i) for i in self.indices if i < 0]
         if not parts:
             return "nothing"
         return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 NO_EXCLUSION = ScaleExclusion()
+
+
+def _from_end(index: int) -> str:
+    """A negative index in words: -1 "the last token", -2 "the 2nd-last token"."""
+    n = -index
+    if n == 1:
+        return "the last token"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}-last token"
+
+
+def numbers_to_indices(text: str) -> str:
+    """Exclusion text as a person types it in the app, tokens counted from 1 (``1,4`` = the first
+    and the fourth; negative counts from the end, -1 the last), as :meth:`ScaleExclusion.parse`
+    text (0-based indices, as files keep them).
+
+    Raises:
+        ValueError: one sentence, for a part that is not understood or the number 0.
+    """
+    option = ScaleExclusion.parse(text)
+    if 0 in option.indices:
+        raise ValueError("Tokens are counted from 1 here: 1 is the first token, -1 the last.")
+    return ScaleExclusion(option.modes, tuple(i - 1 if i > 0 else i
+                                              for i in option.indices)).to_text()
+
+
+def indices_to_numbers(text: str) -> str:
+    """The inverse of :func:`numbers_to_indices`: stored exclusion text with tokens counted from 1."""
+    option = ScaleExclusion.parse(text)
+    return ",".join([*option.modes, *(str(token_number(i) if i >= 0 else i)
+                                      for i in option.indices)])
 
 
 def as_exclusion(option: ScaleExclusion | str | None) -> ScaleExclusion:
