@@ -79,6 +79,7 @@ class CompareView(QScrollArea):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: its controls are
         inner = QWidget()
         v = QVBoxLayout(inner)
         top = QHBoxLayout()

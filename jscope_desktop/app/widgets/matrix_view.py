@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 from ...engine.results.result import AttributionResult
 from ...engine.scopes import scope_label
 from ...render.figures.matrix import MatrixFigure
+from .scrolling import focus_framed
 from .stale import stale_label
 from .strip_widget import StripWidget
 
@@ -68,7 +69,7 @@ class MatrixView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         self.canvas = MatrixCanvas()
         self.canvas.row_clicked.connect(self.select_row)
-        self.scroll = QScrollArea()
+        self.scroll = focus_framed(QScrollArea(), "Attribution matrix")
         self.scroll.setWidget(self.canvas)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.strip = StripWidget()

@@ -24,9 +24,22 @@ def scrolled(widget: QWidget, min_width: int | None = None) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setWidget(widget)
+    # a column is not a stop of its own for Tab: its controls are (and scroll into view)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     if min_width is None:
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     else:
         area.setMinimumWidth(min_width)
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    return area
+
+
+def focus_framed(area: QScrollArea, name: str) -> QScrollArea:
+    """Make ``area`` a named Tab stop (arrows and Page Up/Down scroll it) whose thin frame turns
+    the highlight colour while it has the focus; returns it."""
+    area.setAccessibleName(name)
+    area.setObjectName(name.lower().replace(" ", "_"))
+    area.setStyleSheet(f"QScrollArea#{area.objectName()} {{ border: 1px solid transparent; }}"
+                       f"QScrollArea#{area.objectName()}:focus "
+                       "{ border: 1px solid palette(highlight); }")
     return area

@@ -61,6 +61,10 @@ class ViewControls(QWidget):
                        (self.zoom_out, "Zoom out (Ctrl+−)"), (self.zoom_in, "Zoom in (Ctrl++)")):
             w.setToolTip(tip)
             row.addWidget(w)
+        for w, name in ((self.granularity, "Granularity"), (self.exclude, "Colour scale excludes"),
+                        (self.indices, "Tokens to exclude"), (self.zoom_out, "Zoom out"),
+                        (self.zoom_in, "Zoom in")):
+            w.setAccessibleName(name)  # short; the tooltip stays the description
         row.insertWidget(6, self.zoom_label)
         # long item texts must not widen the window: the list still shows them whole
         for combo, chars in ((self.cmap, 9), (self.exclude, 10), (self.granularity, 6)):

@@ -20,7 +20,7 @@ from ..widgets.distribution_panel import DistributionPanel
 from ..widgets.matrix_view import MatrixView
 from ..widgets.model_panel import ModelPanel
 from ..widgets.prompt_panel import PromptPanel
-from ..widgets.scrolling import scrolled
+from ..widgets.scrolling import focus_framed, scrolled
 from ..widgets.strip_widget import StripWidget
 from ..widgets.view_controls import ViewControls
 
@@ -66,6 +66,7 @@ def build_window(window) -> None:
     strip_scroll = window.strip_scroll = QScrollArea()
     strip_scroll.setWidgetResizable(True)
     strip_scroll.setWidget(strip_page)
+    focus_framed(strip_scroll, "Token strip")  # arrows and Page Down scroll a long prompt
     window.compare_view = CompareView()
     window.matrix_view = MatrixView()
     window.tabs = QTabWidget()
@@ -99,6 +100,8 @@ def build_window(window) -> None:
     # figures scrolls sideways there rather than widening the window
     for w in (left_column, center, scrolled(right, right.minimumSizeHint().width() + bar + 4)):
         split.addWidget(w)
+    window.tab_columns = [window.model_panel, window.prompt_panel, window.prompt_panel.actions,
+                          center, right]  # Tab goes through them in this order
     split.setSizes(list(DEFAULT_SIZES))
     split.setStretchFactor(1, 1)
     split.setChildrenCollapsible(False)

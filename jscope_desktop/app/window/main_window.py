@@ -26,7 +26,7 @@ from ..settings import AppSettings
 from ..widgets import stale
 from ..widgets.model_panel import dropped_model_path
 from ..widgets.strip_widget import ranking_text
-from .accessibility import name_controls
+from .accessibility import name_controls, order_tab_chain
 from .job_handling import JobHandling
 from .layout import build_window
 
@@ -85,6 +85,7 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
             self.splitter.restoreState(self.settings.geometry("splitter"))
         self.restore_settings()
         name_controls(self)  # what a screen reader says for each control
+        order_tab_chain(self.tab_columns)  # left column top to bottom, then middle, then right
         self.estimates = RunEstimates(self)
         self.live = LiveAttribution(self)
         self._submit("engine", jobs.engine_info, self._engine_ready)
