@@ -153,7 +153,8 @@ def test_cost_panel_figures_are_whole(qtbot, make_window, tiny_llama):
             text = table.item(i, j).text()
             assert table.columnWidth(j) >= fm.horizontalAdvance(text), (text, table.columnWidth(j))
     assert table.item(3, 0).text() == "≈ 12345 s"
-    assert window.minimumSizeHint().width() <= before  # the figures never widen the window
+    # the figures widen the window's minimum by at most 30 px: it still fits a laptop
+    assert before <= window.minimumSizeHint().width() <= min(before + 30, 1280)
 
 
 def test_progress_messages_say_the_time_left(tiny_llama):

@@ -131,6 +131,14 @@ def test_the_window_fits_a_laptop_and_every_control_is_whole(qtbot, make_window,
     needed = sum(table.columnWidth(c) for c in range(table.columnCount()))
     assert table.viewport().width() >= needed  # every figure of the cost table in view
     assert _clipped(window, [table]) == []
+    window.prompt_panel.prompt.setPlainText("12,34,56,78")
+    with qtbot.waitSignal(window.result_shown, timeout=60000):
+        window.run()
+    qtbot.wait(100)  # a run fills the cost table and the distribution: still nothing sideways
+    assert (window.width(), window.height()) == size
+    right = window.splitter.widget(2)
+    assert not right.horizontalScrollBar().isVisible(), (right.width(), window.splitter.sizes())
+    assert _clipped(window, controls) == []
     buttons = [b for b in window.findChildren(QPushButton) if b.isVisibleTo(window)
                and window.tabs.currentWidget().isAncestorOf(b) is False]
     assert all(b.width() >= b.minimumSizeHint().width() for b in buttons)  # no cut labels

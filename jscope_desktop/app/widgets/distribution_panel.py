@@ -5,7 +5,7 @@ Clicking a bar makes that token the Semantic target.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from ...engine.model.tokens import token_number
@@ -15,6 +15,14 @@ from .plotting import pg
 
 NO_PREDICTION = ("No prediction yet. After a run, the model's most likely next tokens are "
                  "listed here; click one to explain it.")
+
+
+class _Chart(pg.PlotWidget):
+    """The bar chart. It asks for no more height than its minimum: the right column then fits a
+    short window with the cost table in view, and the chart takes whatever height is left."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(super().sizeHint().width(), self.minimumHeight())
 
 
 class DistributionPanel(QGroupBox):
@@ -29,7 +37,7 @@ class DistributionPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Next-token distribution", parent)
         v = QVBoxLayout(self)
-        self.plot = pg.PlotWidget()
+        self.plot = _Chart()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

@@ -95,10 +95,11 @@ def build_window(window) -> None:
     cv_left = QVBoxLayout(left_column)
     cv_left.addWidget(scrolled(left), 1)
     cv_left.addWidget(window.prompt_panel.actions)
-    bar = right.style().pixelMetric(right.style().PixelMetric.PM_ScrollBarExtent)
-    # the right column keeps its first width as its minimum: a cost table of unusually long
-    # figures scrolls sideways there rather than widening the window
-    for w in (left_column, center, scrolled(right, right.minimumSizeHint().width() + bar + 4)):
+    # the right column is as wide as its panels need beside a vertical scroll bar: after a run
+    # the cost table's figures widen it ~10 px (the middle column gives them); past 30 px (a
+    # table of unusually long figures) it scrolls sideways: the window's minimum stays ≤ 1,280
+    right_area = scrolled(right, growth=30)
+    for w in (left_column, center, right_area):
         split.addWidget(w)
     window.tab_columns = [window.model_panel, window.prompt_panel, window.prompt_panel.actions,
                           center, right]  # Tab goes through them in this order
