@@ -228,3 +228,22 @@ def test_compare_and_matrix_say_when_they_show_an_earlier_prompt(qtbot, make_win
         window.compare(["temperature", "semantic"])
     assert window.compare_view.stale.isHidden()  # this prompt's again
     assert not window.matrix_view.stale.isHidden()  # still the earlier one
+
+
+def test_the_time_series_tab_is_whole_at_1280(qtbot, make_window, tiny_llama):
+    window = make_window(tiny_llama)
+    window.resize(1280, 720)
+    tab = window.series_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.n_values.setValue(8)
+    with qtbot.waitSignal(tab.result_shown, timeout=60000):
+        tab.run_button.click()
+    qtbot.wait(100)
+    side = tab.source.parentWidget().parentWidget().parentWidget()  # the controls' scroll area
+    assert type(side).__name__.endswith("ScrollArea")
+    assert not side.horizontalScrollBar().isVisible()  # nothing of the controls cut sideways
+    buttons = [tab.source, tab.n_values, tab.digits, tab.scope, tab.run_button,
+               tab.export_image_button, tab.export_csv_button, tab.export_json_button,
+               tab.copy_button, tab.web_page_button]
+    assert _clipped(window, buttons) == []
+    assert all(b.width() >= b.minimumSizeHint().width() for b in buttons)

@@ -140,7 +140,13 @@ class SeriesTab(QWidget):
         side = QWidget()
         side.setLayout(controls)
         side.setMaximumWidth(300)
-        side_scroll = scrolled(side, 220)  # the controls scroll on a short screen
+        # the controls scroll up and down on a short screen, never sideways: long item texts
+        # (the series' names) do not widen them; the list shows them whole
+        for combo in (self.source, self.digits, self.scope):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+            combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+        side_scroll = scrolled(side)
         cut = QHBoxLayout()
         cut.addWidget(QLabel("Explain after"))
         cut.addWidget(self.cutoff, 1)

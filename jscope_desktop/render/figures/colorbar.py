@@ -21,9 +21,12 @@ def colorbar_height(font: QFont) -> float:
 
 def paint_colorbar(
     painter: QPainter, rect: QRectF, cmap: ColorMap, norm: Normalizer, style: StripStyle,
-    font: QFont, title: str,
+    font: QFont, title: str, title_width: float | None = None,
 ) -> None:
     """Draw a colour bar filling ``rect``'s width: ``title`` above, the ramp, ticks below.
+
+    The title may run past the bar up to ``title_width`` px (default: the bar's width); a title
+    longer than that ends in "…" rather than being cut mid-letter.
 
     The ramp runs from the normaliser's vmin (left) to vmax (right) on its own scale, so a tick
     at value v sits where a token scored v gets its colour.
@@ -32,8 +35,10 @@ def paint_colorbar(
     painter.save()
     painter.setFont(font)
     painter.setPen(style.text)
-    painter.drawText(QRectF(rect.left(), rect.top(), rect.width(), fm.height()),
-                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
+    room = max(rect.width(), title_width or 0.0)
+    painter.drawText(QRectF(rect.left(), rect.top(), room, fm.height()),
+                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                     fm.elidedText(title, Qt.TextElideMode.ElideRight, room))
     bar = QRectF(rect.left(), rect.top() + fm.height() + 2, rect.width(), BAR_HEIGHT)
     grad = QLinearGradient(bar.topLeft(), bar.topRight())
     for i in range(33):

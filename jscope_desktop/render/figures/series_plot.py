@@ -151,7 +151,8 @@ class SeriesFigure:
         self._paint_distribution(painter)
         paint_colorbar(painter, self.colorbar, self.cmap, self.norm, self.style, self.small,
                        f"value score {scope_unit(self.result.scope)}: L2 of its tokens' "
-                       f"{scope_label(self.result.scope)} scores")
+                       f"{scope_label(self.result.scope)} scores",
+                       title_width=self.width - self.colorbar.left() - self.margin)
         if self.footer:
             self._paint_lines(painter, self.footer, self.colorbar.bottom() + 8)
 
