@@ -247,3 +247,38 @@ def test_the_time_series_tab_is_whole_at_1280(qtbot, make_window, tiny_llama):
                tab.copy_button, tab.web_page_button]
     assert _clipped(window, buttons) == []
     assert all(b.width() >= b.minimumSizeHint().width() for b in buttons)
+
+
+_AT_2X = """
+from PySide6.QtWidgets import QApplication
+from jscope_desktop.app.window.main_window import MainWindow
+from jscope_desktop.app.window.palette import apply_palette
+app = QApplication([])
+apply_palette(app, False)
+w = MainWindow(autoload=False)
+w.resize(1280, 720)
+w.show()
+app.processEvents()
+hint = w.minimumSizeHint()
+shot = w.grab()
+print(hint.width(), hint.height(), shot.devicePixelRatio(), shot.width(), w.width())
+w.worker.shutdown()
+"""
+
+
+def test_at_2x_scaling_the_window_fits_and_draws_at_full_resolution(tmp_path):
+    """QT_SCALE_FACTOR=2 (a 2,560 × 1,440 screen at 200 %): the minimum is still ≤ 1,280 × 720
+    logical px, and the window is drawn with 2 device pixels a logical one (crisp, not scaled
+    up from 1×)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _AT_2X], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    width, height, ratio, pixels, logical = out.stdout.split()
+    assert int(width) <= 1280 and int(height) <= 720
+    assert float(ratio) == 2.0 and int(pixels) == 2 * int(logical)
