@@ -4,7 +4,7 @@ with the run's estimated cost ("≈ 12 s · 3.4 GB") beside Run."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +22,18 @@ from PySide6.QtWidgets import (
 
 from ...engine.model.tokens import token_number
 from ...engine.results.request import AttributionRequest
+
+
+class _PromptEdit(QPlainTextEdit):
+    """The prompt box. It asks for three lines, not Qt's 192 px: the left column then fits a
+    1,280 × 720 window without scrolling, and the box takes whatever height is left."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(super().sizeHint().width(), self.minimumSizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        lines = 3 * self.fontMetrics().lineSpacing() + 2 * self.frameWidth() + 8
+        return QSize(super().minimumSizeHint().width(), lines)
 
 
 class PromptPanel(QWidget):
@@ -56,7 +68,7 @@ class PromptPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         box = QGroupBox("Prompt")
         v = QVBoxLayout(box)
-        self.prompt = QPlainTextEdit()
+        self.prompt = _PromptEdit()
         self.prompt.setPlaceholderText("Type a prompt; Ctrl+Enter explains its next token.")
         self.prompt.setTabChangesFocus(True)
         self.chat = QCheckBox("Chat template")
