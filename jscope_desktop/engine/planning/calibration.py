@@ -5,8 +5,8 @@ and may reach.
 
 The process's resident baseline is measured, not assumed: once the model is warm (its weights
 paged in) it is the resident memory then; before that, the memory held now plus the weights;
-before loading, the baseline an earlier process measured for the model, else the memory this
-process holds once torch is imported plus the weights.
+before loading, the baseline an earlier process measured for the model (else the memory held
+now plus the weights: the least a first refusal, which imports no torch, can count).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from ..model import memory  # memory.memory_now read at call time (tests replace it there)
 from ..model.shape import ModelShape, UnknownShape, config_sizes
 from ..results.request import AttributionRequest
-from .cache import RECENT, cache_file, device_key, flush, source_key, stored
+from .cache import RECENT, cache_file, default_threads, device_key, flush, source_key, stored
 from .cost_model import NO_ESTIMATE, Estimate, estimate_run
 from .measure import (
     baseline_bytes,
@@ -31,7 +31,7 @@ from .measure import (
     warm_up,
 )
 
-__all__ = ["RECENT", "cache_file", "device_key", "estimate_folder", "estimate_loaded",
+__all__ = ["RECENT", "cache_file", "default_threads", "device_key", "estimate_folder", "estimate_loaded",
            "estimate_note", "estimate_source", "flush", "has_calibration", "record_run",
            "shape_of", "source_key", "source_note", "stored", "throughputs", "warm_up"]
 
@@ -114,7 +114,7 @@ def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionReque
                     dtype: str, limit_bytes: int | None = None) -> Estimate:
     """The estimate before a model is loaded: its shape from ``config.json`` and the
     safetensors headers; the process's baseline as an earlier process measured it with this
-    model warm, else the memory held once torch is imported plus the weights."""
+    model warm, else the memory held now plus the weights."""
     from ..model.checks import read_config
     from .cost_model import BYTES
 
@@ -123,13 +123,12 @@ def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionReque
         raise ValueError("no readable config.json")
     shape = ModelShape.from_config(config, memory.safetensors_parameters(folder))
     recs = stored(source_key(source), device_key(device, dtype))
-    base = baseline_bytes(recs) if device == "cpu" else None
-    if base is None:
-        if device == "cpu":
-            import torch  # noqa: F401 - its libraries are resident in any process that runs
-        held, _ = memory.memory_now(device)
-        base = held + shape.n_params * BYTES.get(dtype, 4)
-    _, reach = memory.memory_now(device)
+    held, reach = memory.memory_now(device)
+    weights = shape.n_params * BYTES.get(dtype, 4)
+    warm = baseline_bytes(recs) if device == "cpu" else None
+    # before any process measured it (a first refusal, which imports no torch): the least
+    # the run can need, the memory held now and the weights; the engine checks again loaded
+    base = max(warm, held) if warm is not None else held + weights
     rate, _kinds = throughputs(recs)
     return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=dtype,
                         base_bytes=base, available_bytes=reach, throughput=rate,
