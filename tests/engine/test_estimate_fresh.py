@@ -128,17 +128,19 @@ def test_a_batched_direction_is_measured_before_the_first_batched_estimate(one_t
     assert 0.1 <= ratio <= 3.0 and before is not None
 
 
-def test_a_batched_run_refines_the_direction_cost(monkeypatch):
+def test_the_throughput_follows_the_length_and_runs_refine_it():
     lm = small_llama()
     shape = calibration.shape_of(lm)
-    lm.warmed, lm._cost_records = True, {"graph": [(1e9, 1.0)], "direction": [(1.0, 0.9)]}
-    n = 40
-    # a run whose directions cost exactly 0.4 of a backward pass at the graph's 1e9 units/s
-    seconds = work(shape, n, FISHER, direction_cost=0.4) / 1e9
-    calibration.record_run(lm, FISHER, n, seconds)
-    rows = measure.lm_records(lm)["direction"]
-    assert rows[-1][1] == pytest.approx(0.4)
-    assert measure.direction_cost({"direction": [(1, 0.9), (1, 0.4), (1, 0.5)]}) == 0.5
+    lm.warmed, lm._cost_records = True, {"graph": [(1e6, 1.0), (1e8, 200.0)], "pass": [(2, 0.2)]}
+    assert measure.rate_at(lm._cost_records, 1e5) == 1e6  # the nearest beyond the ends
+    assert measure.rate_at(lm._cost_records, 1e9) == 5e5
+    assert measure.rate_at(lm._cost_records, 1e7) == pytest.approx(1e6 / 2**0.5)
+    n = 60
+    units = work(shape, n, TEMPERATURE)
+    before = measure.rate_at(lm._cost_records, units)
+    # a run at that length 3× slower than the interpolation says, its passes' fixed time on top
+    calibration.record_run(lm, TEMPERATURE, n, 3 * units / before + 2 * 0.1)
+    assert measure.rate_at(lm._cost_records, units) == pytest.approx(before / 3)
 
 
 def test_the_cache_is_written_after_the_run_and_read_back_before(model_folder, one_thread):

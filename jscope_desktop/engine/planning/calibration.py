@@ -25,6 +25,7 @@ from .measure import (
     has_calibration,
     lm_records,
     pass_seconds,
+    rate_at,
     record_run,
     shape_of,
     throughputs,
@@ -75,13 +76,23 @@ def estimate_loaded(lm, req: AttributionRequest, n_ids: int,
         calibrate_directions(lm)
     recs = lm_records(lm)
     held, reach = memory.memory_now(str(lm.device))
-    rate, _kinds = throughputs(recs)
+    n = fed_tokens(n_ids, req.position)
     if not can_recompute(lm):  # a layer stack the engine does not know: never recomputed
         recompute = False
-    return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=lm.dtype_name,
+    return estimate_run(shape, n, req, dtype=lm.dtype_name,
                         base_bytes=loaded_base(lm, held, recs), available_bytes=reach,
-                        throughput=rate, limit_bytes=limit_bytes, recompute=recompute,
+                        throughput=throughput_at(recs, shape, n), limit_bytes=limit_bytes,
+                        recompute=recompute,
                         pass_seconds=pass_seconds(recs), direction_cost=direction_cost(recs))
+
+
+def throughput_at(recs, shape: ModelShape, n_tokens: int) -> float | None:
+    """The measured throughput for passes over ``n_tokens`` (:func:`~.measure.rate_at` at a
+    Temperature run's work there: how fast a pass goes depends on its length, whatever the
+    scope does with it); None before anything was measured."""
+    from .cost_model import work
+
+    return rate_at(recs, work(shape, n_tokens, AttributionRequest(scope="temperature")))
 
 
 def plan_kind(shape, req: AttributionRequest) -> str:
@@ -129,9 +140,10 @@ def estimate_folder(folder: Path, source: str, n_ids: int, req: AttributionReque
     # before any process measured it (a first refusal, which imports no torch): the least
     # the run can need, the memory held now and the weights; the engine checks again loaded
     base = max(warm, held) if warm is not None else held + weights
-    rate, _kinds = throughputs(recs)
-    return estimate_run(shape, fed_tokens(n_ids, req.position), req, dtype=dtype,
-                        base_bytes=base, available_bytes=reach, throughput=rate,
+    n = fed_tokens(n_ids, req.position)
+    return estimate_run(shape, n, req, dtype=dtype,
+                        base_bytes=base, available_bytes=reach,
+                        throughput=throughput_at(recs, shape, n),
                         limit_bytes=limit_bytes, pass_seconds=pass_seconds(recs),
                         direction_cost=direction_cost(recs))
 

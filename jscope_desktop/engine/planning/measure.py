@@ -5,6 +5,7 @@ estimate a person sees) and refined by every finished run (kept through :mod:`.c
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -32,6 +33,25 @@ def throughputs(records: Records) -> tuple[float | None, dict]:
     return rates.get("graph"), rates
 
 
+def rate_at(records: Records, units: float) -> float | None:
+    """The graph's throughput for a Temperature run of ``units`` (units per second): from the
+    measurements nearest in size, log-linear between the two that bracket it, the nearest one's
+    beyond them (the throughput falls as a prompt's activations outgrow the caches: 2×
+    between 128 and 1,024 tokens on the embedded model); None before any. The newest
+    ``2 × RECENT`` measurements count, a size measured twice by its newest."""
+    rows = records.get("graph", [])[-2 * RECENT:]
+    if not rows:
+        return None
+    pts = sorted({round(math.log(u), 1): (u, u / s) for u, s in rows}.values())
+    if units <= pts[0][0] or len(pts) == 1:
+        return pts[0][1] if units <= pts[0][0] else pts[-1][1]
+    for (u0, r0), (u1, r1) in zip(pts, pts[1:]):
+        if units <= u1:
+            w = math.log(units / u0) / math.log(u1 / u0)
+            return math.exp(math.log(r0) + w * (math.log(r1) - math.log(r0)))
+    return pts[-1][1]
+
+
 def pass_seconds(records: Records) -> float:
     """The fixed seconds of one pass (seconds over passes of the newest measurements), 0.0 when
     none was measured."""
@@ -41,8 +61,9 @@ def pass_seconds(records: Records) -> float:
 
 def direction_cost(records: Records) -> float:
     """A batched direction's cost against a backward pass of its own: the median of the newest
-    measurements (the calibration's batch and Fisher runs), :data:`~.cost_model.DIRECTION_COST`
-    before any."""
+    measurements (:func:`calibrate_directions`, two passes timed back to back, so a busy
+    machine slows both; a run's total would confound it with the load of another moment),
+    :data:`~.cost_model.DIRECTION_COST` before any."""
     rows = records.get("direction", [])[-RECENT:]
     return statistics.median(r for _, r in rows) if rows else DIRECTION_COST
 
@@ -88,8 +109,8 @@ def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
                recompute: bool = False, batch: int | None = None) -> None:
     """Record a finished run of ``req`` (``seconds`` for the forward and the scope; the work
     counted as it ran: recomputed, batches capped at ``batch``): its throughput once the fixed
-    time of its passes is taken off, and for a batched plan the direction cost it implies. A
-    plugin scope is not recorded: its cost is its own, and would skew the built-in scopes'."""
+    time of its passes is taken off. A plugin scope is not recorded: its cost is its own, and
+    would skew the built-in scopes'."""
     from ..scopes import get_scope
 
     if get_scope(req.scope).plugin is not None:
@@ -100,16 +121,8 @@ def record_run(lm, req: AttributionRequest, n_tokens: int, seconds: float,
     recs = lm_records(lm)
     fixed = passes(shape, n_tokens, req, recompute, batch) * pass_seconds(recs)
     net = max(seconds - fixed, LEAST_WORK_SHARE * seconds)
-    p = plan(shape, n_tokens, req)
-    rate = throughputs(recs)[0]
-    if p.kind == "batched" and rate and p.directions:
-        # the directions' share of the run at the graph's throughput gives their cost
-        others = work(shape, n_tokens, req, recompute, batch, direction_cost=0.0)
-        per_backward = BACKWARD_PER_FORWARD * forward_work(shape, n_tokens)
-        ratio = (net * rate - others) / (p.directions * per_backward)
-        if 0.1 <= ratio <= 3.0:  # anything else is a busy machine, not the directions
-            record(lm, "direction", 1.0, ratio)
-    record(lm, p.kind, work(shape, n_tokens, req, recompute, batch, direction_cost(recs)), net)
+    record(lm, plan(shape, n_tokens, req).kind,
+           work(shape, n_tokens, req, recompute, batch, direction_cost(recs)), net)
 
 
 def shape_of(lm) -> ModelShape | None:
@@ -165,28 +178,33 @@ def _timed_pass(lm, ids: list[int]) -> float:
 
 def calibrate(lm, token_ids: list[int]) -> None:
     """Measure this model's throughput and the fixed time of a pass, once per model, device
-    and dtype: a Temperature run's passes over :data:`SHORT_TOKENS` tokens (the best of two)
-    and over 16–128 tokens (the prompt's ids repeated), after the warm-up. The fixed time and
-    the throughput are the line through the two (seconds = 2 passes × fixed + units / rate)."""
+    and dtype: a Temperature run's passes over :data:`SHORT_TOKENS` tokens (the best of two),
+    over 16–128 tokens and over four times as many (the prompt's ids repeated), after the
+    warm-up. The fixed time is where the line through the shortest and the longest meets no
+    work; each longer pass, less it, is a throughput at its size (:func:`rate_at`)."""
     if has_calibration(lm) or not token_ids:
         return
     shape = shape_of(lm)
     if shape is None:  # sizes unknown: nothing to calibrate
         return
     per_token = (1 + BACKWARD_PER_FORWARD) * forward_work(shape, 1)
-    n = int(min(128, max(16, CALIBRATION_UNITS / per_token), lm.info.context_length or 128))
-    ids = (token_ids * (n // len(token_ids) + 1))[:n]
-    short = min(_timed_pass(lm, ids[:SHORT_TOKENS]) for _ in range(2))
-    long = _timed_pass(lm, ids)
+    limit = lm.info.context_length or 512
+    n1 = int(min(128, max(16, CALIBRATION_UNITS / per_token), limit))
+    sizes = sorted({SHORT_TOKENS, n1, min(4 * n1, 512, limit)})
+    ids = (token_ids * (max(sizes) // len(token_ids) + 1))[:max(sizes)]
+    seconds = {SHORT_TOKENS: min(_timed_pass(lm, ids[:SHORT_TOKENS]) for _ in range(2))}
+    seconds.update({n: _timed_pass(lm, ids[:n]) for n in sizes[1:]})
     req = AttributionRequest(token_ids=ids, scope="temperature")
-    units_s, units_l = work(shape, SHORT_TOKENS, req), work(shape, n, req)
-    rate = (units_l - units_s) / (long - short) if long > short else 0.0
-    fixed = (short - units_s / rate) / 2 if rate > 0 else 0.0
-    if not 0 < fixed < long / 2:  # noise: the whole of the long pass is work
-        rate, fixed = units_l / long, 0.0
+    units = {n: work(shape, n, req) for n in seconds}
+    longest = max(seconds)
+    rate = ((units[longest] - units[SHORT_TOKENS]) / (seconds[longest] - seconds[SHORT_TOKENS])
+            if seconds[longest] > seconds[SHORT_TOKENS] else 0.0)
+    fixed = (seconds[SHORT_TOKENS] - units[SHORT_TOKENS] / rate) / 2 if rate > 0 else 0.0
+    fixed = min(max(fixed, 0.0), seconds[n1] / 4)  # noise: most of a longer pass is work
     if fixed > 0:
         record(lm, "pass", 2.0, 2 * fixed)
-    record(lm, "graph", units_l, long - 2 * fixed)
+    for n in sizes[1:]:
+        record(lm, "graph", units[n], seconds[n] - 2 * fixed)
 
 
 def calibrate_directions(lm) -> None:
@@ -214,7 +232,7 @@ def calibrate_directions(lm) -> None:
         return time.perf_counter() - t0
 
     timed(V[:2], True)  # a first batched pass sets up the batching rules: not counted
-    fixed = pass_seconds(lm_records(lm))
-    one = max(min(timed(u, False) for _ in range(2)) - fixed, 1e-6)
-    many = max(timed(V, True) - fixed, 1e-6)
-    record(lm, "direction", 1.0, min(3.0, max(0.1, many / (DIRECTIONS * one))))
+    one = timed(u, False)
+    many = timed(V, True)
+    one = min(one, timed(u, False))
+    record(lm, "direction", 1.0, min(2.0, max(0.2, many / (DIRECTIONS * one))))
