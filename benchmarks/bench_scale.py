@@ -212,6 +212,11 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh", action="store_true", help="new processes on an empty cache and "
                     "after five runs, peaks from /usr/bin/time -v (scale_fresh.json)")
     args = ap.parse_args(argv)
+    if args.fresh and args.plot_only:
+        from .scale_fresh import plot as plot_fresh
+
+        print(plot_fresh(read_json(args.out / "scale_fresh.json"), args.out))
+        return 0
     if args.fresh:
         from .scale_fresh import CASES, run
 

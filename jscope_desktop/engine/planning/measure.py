@@ -157,9 +157,11 @@ def warm_up(lm, token_ids: list[int]) -> None:
     del graph
     plain_forward(lm, token_ids[:2])  # the cost panel's measured forward, when asked for
     lm.warmed = True
+    memory.release_freed()
     lm._baseline_bytes = memory.resident_bytes()
     record(lm, "baseline", 1.0, lm._baseline_bytes)
     calibrate(lm, token_ids)
+    memory.release_freed()  # the calibration's passes are not the run's to start from
 
 
 def _timed_pass(lm, ids: list[int]) -> float:
@@ -210,14 +212,23 @@ def calibrate(lm, token_ids: list[int]) -> None:
 def calibrate_directions(lm) -> None:
     """Measure a batched direction's cost against a backward pass of its own, once per model,
     device and dtype (before the first estimate of a batched plan on a warm model): a backward
-    pass of one direction (the best of two) and one of :data:`DIRECTIONS` over
-    :data:`DIRECTION_TOKENS` tokens of one graph, each less the fixed time of a pass."""
+    pass of one direction (the best of two, one before and one after) and one of
+    :data:`DIRECTIONS` over :data:`DIRECTION_TOKENS` tokens of one graph (the fixed time of a
+    pass is not taken off: on a short graph it is most of a single pass and its noise would be
+    the ratio's)."""
+    if lm_records(lm).get("direction") or shape_of(lm) is None:
+        return
+    ratio = _direction_ratio(lm)
+    memory.release_freed()
+    record(lm, "direction", 1.0, min(2.0, max(0.2, ratio)))
+
+
+def _direction_ratio(lm) -> float:
+    """Seconds of a batch of directions over :data:`DIRECTIONS` single backward passes."""
     import torch
 
     from ..compute.forward import build_graph, sync
 
-    if lm_records(lm).get("direction") or shape_of(lm) is None:
-        return
     n = int(min(DIRECTION_TOKENS, lm.info.context_length or DIRECTION_TOKENS))
     ids = [(7 + 13 * i) % lm.info.vocab_size for i in range(n)]
     graph = build_graph(lm, ids, n - 1)
@@ -235,4 +246,4 @@ def calibrate_directions(lm) -> None:
     one = timed(u, False)
     many = timed(V, True)
     one = min(one, timed(u, False))
-    record(lm, "direction", 1.0, min(2.0, max(0.2, many / (DIRECTIONS * one))))
+    return many / (DIRECTIONS * one)
