@@ -211,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--fresh", action="store_true", help="new processes on an empty cache and "
                     "after five runs, peaks from /usr/bin/time -v (scale_fresh.json)")
+    ap.add_argument("--states", default="empty,after5", help="--fresh: which caches")
     args = ap.parse_args(argv)
     if args.fresh and args.plot_only:
         from .scale_fresh import plot as plot_fresh
@@ -225,7 +226,7 @@ def main(argv=None) -> int:
             lengths = [int(n) for n in args.lengths.split(",")] if args.lengths else None
             cases = {m: tuple((s, n) for s, n in CASES[m] if s in args.scopes.split(",")
                               and (lengths is None or n in lengths)) for m in CASES}
-        run(args.out, args.models.split(","), cases)
+        run(args.out, args.models.split(","), cases, tuple(args.states.split(",")))
         return 0
     path = args.out / f"{NAME}.json"
     result = read_json(path) if path.exists() else {"models": {}}

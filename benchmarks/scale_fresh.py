@@ -41,6 +41,7 @@ TRAINING = {"embedded": (("temperature", 128), ("fisher_fast", 128), ("temperatu
                      ("temperature", 256), ("temperature", 256))}
 SCOPE_ARGS = {"temperature": ["--scope", "temperature"],
               "fisher_fast": ["--scope", "fisher", "--fisher", "fast"]}
+STATES = ("empty", "after5")
 PEAK_TARGET = 0.25  # predicted peak within ±25 % of the measured one
 TIME_TARGET = 1.5  # predicted seconds within ×1.5 of the measured ones
 BIG_FOLDER = Path(tempfile.gettempdir()) / "jscope-bench-llama-1.2b"
@@ -133,13 +134,13 @@ def train(model_args: list[str], tokenizer, model: str, root: Path, links: list[
 
 
 def run_model(model: str, model_args: list[str], tokenizer, links: list[Path], root: Path,
-              table: dict, save, cases=None) -> None:
-    """Every case of ``model`` on an empty cache and after the training runs."""
+              table: dict, save, cases=None, states=STATES) -> None:
+    """Every case of ``model`` in ``states``: on an empty cache, after the training runs."""
     rows = table.setdefault(model, {})
-    trained = train(model_args, tokenizer, model, root, links)
+    trained = train(model_args, tokenizer, model, root, links) if "after5" in states else None
     for scope, n in cases or CASES[model]:
         text = prompt_text(tokenizer, n, skip=0)
-        for state in ("empty", "after5"):
+        for state in states:
             cache = empty_cache(root, links)
             if state == "after5":
                 shutil.copy(trained / "calibration.json", cache / "calibration.json")
@@ -169,7 +170,7 @@ def summary(table: dict) -> dict:
     import statistics
 
     out: dict = {}
-    for state in ("empty", "after5"):
+    for state in LABELS:
         rows = [r[state] for m in table.values() for r in m.values() if state in r]
         if not rows:
             continue
@@ -181,6 +182,10 @@ def summary(table: dict) -> dict:
                                "p90_off": off[min(len(off) - 1, int(0.9 * len(off)))],
                                "worst": off[-1], "all": vals}
     return out
+
+
+LABELS = {"empty": "empty cache", "after5": "after 5 runs",
+          "after5_first": "after 5 runs made while the machine was ~2.5× slower"}
 
 
 def plot(result: dict, out_dir: Path):
@@ -199,13 +204,13 @@ def plot(result: dict, out_dir: Path):
                                   "predicted / measured run time")):
         ax.axhspan(*band, color="tab:green", alpha=0.12, label="target")
         ax.axhline(1.0, color="k", lw=0.8)
-        for k, (state, marker) in enumerate((("empty", "o"), ("after5", "s"))):
-            xs = [i + (k - 0.5) * 0.2 for i, (m, c) in enumerate(cases)
+        for k, (state, marker) in enumerate((("empty", "o"), ("after5", "s"),
+                                             ("after5_first", "x"))):
+            xs = [i + (k - 1) * 0.2 for i, (m, c) in enumerate(cases)
                   if state in result["models"][m][c]]
             ys = [result["models"][m][c][state][key] for m, c in cases
                   if state in result["models"][m][c]]
-            ax.plot(xs, ys, marker, ls="", label="empty cache" if state == "empty"
-                    else "after 5 runs")
+            ax.plot(xs, ys, marker, ls="", label=LABELS[state])
         ax.set_xticks(range(len(cases)), [f"{m}\n{c.replace('_', ' ')}" for m, c in cases],
                       fontsize=7)
         ax.set_yscale("log")
@@ -217,7 +222,8 @@ def plot(result: dict, out_dir: Path):
     return save_figure(plt, fig, out_dir, "scale_fresh")
 
 
-def run(out_dir: Path, models: list[str], cases: dict | None = None) -> dict:
+def run(out_dir: Path, models: list[str], cases: dict | None = None,
+        states: tuple[str, ...] = STATES) -> dict:
     """Measure every case of ``models``, write ``scale_fresh.json`` (after each case) and
     ``scale_fresh.png``; return the result."""
     from transformers import AutoTokenizer
@@ -243,7 +249,7 @@ def run(out_dir: Path, models: list[str], cases: dict | None = None) -> dict:
     for model in models:
         if model == "embedded":
             run_model(model, [], tokenizer, [converted], root, result["models"], save,
-                      (cases or {}).get(model))
+                      (cases or {}).get(model), states)
             continue
         import fcntl
 
@@ -251,7 +257,7 @@ def run(out_dir: Path, models: list[str], cases: dict | None = None) -> dict:
             fcntl.flock(lock, fcntl.LOCK_EX)
             folder = big_folder(tokenizer)
             run_model(model, ["--model", str(folder)], tokenizer, [], root, result["models"],
-                      save, (cases or {}).get(model))
+                      save, (cases or {}).get(model), states)
     save()
     plot(result, out_dir)
     shutil.rmtree(root, ignore_errors=True)
