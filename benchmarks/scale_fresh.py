@@ -191,7 +191,7 @@ LABELS = {"empty": "empty cache", "after5": "after 5 runs",
 def plot(result: dict, out_dir: Path):
     """Predicted over measured peak memory and time per case, on an empty cache and after five
     runs, with the target bands."""
-    from .common import pyplot, save_figure
+    from .common import pyplot
 
     plt = pyplot()
     if plt is None:
@@ -211,15 +211,26 @@ def plot(result: dict, out_dir: Path):
             ys = [result["models"][m][c][state][key] for m, c in cases
                   if state in result["models"][m][c]]
             ax.plot(xs, ys, marker, ls="", label=LABELS[state])
-        ax.set_xticks(range(len(cases)), [f"{m}\n{c.replace('_', ' ')}" for m, c in cases],
-                      fontsize=7)
+        short = {"temperature": "Temp.", "fisher_fast": "Fisher fast"}
+        ax.set_xticks(range(len(cases)), [f"{m}\n{short.get(c.split()[0], c)} {c.split()[-1]}"
+                                          for m, c in cases], fontsize=7)
         ax.set_yscale("log")
+        ticks = [0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_ylim(0.45, 2.3)
         ax.set_ylabel(label)
-        ax.grid(True, axis="y", which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8)
+    fig.subplots_adjust(bottom=0.22)
     fig.suptitle("The estimate on a fresh machine: new processes, one thread, "
                  "/usr/bin/time -v peaks", fontsize=10)
-    return save_figure(plt, fig, out_dir, "scale_fresh")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    path = out_dir / "scale_fresh.png"
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
 
 
 def run(out_dir: Path, models: list[str], cases: dict | None = None,
