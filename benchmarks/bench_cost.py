@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 
@@ -256,8 +257,10 @@ def run_engine_call(lm, out_dir, lengths=ENGINE_LENGTHS, threads=ENGINE_THREADS,
                     log=print) -> dict:
     """Measure :func:`engine_call`, write ``cost_engine_call.json`` and ``.png``; return it."""
     t0 = time.perf_counter()
+    load = os.getloadavg()[0]  # a shared machine's load moves these ratios: kept beside them
     table = engine_call(lm, lengths, threads, repeats, log)
     result = {"environment": environment(lm), "lengths": list(lengths), "repeats": repeats,
+              "load_average": [load, os.getloadavg()[0]],
               "threads": table, "targets": {"upto_128": 1.9, "above_128": 2.3},
               "ok": all(v["ok"] for rows in table.values() for v in rows.values()),
               "timing": "one process, interleaved plain forward / whole attribute() call, one "

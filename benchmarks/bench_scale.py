@@ -12,6 +12,10 @@ time of :func:`~jscope_desktop.engine.explain.attribute.attribute` (the forward 
 
     python -m benchmarks.bench_scale [--models embedded,1.2b]   # holds /tmp/jscope-big-model.lock
     (an exclusive flock) while the 1.2B model exists
+
+``--fresh`` measures the estimate as a new machine gives it instead (``scale_fresh.json`` and
+``.png``): each estimate and each run a new ``jscope`` process under ``/usr/bin/time -v``, on
+an empty calibration cache and after five runs (:mod:`.scale_fresh`).
 """
 
 from __future__ import annotations
@@ -205,7 +209,25 @@ def main(argv=None) -> int:
     ap.add_argument("--scopes", default=",".join(SCOPES), help="temperature,fisher_fast")
     ap.add_argument("--calibrate-at", type=int, help="tokens of the calibration runs")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument("--fresh", action="store_true", help="new processes on an empty cache and "
+                    "after five runs, peaks from /usr/bin/time -v (scale_fresh.json)")
+    ap.add_argument("--states", default="empty,after5", help="--fresh: which caches")
     args = ap.parse_args(argv)
+    if args.fresh and args.plot_only:
+        from .scale_fresh import plot as plot_fresh
+
+        print(plot_fresh(read_json(args.out / "scale_fresh.json"), args.out))
+        return 0
+    if args.fresh:
+        from .scale_fresh import CASES, run
+
+        cases = None
+        if args.lengths or args.scopes != ",".join(SCOPES):
+            lengths = [int(n) for n in args.lengths.split(",")] if args.lengths else None
+            cases = {m: tuple((s, n) for s, n in CASES[m] if s in args.scopes.split(",")
+                              and (lengths is None or n in lengths)) for m in CASES}
+        run(args.out, args.models.split(","), cases, tuple(args.states.split(",")))
+        return 0
     path = args.out / f"{NAME}.json"
     result = read_json(path) if path.exists() else {"models": {}}
     if args.replay:

@@ -41,6 +41,19 @@ def resident_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
+def release_freed() -> None:
+    """Hand memory freed by finished work back to the system (glibc keeps freed heap pages
+    resident otherwise, and the resident size would count them as held); a no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def free_bytes() -> int:
     """Memory the system can still give (Linux: MemAvailable; elsewhere half the RAM)."""
     available = _proc_bytes("/proc/meminfo", "MemAvailable")

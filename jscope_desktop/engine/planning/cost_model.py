@@ -6,10 +6,13 @@ Memory is counted, not measured: the forward graph keeps, per token and decoder 
 inputs of both norms and the attention's q, k, v and output (``6 d``, or less with grouped
 keys), and the gated MLP's three ``f``-wide tensors (weights are frozen, so no linear layer keeps
 its input); a batch of ``B`` directions adds, for the layer being differentiated, ``B·T·(3 f + 6 d)``.
-Time is counted in multiply-adds (:func:`work`) and divided by a throughput measured on this
-machine: the model's first warm-up times one forward and backward pass, and every finished run
-adds its own measurement (kept per model, device and dtype in the user cache, see
-:mod:`.calibration`). Torch-free: the app and the command line import it before torch loads.
+Time is counted in multiply-adds (:func:`work`) divided by a throughput, plus a fixed time per
+pass (:func:`passes`: a pass streams all the weights through the cores however short the
+prompt, ~0.1 s for the embedded model on a laptop CPU), both measured on this machine: the
+model's warm-up times a short and a longer forward and backward pass, the first batched plan
+times a batch of directions against a single backward pass, and every finished run adds its
+own measurement (kept per model, device and dtype in the user cache, see :mod:`.calibration`).
+Torch-free: the app and the command line import it before torch loads.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from ..scopes.base import CostContext, CostPlan
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 BACKWARD_PER_FORWARD = 1.6  # one input-gradient pass (frozen weights) against one forward, measured
 DEFAULT_THROUGHPUT = 2e10  # multiply-add units per second before anything was measured (a laptop)
-RUN_OVERHEAD_S = 0.15  # tokenizing, the top-k and the result: a run's seconds beyond its passes
+# tokenizing, the top-k and the result: a run's seconds beyond its passes (measured: 4–10 ms on
+# the embedded model at 11–121 tokens, once the cache is written off the run's path)
+RUN_OVERHEAD_S = 0.01
+# one direction of a batched backward pass against a backward pass of its own, until this
+# machine measured it (0.55–0.76 on the embedded model, 2 cores)
+DIRECTION_COST = 0.65
 PROCESS_OVERHEAD = 1.06  # allocator slack over the counted tensors (measured, embedded model)
 # a plain graph whose backward batches must shrink below this many directions to fit is
 # recomputed instead when that allows larger ones (32 ms a direction at 8 rows, 22 at 128)
@@ -71,19 +79,33 @@ def can_recompute(p: CostPlan) -> bool:
 
 
 def work(shape: ModelShape, n_tokens: int, req: AttributionRequest,
-         recompute: bool = False, batch: int | None = None) -> float:
+         recompute: bool = False, batch: int | None = None,
+         direction_cost: float = DIRECTION_COST) -> float:
     """The multiply-add units a whole run of ``req`` does (the graph's forward, the run's only
     one, the backward passes and the Fisher matrix's own algebra); ``recompute`` adds one
     forward per backward pass (each pass recomputes the layers' insides; batches capped at
-    ``batch``)."""
+    ``batch``). A direction of a batched plan costs ``direction_cost`` of a backward pass."""
     p = plan(shape, n_tokens, req)
     F = forward_work(shape, n_tokens)
-    total = F + p.directions * BACKWARD_PER_FORWARD * F + p.jvps * F
+    per_direction = direction_cost if p.kind == "batched" else 1.0
+    total = F + p.directions * per_direction * BACKWARD_PER_FORWARD * F + p.jvps * F
     if recompute and can_recompute(p):
         total += backward_passes(p, batch) * F
     if p.kind == "integrated":
         total += p.steps * F
     return total + p.extra_work
+
+
+def passes(shape: ModelShape, n_tokens: int, req: AttributionRequest,
+           recompute: bool = False, batch: int | None = None) -> int:
+    """Passes through the whole model a run makes, each of which costs a fixed time on top of
+    its work: the graph's forward, each batched backward pass, each JVP's forward, each
+    recomputed forward, and Integrated's forward and backward per batch of steps."""
+    p = plan(shape, n_tokens, req)
+    if p.kind == "integrated":
+        return 2 * -(-max(1, p.steps) // max(1, p.batch))
+    backward = backward_passes(p, batch)
+    return 1 + backward + p.jvps + (backward if recompute and can_recompute(p) else 0)
 
 
 def peak_bytes_of_run(shape: ModelShape, n_tokens: int, req: AttributionRequest,
@@ -149,7 +171,8 @@ class Estimate:
 def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, dtype: str,
                  base_bytes: int, available_bytes: int, throughput: float | None = None,
                  kind_throughput: dict[str, float] | None = None,
-                 limit_bytes: int | None = None, recompute: bool | None = None) -> Estimate:
+                 limit_bytes: int | None = None, recompute: bool | None = None,
+                 pass_seconds: float = 0.0, direction_cost: float = DIRECTION_COST) -> Estimate:
     """The estimate of ``req`` on a prompt of ``n_tokens`` fed tokens.
 
     Args:
@@ -161,6 +184,9 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
             prompts and dearer on long ones, so one measured at one length misleads at another,
             while the graph's throughput kept Fisher fast within 1.5× from 32 to 1,024 tokens).
         limit_bytes: a user's cap on the process's memory (``--memory-limit``).
+        pass_seconds: the fixed seconds of one pass (:func:`passes`), measured with the
+            throughput (0 before anything was measured: the default throughput counts it).
+        direction_cost: a batched direction's cost against a backward pass of its own.
         recompute: None chooses it when the plain graph would not fit (then the estimate,
             and a refusal, give the least the run can need); True or False decides.
 
@@ -174,7 +200,8 @@ def estimate_run(shape: ModelShape, n_tokens: int, req: AttributionRequest, *, d
     available = int(limit_bytes if limited else available_bytes)
 
     def of(recomputed: bool, batch: int | None = None) -> Estimate:
-        seconds = work(shape, n_tokens, req, recomputed, batch) / rate + RUN_OVERHEAD_S
+        seconds = (work(shape, n_tokens, req, recomputed, batch, direction_cost) / rate
+                   + passes(shape, n_tokens, req, recomputed, batch) * pass_seconds + RUN_OVERHEAD_S)
         peak = int(base_bytes + peak_bytes_of_run(shape, n_tokens, req, dtype, recomputed, batch))
         return Estimate(peak, seconds, available, peak <= available, n_tokens, limited,
                         recomputed, dtype, batch, p.fewer)
