@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         # folder that the next conversion removes) holds nothing of the user's: the window is
         # gone and the settings are saved, so the process ends now instead of lingering ~20 s
         settings.sync()
+        measured = sys.modules.get("jscope_desktop.engine.planning.cache")
+        if measured is not None:  # the runs' timings (written at exit, which _exit skips)
+            measured.flush()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(script.status or status)
