@@ -206,3 +206,27 @@ def test_a_model_whose_sizes_are_unknown_says_so_and_runs(qtbot, make_window, ti
     p.memory_limit.setText("1MB")  # nothing to refuse by: the run goes ahead
     with qtbot.waitSignal(window.result_shown, timeout=60000):
         window.run()
+
+
+def test_a_slow_first_estimate_says_it_is_estimating(qtbot, make_window, tiny_llama, monkeypatch):
+    release = threading.Event()
+    real = jobs.estimate_job
+
+    def slow(*args, **kwargs):  # a first estimate that times the model's passes
+        run = real(*args, **kwargs)
+
+        def waiting(progress, cancel):
+            release.wait(10)
+            return run(progress, cancel)
+        return waiting
+
+    monkeypatch.setattr(jobs, "estimate_job", slow)
+    window = make_window(tiny_llama)
+    label = window.prompt_panel.cost_label
+    window.prompt_panel.prompt.setPlainText("12,34,56")
+    window.estimates.refresh()
+    qtbot.waitUntil(lambda: "estimating" in label.text(), timeout=5000)
+    assert "once per model" in label.toolTip()
+    release.set()
+    qtbot.waitUntil(lambda: label.text().startswith("≈ ") and "estimating" not in label.text(),
+                    timeout=30000)

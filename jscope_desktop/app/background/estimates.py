@@ -3,10 +3,12 @@ before a run the cost model says will not fit."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from . import jobs
+
+SLOW_ESTIMATE_MS = 600  # an estimate still running after this says so beside Run
 
 
 class RunEstimates(QObject):
@@ -33,8 +35,17 @@ class RunEstimates(QObject):
             self.job.cancel()
         job = self.window.worker.submit(jobs.estimate_job(self.window.holder, req, limit), "estimate")
         self.job = job
+        # the first estimate of a model times a few of its passes (seconds, once per model,
+        # device and dtype; longer on a busy machine): say so rather than show nothing
+        QTimer.singleShot(SLOW_ESTIMATE_MS, lambda: self._still_estimating(job))
         job.finished.connect(lambda est: self._show(job, req, est))
         job.failed.connect(lambda _message: self._show(job, req, None))
+
+    def _still_estimating(self, job) -> None:
+        if job is self.job and not job.done:
+            self.window.prompt_panel.show_estimate(
+                "≈ estimating…", True, "Estimating this run: the first estimate of a model times "
+                "a few of its passes on this machine (once per model, device and dtype).")
 
     def _show(self, job, req, est) -> None:
         if job is not self.job:
