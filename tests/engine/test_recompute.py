@@ -81,6 +81,13 @@ HELD, REACH = 10**9, 10**12
 IDS = [5 + i % 100 for i in range(300)]
 
 
+def _holding(monkeypatch, lm) -> None:
+    """The process holds HELD bytes and can reach REACH, and so it did when the model was warm
+    (a baseline measured by an earlier test's warm-up would otherwise count)."""
+    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
+    monkeypatch.setattr(lm, "_baseline_bytes", HELD, raising=False)
+
+
 def _between(lm, req) -> int:
     """A memory limit the plain run exceeds even with batches of one direction, and the
     recomputed one fits."""
@@ -104,7 +111,7 @@ def _spy(monkeypatch, module: str) -> list[bool]:
 @pytest.mark.parametrize("scope", ["temperature", "fisher"])
 def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_scores(
         deep_llama, monkeypatch, scope):
-    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
+    _holding(monkeypatch, deep_llama)
     req = AttributionRequest(token_ids=IDS, scope=scope)
     seen = _spy(monkeypatch, "explain.attribute")
     r = attribute(deep_llama, req, memory_limit=_between(deep_llama, req))
@@ -114,7 +121,7 @@ def test_a_memory_limit_between_plain_and_recomputed_runs_recomputed_with_equal_
 
 
 def test_several_scopes_share_one_recomputed_graph(deep_llama, monkeypatch):
-    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
+    _holding(monkeypatch, deep_llama)
     req = AttributionRequest(token_ids=IDS)
     seen = _spy(monkeypatch, "explain.attribute")  # prepare builds the one graph
     limit = _between(deep_llama, req.but(scope="temperature"))
@@ -130,7 +137,7 @@ def test_fisher_batches_shrink_to_what_the_memory_budget_holds(deep_llama, monke
     every backward pass at 8, and gives the same scores."""
     from jscope_desktop.engine.compute import forward
 
-    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
+    _holding(monkeypatch, deep_llama)
     req = AttributionRequest(token_ids=IDS, scope="fisher", fisher_method="exact")
     kw = dict(dtype="float32", base_bytes=HELD, available_bytes=REACH)
     eight = HELD + peak_bytes_of_run(_shape(deep_llama), len(IDS), req, "float32", batch=8)
@@ -180,7 +187,7 @@ def test_a_model_without_a_known_layer_stack_is_never_estimated_as_recomputed(de
                                                                             monkeypatch):
     from jscope_desktop.engine.compute import forward
 
-    monkeypatch.setattr(memory, "memory_now", lambda device: (HELD, REACH))
+    _holding(monkeypatch, deep_llama)
     req = AttributionRequest(token_ids=IDS, scope="temperature")
     limit = _between(deep_llama, req)
     assert calibration.estimate_loaded(deep_llama, req, len(IDS), limit).recompute
