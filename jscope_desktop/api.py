@@ -289,7 +289,9 @@ def faithfulness(lm: LoadedModel, prompts: list[str], *, scopes: list[str] | Non
             one attribution pass.
         ig_baseline: Integrated's path start (see `attribute`).
         seed: seeds ``random``, Fisher's probes and the bootstrap.
-        loo: measure the agreement with leave-one-out; ``loo_prompts``: on the first N only.
+        fisher_method: ``fast``, ``exact`` or ``lowrank`` (see `attribute`).
+        loo: measure the agreement with leave-one-out.
+        loo_prompts: leave-one-out on the first N prompts only (None: all).
 
     Returns:
         A `FaithfulnessReport` (``aopc``, ``aopc_correct``, ``paired``, ``loo_agreement``,

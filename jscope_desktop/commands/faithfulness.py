@@ -21,13 +21,13 @@ from pathlib import Path
 
 from ..engine.compute.fisher import FISHER_METHODS
 from ..engine.errors import JScopeError
+from ..engine.faithfulness.filler import parse_fillers
 from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
     EXPLAIN_MODES,
     FaithfulnessConfig,
     faithfulness_scopes,
 )
-from ..engine.faithfulness.filler import parse_fillers
 from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_reports, load_prompts, run_faithfulness
 from ..engine.io import check_distinct, check_writable, user_path, write_json
@@ -117,6 +117,14 @@ def run(args) -> int:
                           "differ in letters or digits.")
     for p in written:
         check_writable(p)
+    for paths in outs.values():  # a picture suffix that is no image format: refused before work
+        if paths[2] is not None:
+            from ..render.figures.formats import image_format
+
+            try:
+                image_format(paths[2])
+            except ValueError as exc:
+                raise JScopeError(str(exc)) from None
     prompts = load_prompts(args.prompts)[: args.n]
     if cfg.explain == "last":
         for i, text in enumerate(prompts):

@@ -134,7 +134,6 @@ def test_loo_agreement_kendall_and_spearman_against_manual_leave_one_out(tiny_ll
 
 
 def test_reports_per_filler_with_the_correct_subset_and_the_contract(tiny_llama, monkeypatch):
-    from jscope_desktop.engine.faithfulness import measure
 
     cfg = FaithfulnessConfig(scopes=["temperature", "grad_input", "random"], fractions=[0.1, 0.3],
                              explain="last", fillers=["zero", "pad"], loo_prompts=2)

@@ -206,8 +206,9 @@ def sanity_chart(sanity: dict, width: float = 620.0, height: float = 300.0) -> C
 
 
 def to_svg(chart: Chart) -> str:
-    """``chart`` as an inline ``<svg>`` element (system sans-serif fonts, no external reference)."""
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width:g}" '
+    """``chart`` as an inline ``<svg>`` element for an HTML page (no namespace needed there;
+    system sans-serif fonts; no external reference)."""
+    out = [f'<svg width="{chart.width:g}" '
            f'height="{chart.height:g}" viewBox="0 0 {chart.width:g} {chart.height:g}" '
            'font-family="system-ui, -apple-system, Segoe UI, sans-serif">']
     for s in chart.shapes:
