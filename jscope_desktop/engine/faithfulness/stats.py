@@ -5,6 +5,7 @@ difference, Wilcoxon signed-rank) and Holm's step-down correction."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -104,9 +105,11 @@ def bootstrap_mean(values: np.ndarray, seed: int, confidence: float = 0.95) -> t
         return math.nan, math.nan
     if np.ptp(values) == 0:
         return float(values[0]), float(values[0])
-    res = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence,
-                                n_resamples=BOOTSTRAP_RESAMPLES,
-                                rng=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # a degenerate BCa interval is handled below
+        warnings.simplefilter("ignore")
+        res = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence,
+                                    n_resamples=BOOTSTRAP_RESAMPLES,
+                                    rng=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
     if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa degenerate: the percentile interval
         res = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence,
@@ -123,7 +126,9 @@ def wilcoxon_p(diffs: np.ndarray) -> float:
         return math.nan
     if np.all(diffs == 0):
         return 1.0
-    return float(scipy.stats.wilcoxon(diffs, alternative="two-sided").pvalue)
+    with warnings.catch_warnings():  # ties and zeros: scipy's normal approximation, said here
+        warnings.simplefilter("ignore")
+        return float(scipy.stats.wilcoxon(diffs, alternative="two-sided").pvalue)
 
 
 def paired_tests(values: dict[str, list[float | None]], subset: str, seed: int,
