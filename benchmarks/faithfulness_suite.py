@@ -84,6 +84,34 @@ def table(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def paired_lines(report: dict, subset: str = "all", top: int = 6) -> list[str]:
+    """Markdown rows of the paired tests of ``subset`` against random and between the scopes,
+    the largest |difference| first (``top`` rows)."""
+    rows = [p for p in report["paired"] if p["subset"] == subset and p["mean_diff"] is not None]
+    rows.sort(key=lambda p: p["p_holm"] if p["p_holm"] is not None else 2)
+    out = ["| a − b | mean | bootstrap 95 % | Wilcoxon p | Holm p | n |", "|---|---|---|---|---|---|"]
+    for p in rows[:top]:
+        out.append(f"| {p['a']} − {p['b']} | {p['mean_diff']:.3f} | [{p['ci95'][0]:.3f}, "
+                   f"{p['ci95'][1]:.3f}] | {p['p_wilcoxon']:.2g} | {p['p_holm']:.2g} | {p['n']} |")
+    return out
+
+
+def sanity_lines(sanity: dict) -> list[str]:
+    """Markdown rows: mean ρ per scope at a few steps of the sanity curve."""
+    steps = sanity["steps"]
+    pick = sorted({0, 1, len(steps) // 4, len(steps) // 2, 3 * len(steps) // 4, len(steps) - 1})
+    out = ["| blocks re-initialised | " + " | ".join(sanity["scopes"]) + " |",
+           "|---" * (len(sanity["scopes"]) + 1) + "|"]
+    for k in pick:
+        st = steps[k]["spearman"]
+        out.append(f"| {steps[k]['blocks_randomised']} | " + " | ".join(
+            "–" if st[s]["mean"] is None else
+            f"{st[s]['mean']:.3f}" + ("" if st[s]["ci95"][0] is None else
+                                      f" [{st[s]['ci95'][0]:.2f}, {st[s]['ci95'][1]:.2f}]")
+            for s in sanity["scopes"]) + " |")
+    return out
+
+
 def main() -> None:
     """Publish one run's reports, or print the README table of published reports."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,9 +122,18 @@ def main() -> None:
     p.add_argument("--sanity", type=Path, help="a `jscope sanity` JSON to show in the reports")
     p.add_argument("--wall-s", type=float, help="the run's wall time so far (seconds)")
     p.add_argument("--table", nargs="*", type=Path, help="print the README table of these reports")
+    p.add_argument("--paired", type=Path, help="print the paired tests of this report")
+    p.add_argument("--sanity-table", type=Path, help="print the sanity curve of this report")
     args = p.parse_args()
     if args.table:
         print(table(args.table))
+        return
+    if args.paired:
+        for subset in ("all", "correct"):
+            print(f"\n{subset}:\n" + "\n".join(paired_lines(json.loads(args.paired.read_text()), subset)))
+        return
+    if args.sanity_table:
+        print("\n".join(sanity_lines(json.loads(args.sanity_table.read_text()))))
         return
     sanity = json.loads(args.sanity.read_text(encoding="utf-8")) if args.sanity else None
     publish(reports_from_sidecar(args.sidecar, args.n, args.prompts), args.name, sanity, args.wall_s)
