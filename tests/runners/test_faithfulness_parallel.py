@@ -239,21 +239,3 @@ def test_without_ray_the_options_are_one_sentence(capsys, model_folder, tmp_path
                               "Ray is not installed; pip install 'jscope-desktop[cluster]'.")
     assert not (tmp_path / "n.json.partial.jsonl").exists()
 
-
-def test_sanity_on_workers_gives_the_sequential_report(capsys, model_folder, tmp_path, shared_ray,
-                                                       packages, one_thread):
-    prompts = write_prompts(tmp_path, PROMPTS[:3])
-    reports = {}
-    for name, argv in {"sequential": [], "workers": ["--workers", "2"]}.items():
-        out = tmp_path / f"s_{name}.json"
-        status, _, err = run_cli(capsys, "sanity", "--prompts", str(prompts), "--json", str(out),
-                                 "--model", str(model_folder), "--device", "cpu", "--scopes",
-                                 "temperature,fisher", "--seed", "3", *argv)
-        assert status == 0 and err == "", err
-        d = json.loads(out.read_text(encoding="utf-8"))
-        reports[name] = {**{k: v for k, v in d.items() if k != "wall_s"},
-                         "per_prompt": [{k: v for k, v in p.items() if k != "seconds"}
-                                        for p in d["per_prompt"]]}
-    assert reports["workers"] == reports["sequential"]
-    assert reports["sequential"]["steps"][0]["spearman"]["fisher"]["mean"] == 1.0
-    assert packages == [str(ROOT / "jscope_desktop")]
