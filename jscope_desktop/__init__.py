@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # the notebook API (jscope_desktop/api.py), imported on first access
 API_NAMES = ("load_model", "attribute", "compare", "scopes", "generate", "series", "load_result",
              "AttributionRequest", "AttributionResult", "MultiScopeResult", "JScopeError",
-             "LoadedModel", "Scope")
+             "LoadedModel", "Scope", "faithfulness", "FaithfulnessReport")
 __all__ = ["__version__", *API_NAMES]
 
 

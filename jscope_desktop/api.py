@@ -23,6 +23,8 @@ from dataclasses import fields
 from typing import Any, overload
 
 from .engine.errors import JScopeError
+from .engine.faithfulness import report as _faith_report
+from .engine.faithfulness.report import FaithfulnessReport
 from .engine.model.load import LoadedModel
 from .engine.model.load import load_model as _load_model
 from .engine.results import display
@@ -30,9 +32,10 @@ from .engine.results.multi_result import MultiScopeResult, read_result
 from .engine.results.request import AttributionRequest, RequestError
 from .engine.results.result import AttributionResult
 from .engine.scopes import Scope, all_scopes
-from .render.outputs import page_for
+from .render.outputs import faithfulness_page_for, page_for
 
 __all__ = ["load_model", "attribute", "compare", "scopes", "generate", "series", "load_result",
+           "faithfulness", "FaithfulnessReport",
            "AttributionRequest", "AttributionResult", "MultiScopeResult", "JScopeError",
            "LoadedModel", "Scope", "REQUEST_SETTINGS"]
 
@@ -42,6 +45,7 @@ REQUEST_SETTINGS = tuple(f.name for f in fields(AttributionRequest)
 
 
 display.register_page_maker(page_for)
+_faith_report.register_page_maker(faithfulness_page_for)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto",
@@ -76,8 +80,9 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
               position: int | None = None, chat: bool = False,
               fisher_method: str = "fast", fisher_rank: int | None = None,
               fisher_probes: int | None = None, fisher_rel_error: float | None = None,
-              fisher_budget: int | None = None, ig_steps: int = 16, seed: int = 0,
-              top_k: int = 10, **unexpected: Any) -> AttributionResult | MultiScopeResult:
+              fisher_budget: int | None = None, ig_steps: int = 16, ig_baseline: str = "zero",
+              seed: int = 0, top_k: int = 10, **unexpected: Any
+              ) -> AttributionResult | MultiScopeResult:
     """Explain which input tokens caused ``lm``'s prediction after ``prompt``.
 
     Args:
@@ -100,6 +105,9 @@ def attribute(lm: LoadedModel, prompt: str | list[int],
         fisher_rel_error: the relative L2 error ``fast`` aims for.
         fisher_budget: ``fast`` with exactly this many VJP-equivalent directions.
         ig_steps: Riemann steps of Integrated (1–1024).
+        ig_baseline: Integrated's path start: ``zero`` (default), ``pad``, ``eos``, ``bos`` (that
+            token's embedding at every position; a leading BOS keeps its own) or ``mean`` (the
+            mean input embedding).
         seed: the seed of every random choice (Fisher's probes).
         top_k: predictions listed in the result (1–1000).
         **unexpected: any other keyword is refused with one sentence naming the settings.
@@ -252,3 +260,60 @@ def load_result(path: str | os.PathLike) -> AttributionResult | MultiScopeResult
         JScopeError: the file is missing, not JSON, or not a Jacobian Scopes result (one sentence).
     """
     return read_result(path)
+
+
+@overload
+def faithfulness(lm: LoadedModel, prompts: list[str], *, filler: str = ..., **kw: Any
+                 ) -> FaithfulnessReport: ...
+@overload
+def faithfulness(lm: LoadedModel, prompts: list[str], *, filler: list[str] | tuple[str, ...],
+                 **kw: Any) -> dict[str, FaithfulnessReport]: ...
+
+
+def faithfulness(lm: LoadedModel, prompts: list[str], *, scopes: list[str] | None = None,
+                 fractions: tuple[float, ...] = (0.05, 0.1, 0.2), explain: str = "next",
+                 filler: str | list[str] | tuple[str, ...] = "zero", ig_baseline: str = "zero",
+                 seed: int = 0, fisher_method: str = "fast", loo: bool = True,
+                 loo_prompts: int | None = None
+                 ) -> FaithfulnessReport | dict[str, FaithfulnessReport]:
+    """The faithfulness suite of ``jscope faithfulness`` on ``prompts``, in this process.
+
+    Args:
+        lm: a model from `load_model`.
+        prompts: the texts (each a LAMBADA-style passage with ``explain="last"``).
+        scopes: the scopes, ``"random"`` included (default: every registered scope + random).
+        fractions: the fractions of tokens ablated (AOPC needs at least two).
+        explain: ``next`` (the token after the text) or ``last`` (the text's own last word;
+            gives the "correct" subset).
+        filler: ``zero``, ``pad``, ``eos``, ``bos`` or one token's text; a list measures each on
+            one attribution pass.
+        ig_baseline: Integrated's path start (see `attribute`).
+        seed: seeds ``random``, Fisher's probes and the bootstrap.
+        fisher_method: ``fast``, ``exact`` or ``lowrank`` (see `attribute`).
+        loo: measure the agreement with leave-one-out.
+        loo_prompts: leave-one-out on the first N prompts only (None: all).
+
+    Returns:
+        A `FaithfulnessReport` (``aopc``, ``aopc_correct``, ``paired``, ``loo_agreement``,
+        ``results``; ``data`` the JSON contract; in Jupyter it shows its web page), or for a list
+        of fillers a dict filler → report.
+
+    Raises:
+        JScopeError: a setting or prompt that cannot be run (one sentence).
+    """
+    from .engine.faithfulness.filler import parse_fillers
+    from .engine.faithfulness.measure import FaithfulnessConfig, faithfulness_scopes
+    from .engine.faithfulness.run import build_reports, run_faithfulness
+
+    several = not isinstance(filler, str)
+    names = list(filler) if several else parse_fillers(filler)
+    cfg = FaithfulnessConfig(scopes=list(scopes or faithfulness_scopes()),
+                             fractions=list(fractions), explain=explain, seed=seed,
+                             fisher_method=fisher_method, loo=loo, loo_prompts=loo_prompts,
+                             fillers=names, ig_baseline=ig_baseline)
+    if not isinstance(prompts, (list, tuple)) or not prompts or not all(
+            isinstance(p, str) and p.strip() for p in prompts):
+        raise JScopeError("The prompts must be a non-empty list of non-empty texts.")
+    reports = build_reports(lm, cfg, run_faithfulness(lm, list(prompts), cfg), "(notebook)")
+    typed = {name: FaithfulnessReport.from_dict(r) for name, r in reports.items()}
+    return typed if several else typed[names[0]]

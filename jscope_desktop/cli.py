@@ -13,7 +13,7 @@ import sys
 
 from .engine.errors import Cancelled, JScopeError, is_out_of_memory
 
-SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness", "batch", "examples")
+SUBCOMMANDS = ("attribute", "generate", "series", "faithfulness", "sanity", "batch", "examples")
 
 
 

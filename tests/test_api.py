@@ -254,3 +254,20 @@ def test_compare_scopes_and_to_numpy(tiny_llama):
     assert np.isnan(early[3:]).all() and np.isfinite(early[:3]).all()
     matrix = js.generate(tiny_llama, PROMPT, 3).to_numpy()
     assert matrix.shape == (3, len(js.generate(tiny_llama, PROMPT, 3).tokens))
+
+
+def test_faithfulness_returns_typed_reports_per_filler(tiny_llama):
+    import jscope_desktop as js
+
+    prompts = ["the cat sat on the mat", "12, 34, 56, 78,"]
+    one = js.faithfulness(tiny_llama, prompts, scopes=["temperature", "random"],
+                          fractions=(0.1, 0.3), loo=False)
+    assert isinstance(one, js.FaithfulnessReport) and one.filler["name"] == "zero"
+    assert set(one.aopc) == {"temperature", "random"} and one.n_prompts == 2
+    assert one.paired[0]["a"] == "temperature" and "<svg" in one._repr_html_()
+    both = js.faithfulness(tiny_llama, prompts, scopes=["temperature", "random"],
+                           fractions=(0.1, 0.3), loo=False, filler=["zero", "bos"])
+    assert list(both) == ["zero", "bos"] and both["zero"].aopc == one.aopc
+    assert both["bos"].filler["token_id"] == 1
+    with pytest.raises(js.JScopeError, match="non-empty list"):
+        js.faithfulness(tiny_llama, [], loo=False)

@@ -7,14 +7,21 @@ run started again with the same arguments continues there. The sidecar is remove
 ``--workers N`` / ``--ray local|auto|HOST:PORT`` measure the prompts on the Ray workers of
 ``jscope batch`` (:mod:`jscope_desktop.engine.faithfulness.parallel`): the same numbers and the
 same report (apart from timings), prompts in input order, and the same first error.
+
+``--filler zero,pad`` measures both fillers on one attribution pass (the scores are computed
+once per prompt) and writes one report per filler: ``FILE`` with ``_<filler>`` before its
+suffix (``out.json`` → ``out_zero.json``, ``out_pad.json``); ``--html``/``--png`` likewise.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 from ..engine.compute.fisher import FISHER_METHODS
 from ..engine.errors import JScopeError
+from ..engine.faithfulness.filler import parse_fillers
 from ..engine.faithfulness.measure import (
     DEFAULT_FRACTIONS,
     EXPLAIN_MODES,
@@ -22,10 +29,11 @@ from ..engine.faithfulness.measure import (
     faithfulness_scopes,
 )
 from ..engine.faithfulness.prompts import check_last_word
-from ..engine.faithfulness.run import build_report, load_prompts, run_faithfulness
+from ..engine.faithfulness.run import build_reports, load_prompts, run_faithfulness
 from ..engine.io import check_distinct, check_writable, user_path, write_json
 from ..engine.model.choices import DEVICE_NAMES as DEVICES
 from ..engine.model.dtype import DTYPE_CHOICES
+from ..engine.results.request import IG_BASELINES
 from .batch import add_worker_options, wants_workers
 from .options import load_model
 
@@ -50,7 +58,17 @@ def add_parser(sub) -> None:
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out agreement")
     p.add_argument("--loo-n", type=int, metavar="M",
                    help="leave-one-out on the first M prompts only (it costs one forward per token)")
+    p.add_argument("--filler", default="zero", metavar="zero|pad|eos|bos|TOKEN[,...]",
+                   help="what replaces an ablated token's input embedding: zero, the pad, eos or "
+                        "bos token's embedding, or one token's text; several (comma-separated) "
+                        "share one attribution pass and write one report each (default: zero)")
+    p.add_argument("--ig-baseline", default="zero", choices=IG_BASELINES,
+                   help="integrated: the path's baseline (default: zero)")
     p.add_argument("--json", required=True, metavar="FILE", help="write the results here")
+    p.add_argument("--html", metavar="FILE", help="also write the self-contained web report")
+    p.add_argument("--png", metavar="FILE", help="also write the report's picture (PNG)")
+    p.add_argument("--sanity", metavar="FILE",
+                   help="a `jscope sanity` JSON whose curves the web report and picture show")
     add_worker_options(p, "prompts")
     p.set_defaults(run=run)
 
@@ -65,25 +83,56 @@ def config_from_args(args) -> FaithfulnessConfig:
             from None
     cfg = FaithfulnessConfig(scopes=scopes, fractions=fractions, explain=args.explain,
                              seed=args.seed, fisher_method=args.fisher, loo=not args.no_loo,
-                             loo_prompts=args.loo_n)
+                             loo_prompts=args.loo_n, fillers=parse_fillers(args.filler),
+                             ig_baseline=args.ig_baseline)
     cfg.check()
     return cfg
 
 
+def per_filler(path: str | None, filler: str, several: bool) -> Path | None:
+    """The output file of ``filler``: ``path`` itself for one filler; with several, ``_<filler>``
+    (its text reduced to letters, digits, ``-`` and ``_``) before the suffix."""
+    if path is None:
+        return None
+    p = user_path(path)
+    if not several:
+        return p
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", filler).strip("_") or "token"
+    return p.with_name(f"{p.stem}_{safe}{p.suffix}")
+
+
 def run(args) -> int:
-    """Check the input, load the model, measure every prompt with a progress bar, write JSON."""
+    """Check the input, load the model, measure every prompt with a progress bar, write JSON
+    (and the web report and picture when asked) per filler."""
     cfg = config_from_args(args)
     if args.n is not None and args.n < 1:
         raise JScopeError("--n must be at least 1.")
+    sanity = _read_sanity(args.sanity)
+    several = len(cfg.fillers) > 1
+    outs = {f: [per_filler(getattr(args, o), f, several) for o in ("json", "html", "png")]
+            for f in cfg.fillers}
+    written = [p for paths in outs.values() for p in paths if p is not None]
+    if len(set(written)) != len(written):
+        raise JScopeError("Two fillers would write the same file; give fillers whose names "
+                          "differ in letters or digits.")
+    for p in written:
+        check_writable(p)
+    for paths in outs.values():  # a picture suffix that is no image format: refused before work
+        if paths[2] is not None:
+            from ..render.figures.formats import image_format
+
+            try:
+                image_format(paths[2])
+            except ValueError as exc:
+                raise JScopeError(str(exc)) from None
     prompts = load_prompts(args.prompts)[: args.n]
     if cfg.explain == "last":
         for i, text in enumerate(prompts):
             check_last_word(text, i)
     out = user_path(args.json)
     partial = out.with_name(out.name + ".partial.jsonl")
-    check_distinct([out], [args.prompts])  # the sidecar is read back: it is not a new output
-    check_distinct([partial], [args.prompts])
-    check_writable(out)
+    check_distinct(written, [args.prompts] + ([args.sanity] if args.sanity else []))
+    check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     if wants_workers(args):
         from ..engine.faithfulness.parallel import run_faithfulness_on_workers
         from ..engine.runners.ray_pool import import_ray
@@ -97,11 +146,35 @@ def run(args) -> int:
         results = _run_with_bar(lambda progress: run_faithfulness(lm, prompts, cfg, partial,
                                                                   progress=progress),
                                 len(prompts))
-    report = build_report(lm, cfg, results, str(args.prompts))
-    write_json(out, report)
+    reports = build_reports(lm, cfg, results, str(args.prompts))
+    for name, report in reports.items():
+        path_json, path_html, path_png = outs[name]
+        write_json(path_json, report)
+        if report["filler"].get("fallback"):
+            print(f"jscope: filler {name}: {report['filler']['fallback']}.", file=sys.stderr)
+        if path_html or path_png:
+            from ..render.outputs import save_faithfulness_page, save_faithfulness_picture
+
+            if path_html:
+                save_faithfulness_page(report, path_html, sanity)
+            if path_png:
+                save_faithfulness_picture(report, path_png, sanity)
+        _print_table(report, cfg)
     partial.unlink(missing_ok=True)
-    _print_table(report, cfg)
     return 0
+
+
+def _read_sanity(path: str | None) -> dict | None:
+    """The sanity report at ``path`` (None: none), checked to be one."""
+    if path is None:
+        return None
+    from ..engine.io import read_user_json
+
+    data = read_user_json(user_path(path), "sanity report", "the JSON `jscope sanity` writes")
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) \
+            or data.get("order") != "output_to_input":
+        raise JScopeError(f"{path} is not a report written by `jscope sanity`.")
+    return data
 
 
 def _run_with_bar(work, total: int):
@@ -120,14 +193,17 @@ def _print_table(report: dict, cfg: FaithfulnessConfig) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Δ log p(top-1), mean [95 % CI], n = {report['n_prompts']}")
+    table = Table(title=f"Δ log p(top-1), mean [95 % CI], n = {report['n_prompts']}, filler "
+                        f"{report['filler']['name']}")
     table.add_column("scope")
     for f in cfg.fractions:
         table.add_column(f"top {f * 100:g} %", justify="right")
+    table.add_column("AOPC", justify="right")
     if cfg.loo:
         table.add_column("LOO ρ (KL)", justify="right")
     for s in cfg.scopes:
         cells = [_fmt(report["results"][s][f"{f:g}"]) for f in cfg.fractions]
+        cells.append(_fmt(report["aopc"][s], 3))
         if cfg.loo:
             cells.append(_fmt(report["loo_spearman"][s]["kl"]))
         table.add_row(s, *cells)
@@ -137,8 +213,8 @@ def _print_table(report: dict, cfg: FaithfulnessConfig) -> None:
               "tokens; their first token is the target.")
 
 
-def _fmt(stat: dict) -> str:
+def _fmt(stat: dict, digits: int = 2) -> str:
     if stat["mean"] is None:
         return "–"
     lo, hi = stat["ci95"]
-    return f"{stat['mean']:.2f}" + ("" if lo is None else f" [{lo:.2f}, {hi:.2f}]")
+    return f"{stat['mean']:.{digits}f}" + ("" if lo is None else f" [{lo:.{digits}f}, {hi:.{digits}f}]")

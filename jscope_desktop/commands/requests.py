@@ -4,7 +4,7 @@ settings), and the one way the options become an :class:`AttributionRequest`."""
 from __future__ import annotations
 
 from ..engine.compute.fisher_config import DEFAULT_PROBES, DEFAULT_RANK, FISHER_METHODS, RANK_MAX_PROBES
-from ..engine.results.request import AttributionRequest, RequestError, check_request
+from ..engine.results.request import IG_BASELINES, AttributionRequest, RequestError, check_request
 from ..engine.scopes import get_scope, scope_names
 from .options import positive_integer
 
@@ -13,7 +13,7 @@ SETTING_FLAGS = {"target": "--target", "foil": "--foil", "scope": "--scope",
                  "fisher_rel_error": "--fisher-error", "fisher_probes": "--fisher-probes",
                  "fisher_rank": "--fisher-rank", "ig_steps": "--steps", "seed": "--seed",
                  "top_k": "--top-k", "fisher_method": "--fisher", "position": "--position",
-                 "fisher_budget": "--fisher-budget"}
+                 "fisher_budget": "--fisher-budget", "ig_baseline": "--ig-baseline"}
 
 
 SCOPE_HELP = ("the scope to run, or several separated by commas (e.g. semantic,fisher), or "
@@ -69,6 +69,9 @@ def add_request_options(p, scopes: list[str] | None = None, several: bool = Fals
                    help="spend exactly N VJP-equivalent directions (fast; replaces "
                         "--fisher-rank/--fisher-probes; no probes are added)")
     p.add_argument("--steps", type=positive_integer, default=16, help="integrated: steps along the path")
+    p.add_argument("--ig-baseline", default="zero", choices=IG_BASELINES,
+                   help="integrated: where the path starts: zero embeddings, the pad/eos/bos "
+                        "token's embedding at every position, or the mean embedding (default: zero)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Fisher probes")
     p.add_argument("--top-k", type=positive_integer, default=10, help="predictions kept in the result")
     p.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
@@ -81,7 +84,8 @@ def build_request(args, prompt: str, **overrides) -> AttributionRequest:
         prompt=prompt, scope=args.scope, target=args.target, foil=args.foil,
         position=args.position, chat=args.chat, fisher_method=args.fisher,
         fisher_rank=args.fisher_rank, fisher_probes=args.fisher_probes,
-        fisher_rel_error=args.fisher_error, ig_steps=args.steps, seed=args.seed,
+        fisher_rel_error=args.fisher_error, ig_steps=args.steps,
+        ig_baseline=getattr(args, "ig_baseline", "zero"), seed=args.seed,
         fisher_budget=args.fisher_budget,
         top_k=args.top_k,
     )

@@ -89,3 +89,43 @@ def save_picture(result: AnyResult, path: str | os.PathLike,
         raise JScopeError(str(exc).rstrip(".") + ".") from exc
     except OSError as exc:
         raise could_not_write(path, exc) from exc
+
+
+def faithfulness_page_for(report: dict, sanity: dict | None = None) -> str:
+    """The self-contained web page of a faithfulness report (one filler; the JSON of
+    ``jscope faithfulness``), with the curves of a ``jscope sanity`` report when given."""
+    from .core.faithfulness_page import faithfulness_page
+
+    return faithfulness_page(report, sanity)
+
+
+def save_faithfulness_page(report: dict, path: str | os.PathLike,
+                           sanity: dict | None = None) -> Path:
+    """Write :func:`faithfulness_page_for` to ``path`` atomically; returns the path written.
+
+    Raises:
+        JScopeError: the file cannot be written (one sentence).
+    """
+    return write_text(path, faithfulness_page_for(report, sanity))
+
+
+def save_faithfulness_picture(report: dict, path: str | os.PathLike,
+                              sanity: dict | None = None) -> Path:
+    """Write the report's picture (AOPC with intervals, the paired differences, the sanity
+    curves when given) to ``path``; the suffix picks PNG (2× scale), SVG or PDF.
+
+    Raises:
+        JScopeError: Qt is missing here, the suffix is not an image format, or the file cannot
+            be written (one sentence).
+    """
+    try:
+        image_format(path)
+    except ValueError as exc:
+        raise JScopeError(str(exc)) from None
+    figures()  # Qt loadable here (one sentence if not)
+    from .figures.faithfulness_figure import FaithfulnessFigure
+
+    try:
+        return write_figure(FaithfulnessFigure(report, sanity), user_path(path))
+    except OSError as exc:
+        raise could_not_write(path, exc) from exc

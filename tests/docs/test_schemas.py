@@ -82,3 +82,21 @@ def test_a_result_missing_a_key_or_with_a_bad_score_is_refused(validator):
     assert errors(validator, "result", {**result, "scores": ["high", None]})
     assert errors(validator, "multi", {"version": 1, "results": [result]})  # no agreement, timing
     assert errors(validator, "batch-line", {"id": "x", "error": 3})
+
+
+def test_the_faithfulness_suite_and_sanity_reports_match_their_schemas(validator, model_folder,
+                                                                     tmp_path, capsys):
+    model = ["--model", str(model_folder), "--device", "cpu"]
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps(["the cat sat on the mat", "a dog sat on the cat ."]))
+    status, _, err = run_cli(capsys, "faithfulness", "--prompts", str(prompts), "--scopes",
+                             "temperature,random", "--explain", "last", "--filler", "zero,pad",
+                             "--json", str(tmp_path / "f.json"), *model)
+    assert status == 0, err
+    for name in ("zero", "pad"):
+        report = json.loads((tmp_path / f"f_{name}.json").read_text(encoding="utf-8"))
+        assert errors(validator, "faithfulness", report) == [], name
+    status, _, err = run_cli(capsys, "sanity", "--prompts", str(prompts), "--scopes", "temperature",
+                             "--json", str(tmp_path / "s.json"), *model)
+    assert status == 0, err
+    assert errors(validator, "sanity", json.loads((tmp_path / "s.json").read_text())) == []

@@ -26,7 +26,7 @@ TOP = {"version": INT, "model": (dict,), "device": STR, "dtype": STR, "token_ids
        "target": STR + NULL, "foil_id": INT + NULL, "foil": STR + NULL, "scores": (list,),
        "topk": (list,), "timing": (dict,), "fisher": (dict,) + NULL}
 OPTIONAL = {"positions": (list,), "series": (dict,), "special": (list,), "roles": (list,),
-            "entropy": FLOAT, "beta": FLOAT, "extra": (dict,)}
+            "entropy": FLOAT, "beta": FLOAT, "extra": (dict,), "ig_baseline": STR}  # Integrated only
 MODEL = {"name": STR, "source": STR, "n_params": INT, "d_model": INT, "vocab_size": INT}
 TOPK = {"id": INT, "token": STR, "prob": FLOAT}
 TIMING = {"forward_s": FLOAT, "scope_s": FLOAT, "backward_passes": INT}

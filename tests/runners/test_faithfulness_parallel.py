@@ -238,3 +238,4 @@ def test_without_ray_the_options_are_one_sentence(capsys, model_folder, tmp_path
                                            *argv),
                               "Ray is not installed; pip install 'jscope-desktop[cluster]'.")
     assert not (tmp_path / "n.json.partial.jsonl").exists()
+

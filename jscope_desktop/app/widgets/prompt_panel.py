@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...engine.model.tokens import token_number
-from ...engine.results.request import AttributionRequest
+from ...engine.results.request import IG_BASELINES, AttributionRequest
 
 
 class _PromptEdit(QPlainTextEdit):
@@ -89,6 +89,7 @@ class PromptPanel(QWidget):
         self._debounce.timeout.connect(self.request_changed)
         for signal in (self.prompt.textChanged, self.chat.toggled, self.scope.currentIndexChanged,
                        self.fisher_method.currentIndexChanged, self.target.textChanged,
+                       self.ig_baseline.currentIndexChanged,
                        self.foil.textChanged):
             signal.connect(self._debounce.start)
 
@@ -109,6 +110,11 @@ class PromptPanel(QWidget):
         self.foil = QLineEdit()
         self.foil.setPlaceholderText("second-best prediction")
         self.fisher_method = QComboBox()  # filled from the engine (set_fisher_methods)
+        self.ig_baseline = QComboBox()  # Integrated's path start; shown for Integrated only
+        for name in IG_BASELINES:
+            self.ig_baseline.addItem(name, name)
+        self.ig_baseline.setToolTip("Where Integrated's path starts: zero embeddings, the pad, "
+                                    "eos or bos token's embedding, or the mean embedding")
         pos_row = QHBoxLayout()
         self.position_label = QLabel("last token")
         self.position_reset = QPushButton("Last token")
@@ -120,6 +126,8 @@ class PromptPanel(QWidget):
         form.addRow("Target", self.target)
         form.addRow("Foil", self.foil)
         form.addRow("Fisher", self.fisher_method)
+        form.addRow("IG baseline", self.ig_baseline)
+        self._scope_form = form
         form.addRow("Position", pos_row)
         self.memory_limit = QLineEdit()
         self.memory_limit.setPlaceholderText("none (e.g. 8GB)")
@@ -206,6 +214,7 @@ class PromptPanel(QWidget):
         self.target.setEnabled(needs_target)
         self.foil.setEnabled(needs_foil)
         self.fisher_method.setEnabled(self.scope_name() == "fisher")
+        self._scope_form.setRowVisible(self.ig_baseline, self.scope_name() == "integrated")
 
     def _target_edited(self, text: str) -> None:
         if text != self._pinned_text:
@@ -272,7 +281,9 @@ class PromptPanel(QWidget):
         req = AttributionRequest(
             prompt=self.prompt.toPlainText(), scope=self.scope_name(), chat=self.chat.isChecked(),
             position=self.position, fisher_method=self.fisher_method.currentData() or "fast",
-            foil=self.foil.text() if needs_foil and self.foil.text() else None)
+            foil=self.foil.text() if needs_foil and self.foil.text() else None,
+            ig_baseline=(self.ig_baseline.currentData() or "zero")
+            if self.scope_name() == "integrated" else "zero")
         if needs_target and self.target_id is not None and target == self._pinned_text:
             return req.but(target_id=self.target_id)
         return req.but(target=target)
@@ -283,6 +294,7 @@ class PromptPanel(QWidget):
                 "scope": self.scope_name(), "target": self.target.text(),
                 "target_id": self.target_id, "foil": self.foil.text(),
                 "fisher_method": self.fisher_method.currentData(), "position": self.position,
+                "ig_baseline": self.ig_baseline.currentData(),
                 "generate_n": self.generate_n.value()}
 
     def restore(self, state: dict, position_token: str | None = None) -> None:
@@ -307,5 +319,7 @@ class PromptPanel(QWidget):
         method = state.get("fisher_method")
         if method and self.fisher_method.findData(method) >= 0:
             self.fisher_method.setCurrentIndex(self.fisher_method.findData(method))
+        if self.ig_baseline.findData(state.get("ig_baseline")) >= 0:
+            self.ig_baseline.setCurrentIndex(self.ig_baseline.findData(state["ig_baseline"]))
         self.set_position(state.get("position"), position_token)
         self.generate_n.setValue(int(state.get("generate_n", self.generate_n.value())))

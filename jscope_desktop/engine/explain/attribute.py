@@ -79,6 +79,8 @@ def attribute(
     scope_s = prep.graph_s + time.perf_counter() - t0
     record_run(lm, req, prep.position + 1, scope_s, prep.recompute, prep.batch)
     result = build_result(lm, prep, graph, req.scope, out, scope_s)
+    if req.scope == "integrated":
+        result.ig_baseline = req.ig_baseline
     if progress:
         progress(1.0, "Done")
     return result

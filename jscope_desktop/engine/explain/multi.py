@@ -162,6 +162,9 @@ def attribute_many(
     total_s = graph_s + time.perf_counter() - t0
     results = [build_result(lm, prep, graph, objs[i].name, outs[i],
                             graph_s / len(objs) + share[i]) for i in range(len(objs))]
+    for r in results:
+        if r.scope == "integrated":
+            r.ig_baseline = req.ig_baseline
     say(1.0, "Done")
     return MultiScopeResult(results, Agreement.of(results),
                             MultiTiming(prep.forward_s, total_s, passes))

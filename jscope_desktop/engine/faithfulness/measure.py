@@ -1,10 +1,12 @@
 """Deletion faithfulness of the scopes (the reference implementation's LAMBADA benchmark).
 
 For one prompt: explain the model's top-1 prediction at the explained position with every
-requested scope, zero the input embeddings of the top ``k`` tokens by score (positions kept: the
-reference's ``presence`` mask, ``inputs_embeds`` rows set to 0), re-run, and record the change
-of ``log p(top-1)``. ``random`` ablates a seeded random subset (the floor). Leave-one-out (LOO):
-ablate each token alone and correlate every scope's scores with the effect (Spearman).
+requested scope, replace the input embeddings of the top ``k`` tokens by score by the filler's
+(:mod:`.filler`: zero, the pad token's embedding, …; positions and attention kept), re-run, and
+record the change of ``log p(top-1)``. ``random`` ablates a seeded random subset (the floor).
+Leave-one-out (LOO): ablate each token alone and correlate every scope's scores with the effect
+(Spearman, Kendall τ-b). The scores are computed once; every filler reuses them (the ablation
+forwards are cheap next to the attributions).
 
 Rules (documented in the output too):
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -34,10 +36,11 @@ from ..errors import Cancelled, JScopeError, finite_or_none
 from ..explain.attribute import AttributionRequest, attribute
 from ..model.load import LoadedModel
 from ..model.tokens import token_texts
-from ..results.request import MAX_SEED
+from ..results.request import IG_BASELINES, MAX_SEED
 from ..scopes import get_scope, scope_names
+from .filler import Filler, filler_vector, resolve_filler
 from .prompts import PreparedPrompt, prepare_prompt
-from .stats import spearman
+from .stats import aopc, fraction_key, kendall, spearman
 
 RANDOM = "random"
 EXPLAIN_MODES = ("next", "last")
@@ -51,11 +54,6 @@ def faithfulness_scopes() -> list[str]:
     return scope_names("faithfulness") + [RANDOM]
 
 
-def fraction_key(fraction: float) -> str:
-    """The JSON key of a fraction: ``0.05`` → ``"0.05"``."""
-    return f"{fraction:g}"
-
-
 @dataclass
 class FaithfulnessConfig:
     """What to measure. ``seed`` seeds ``random`` (per prompt: [seed, prompt index]) and Fisher."""
@@ -67,6 +65,9 @@ class FaithfulnessConfig:
     fisher_method: str = "fast"
     loo: bool = True
     loo_prompts: int | None = None  # LOO on the first this many prompts only (None: all)
+    # what replaces an ablated token; several share one attribution pass (one report each)
+    fillers: list[str] = field(default_factory=lambda: ["zero"])
+    ig_baseline: str = "zero"  # Integrated's path baseline (its request's ig_baseline)
     max_batch_tokens: int = 16384  # rows × tokens per ablation forward (memory bound)
 
     def check(self) -> None:
@@ -91,6 +92,13 @@ class FaithfulnessConfig:
                               f"{self.seed!r:.40}.")
         if self.loo_prompts is not None and self.loo_prompts < 0:
             raise JScopeError("The number of leave-one-out prompts cannot be negative.")
+        if not self.fillers or not all(isinstance(f, str) and f.strip() for f in self.fillers):
+            raise JScopeError("No filler given; use zero, pad, eos, bos or one token's text.")
+        if len(set(self.fillers)) != len(self.fillers):
+            raise JScopeError("The same filler is given twice; list each filler once.")
+        if self.ig_baseline not in IG_BASELINES:
+            raise JScopeError(f"Unknown Integrated baseline '{self.ig_baseline!s:.40}'; choose "
+                              f"one of {', '.join(IG_BASELINES)}.")
 
     def loo_for(self, index: int) -> bool:
         """Whether prompt ``index`` gets the leave-one-out measurement."""
@@ -115,6 +123,11 @@ class PromptResult:
     deltas: scope → fraction key → Δ log p(top-1) in nats (negative: the prediction weakened).
     loo_spearman: scope → {"kl": ρ with LOO KL(p‖p_ablated), "logp": ρ with LOO −Δ log p}.
     seconds: scope → seconds of its attribution; "ablation" → the batched forwards.
+    aopc: scope → the trapezoid area of ``deltas`` over the fractions (:func:`.stats.aopc`).
+    correct: ``--explain last``: the top-1 is the last word's first token; else None.
+    loo_agreement: scope → {"kl"|"logp": {"spearman": ρ, "kendall": τ-b}}.
+    fillers: filler name → {"filler": Filler.to_dict(), "deltas", "aopc", "loo_spearman",
+    "loo_agreement"} for every filler measured; the fields above are the first filler's.
     """
 
     index: int
@@ -131,18 +144,33 @@ class PromptResult:
     loo_spearman: dict[str, dict[str, float | None]]
     seconds: dict[str, float]
     note: str | None = None
+    aopc: dict[str, float] = field(default_factory=dict)
+    correct: bool | None = None
+    loo_agreement: dict[str, dict] = field(default_factory=dict)
+    fillers: dict[str, dict] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        """JSON-ready dict (NaN as None)."""
-        return finite_or_none(asdict(self))
+    def to_dict(self, with_fillers: bool = True) -> dict:
+        """JSON-ready dict (NaN as None); without ``fillers`` when ``with_fillers`` is False (a
+        report's per-prompt entry, which holds one filler's numbers)."""
+        d = asdict(self)
+        if not with_fillers:
+            del d["fillers"]
+        return finite_or_none(d)
+
+    def for_filler(self, name: str) -> PromptResult:
+        """This prompt as measured with filler ``name`` (its deltas, AOPC and LOO agreement in
+        the main fields; ``fillers`` emptied)."""
+        e = self.fillers[name]
+        return replace(self, deltas=e["deltas"], aopc=e["aopc"], loo_spearman=e["loo_spearman"],
+                       loo_agreement=e["loo_agreement"], fillers={})
 
     @classmethod
     def from_dict(cls, d: dict) -> PromptResult:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
+def _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel, fill=None):
     """Yield next-token log-probabilities (B, V) float32 for consecutive chunks of rows."""
     x = embed(lm, token_ids[: position + 1]).detach()  # (T, d)
     T = x.shape[0]
@@ -151,8 +179,11 @@ def _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
         for start in range(0, present.shape[0], rows):
             if cancel and cancel():
                 raise Cancelled()
-            mask = present[start : start + rows, :T].to(x.device, x.dtype)  # (B, T)
-            h = hidden_states(lm, x[None] * mask[:, :, None])[:, position]  # (B, d)
+            mask = present[start : start + rows, :T].to(x.device, x.dtype)[:, :, None]  # (B, T, 1)
+            xs = x[None] * mask  # (B, T, d): the ablated rows zeroed
+            if fill is not None:  # … and the filler's embedding put in their place
+                xs = xs + (1 - mask) * fill.to(x.device, x.dtype)
+            h = hidden_states(lm, xs)[:, position]  # (B, d)
             yield torch.log_softmax(logits_from_hidden(lm, h).float(), -1).cpu()
 
 
@@ -163,13 +194,16 @@ def ablated_logprobs(
     present: torch.Tensor,
     max_batch_tokens: int = 16384,
     cancel: CancelCheck | None = None,
+    fill: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Next-token log-probabilities (R, V) float32 at ``position`` for R ablated copies.
 
-    ``present`` (R, T) bool: False zeroes that token's input embedding in that row (positions
-    and everything else kept). Rows run as batches of at most ``max_batch_tokens`` tokens.
+    ``present`` (R, T) bool: False replaces that token's input embedding in that row by
+    ``fill`` (d,) (None: zeroes it); positions and everything else kept. Rows run as batches of
+    at most ``max_batch_tokens`` tokens.
     """
-    return torch.cat(list(_ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel)))
+    return torch.cat(list(_ablated_chunks(lm, token_ids, position, present, max_batch_tokens,
+                                          cancel, fill)))
 
 
 def ablation_effects(
@@ -180,12 +214,13 @@ def ablation_effects(
     top1: int,
     max_batch_tokens: int = 16384,
     cancel: CancelCheck | None = None,
+    fill: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """As :func:`ablated_logprobs` with row 0 the unablated baseline, reduced chunk by chunk
     (memory stays at one chunk's logits): returns Δ log p(top1) (R,) and KL(p₀ ‖ p_row) (R,) in
     nats, float64, and the baseline log p(top1)."""
     drops, kls, base = [], [], None
-    for lp in _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel):
+    for lp in _ablated_chunks(lm, token_ids, position, present, max_batch_tokens, cancel, fill):
         lp = lp.cpu().double()
         if base is None:
             base = lp[0]
@@ -204,7 +239,7 @@ def scope_scores(
         return rng.random(len(prep.attributable)), 0.0
     req = AttributionRequest(
         token_ids=prep.token_ids, scope=scope, position=prep.position, seed=cfg.seed,
-        fisher_method=cfg.fisher_method, top_k=2,
+        fisher_method=cfg.fisher_method, top_k=2, ig_baseline=cfg.ig_baseline,
         target_id=top1 if get_scope(scope).needs_target else None,
     )
     r = attribute(lm, req, cancel=cancel)
@@ -234,22 +269,44 @@ def evaluate_prompt(
     rows = ablation_rows(prep, [scores[s] for s in cfg.scopes], [ks[key] for key in keys],
                          cfg.loo_for(index))
     t0 = time.perf_counter()
-    drop, kl, logp0 = ablation_effects(lm, prep.token_ids, prep.position, rows, top1,
-                                       cfg.max_batch_tokens, cancel)
+    effects, logp0 = {}, None
+    for name in cfg.fillers:
+        filler = resolve_filler(lm.tokenizer, name)
+        effects[name], logp0 = _filler_effects(lm, prep, rows, top1, scores, ks, filler, cfg,
+                                               index, cancel)
     seconds["ablation"] = time.perf_counter() - t0
-    m = len(keys)
-    deltas = {s: {key: float(drop[1 + j * m + q]) for q, key in enumerate(keys)}
-              for j, s in enumerate(cfg.scopes)}
-    first = 1 + len(cfg.scopes) * m  # the LOO rows
-    loo = {s: {"kl": spearman(sc, kl[first:]), "logp": spearman(sc, -drop[first:])}
-           for s, sc in scores.items()} if cfg.loo_for(index) else {}
     tok = lm.tokenizer
+    first = effects[cfg.fillers[0]]
     return PromptResult(
         index=index, text_sha=text_sha, n_tokens=T, n_attributable=n, top1_id=top1,
         top1=token_texts(tok, [top1])[0], logp=logp0, true_id=prep.true_id,
         true=None if prep.true_id is None else token_texts(tok, [prep.true_id])[0], k=ks,
-        deltas=deltas, loo_spearman=loo, seconds=seconds, note=prep.note,
+        deltas=first["deltas"], loo_spearman=first["loo_spearman"], seconds=seconds,
+        note=prep.note, aopc=first["aopc"],
+        correct=None if prep.true_id is None else top1 == prep.true_id,
+        loo_agreement=first["loo_agreement"], fillers=effects,
     )
+
+
+def _filler_effects(lm, prep, rows, top1, scores, ks, filler: Filler, cfg, index, cancel):
+    """One filler's deltas, AOPC and LOO agreement of a prompt (the rows of
+    :func:`ablation_rows`), and the baseline log p(top-1)."""
+    fill = None if filler.token_id is None else filler_vector(lm, filler)
+    drop, kl, logp0 = ablation_effects(lm, prep.token_ids, prep.position, rows, top1,
+                                       cfg.max_batch_tokens, cancel, fill)
+    keys, m = list(ks), len(ks)
+    deltas = {s: {key: float(drop[1 + j * m + q]) for q, key in enumerate(keys)}
+              for j, s in enumerate(cfg.scopes)}
+    first = 1 + len(cfg.scopes) * m  # the LOO rows
+    loo, agree = {}, {}
+    if cfg.loo_for(index):
+        effect = {"kl": kl[first:], "logp": -drop[first:]}
+        loo = {s: {e: spearman(sc, v) for e, v in effect.items()} for s, sc in scores.items()}
+        agree = {s: {e: {"spearman": loo[s][e], "kendall": kendall(sc, v)}
+                     for e, v in effect.items()} for s, sc in scores.items()}
+    return {"filler": filler.to_dict(), "deltas": deltas,
+            "aopc": {s: aopc(deltas[s], cfg.fractions) for s in cfg.scopes},
+            "loo_spearman": loo, "loo_agreement": agree}, logp0
 
 
 def ablation_rows(

@@ -28,13 +28,24 @@ from .measure import (
     fraction_key,
 )
 from .prompts import check_last_word
-from .stats import t_interval
+from .stats import BOOTSTRAP_RESAMPLES, paired_tests, t_interval
 
 PromptProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
 Todo = list[tuple[int, str, str]]  # (index, text, text_sha) of the prompts still to measure
 # measure(todo, cancel) -> each prompt's result, in any order (the sequential one: in order)
 MeasureFn = Callable[[Todo, "CancelCheck | None"], Iterator[PromptResult]]
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
+AOPC_TEXT = ("AOPC per passage and scope: the trapezoid area of Δ log p(top-1) (nats) over the "
+             "ablated fractions, x = the fractions themselves (no point at 0, not divided by their "
+             "range), as the reference's rebuttal scripts compute it (np.trapezoid(Δ, fractions)): "
+             "Δ = −4.32, −7.07, −9.14 at 0.05/0.1/0.2 give −1.095; more negative = more faithful")
+PAIRED_TEXT = (f"every pair (a, b) of scopes, random included, on per-passage AOPC: mean of a − b "
+               f"(negative: a more faithful), its seeded bootstrap 95 % interval (scipy.stats."
+               f"bootstrap, BCa, {BOOTSTRAP_RESAMPLES:,} resamples, seed [seed, pair number]), the "
+               "two-sided Wilcoxon signed-rank p (scipy.stats.wilcoxon; 1 when every difference is "
+               "0) and Holm's step-down adjustment over the pairs of one subset")
+CORRECT_TEXT = ("--explain last: 'correct' passages are those whose unablated top-1 is the first "
+                "token of the true last word; every '_correct' summary is over them")
 _SHAPE = 'a non-empty JSON list of strings or of {"text": str} objects'
 
 
@@ -182,35 +193,76 @@ def _in_order(lm: LoadedModel, cfg: FaithfulnessConfig) -> MeasureFn:
     return measure
 
 
+def _by_scope(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
+    """``results`` (Δ per fraction), ``aopc``, ``loo_spearman`` and ``loo_agreement`` summaries
+    (mean with t-interval over ``results``)."""
+    keys = [fraction_key(f) for f in cfg.fractions]
+    out = {"results": {s: {k: t_interval([r.deltas[s][k] for r in results]).to_dict()
+                           for k in keys} for s in cfg.scopes},
+           "aopc": {s: t_interval([r.aopc.get(s) for r in results]).to_dict()
+                    for s in cfg.scopes},
+           "loo_spearman": {}, "loo_agreement": {}}
+    if cfg.loo:
+        with_loo = [r for r in results if r.loo_spearman]
+        for s in cfg.scopes:
+            out["loo_spearman"][s] = {e: t_interval([r.loo_spearman[s][e] for r in with_loo]).to_dict()
+                                      for e in ("kl", "logp")}
+            out["loo_agreement"][s] = {
+                e: {m: t_interval([r.loo_agreement[s][e][m] for r in with_loo
+                                   if r.loo_agreement]).to_dict()
+                    for m in ("spearman", "kendall")}
+                for e in ("kl", "logp")}
+    return out
+
+
 def summarize(results: list[PromptResult], cfg: FaithfulnessConfig) -> dict:
-    """``results``: scope → fraction → {"mean", "ci95", "n"} of Δ log p(top-1); ``loo_spearman``:
-    scope → {"kl": {...}, "logp": {...}} (mean ρ over prompts); ``accuracy`` (top-1 is the
-    last word's first token) and ``multi_token_last_words`` (``last`` only, else None)."""
-    out = {"results": {}, "loo_spearman": {}}
-    for s in cfg.scopes:
-        out["results"][s] = {
-            fraction_key(f): t_interval([r.deltas[s][fraction_key(f)] for r in results]).to_dict()
-            for f in cfg.fractions
-        }
-        if cfg.loo:
-            out["loo_spearman"][s] = {
-                effect: t_interval([r.loo_spearman[s][effect] for r in results
-                                    if r.loo_spearman]).to_dict()
-                for effect in ("kl", "logp")
-            }
+    """The summaries of one filler's results (each :class:`PromptResult` as measured with it).
+
+    ``results``: scope → fraction → {"mean", "ci95", "n"} of Δ log p(top-1); ``aopc``: scope →
+    {"mean", "ci95", "n"}; ``loo_spearman``: scope → {"kl", "logp"} (mean ρ); ``loo_agreement``:
+    scope → {"kl"|"logp": {"spearman", "kendall"}}; the same four with ``_correct`` over the
+    correct subset (``--explain last``; empty otherwise); ``paired``: :func:`.stats.paired_tests`
+    for the subsets "all" and "correct"; ``accuracy`` (top-1 is the last word's first token),
+    ``n_correct`` and ``multi_token_last_words`` (``last`` only, else None)."""
+    out = _by_scope(results, cfg)
+    correct = [r for r in results if r.correct]
     with_true = [r for r in results if r.true_id is not None]
+    sub = _by_scope(correct, cfg) if with_true else {k: {} for k in out}
+    out.update({f"{k}_correct": v for k, v in sub.items()})
+    out["paired"] = paired_tests({s: [r.aopc.get(s) for r in results] for s in cfg.scopes},
+                                 "all", cfg.seed)
+    if with_true:
+        out["paired"] += paired_tests({s: [r.aopc.get(s) for r in correct] for s in cfg.scopes},
+                                      "correct", cfg.seed)
     out["accuracy"] = (sum(r.top1_id == r.true_id for r in with_true) / len(with_true)
                        if with_true else None)
+    out["n_correct"] = len(correct) if with_true else None
     # --explain last: prompts whose last word is several tokens (its first token is the target)
     out["multi_token_last_words"] = sum(r.note is not None for r in results) if with_true else None
     return out
 
 
-def build_report(
+def build_reports(
     lm: LoadedModel | ModelAbout, cfg: FaithfulnessConfig, results: list[PromptResult],
     prompts_file: str,
+) -> dict[str, dict]:
+    """One report (:func:`build_report`) per filler of ``cfg``, keyed by the filler's name."""
+    return {name: build_report(lm, cfg, [r.for_filler(name) for r in results], prompts_file,
+                               results[0].fillers[name]["filler"] if results else None)
+            for name in cfg.fillers}
+
+
+def build_report(
+    lm: LoadedModel | ModelAbout, cfg: FaithfulnessConfig, results: list[PromptResult],
+    prompts_file: str, filler: dict | None = None,
 ) -> dict:
-    """The whole output of ``jscope faithfulness --json``: summary, settings, rules, per prompt."""
+    """The whole output of ``jscope faithfulness --json`` for one filler: summary, settings,
+    rules, per prompt. ``results`` as measured with that filler (``PromptResult.for_filler``);
+    ``filler``: its ``Filler.to_dict()`` (None: the first filler of the results)."""
+    if filler is None:
+        filler = results[0].fillers[cfg.fillers[0]]["filler"] if results and results[0].fillers \
+            else {"name": cfg.fillers[0], "token_id": None, "token": None, "fallback": None}
+        results = [r.for_filler(cfg.fillers[0]) if r.fillers else r for r in results]
     report = summarize(results, cfg)
     a = about(lm)
     report.update({
@@ -218,13 +270,22 @@ def build_report(
         "model": a.model, "device": a.device, "dtype": a.dtype,
         "prompts_file": prompts_file, "n_prompts": len(results),
         **cfg.to_dict(),
-        "metric": "change of log p(top-1 token) in nats after zeroing the input embeddings of "
-                  "the top-k tokens by score (negative = the prediction weakened)",
+        "filler": filler,
+        "metric": "change of log p(top-1 token) in nats after replacing the input embeddings of "
+                  "the top-k tokens by score with the filler's ("
+                  + ("zeros" if filler["token_id"] is None else
+                     f"token {filler['token']!r}, id {filler['token_id']}")
+                  + "; positions and attention kept; negative = the prediction weakened)",
+        "aopc_metric": AOPC_TEXT,
+        "paired_method": PAIRED_TEXT,
+        "correct_subset": CORRECT_TEXT,
         "k_rule": K_RULE,
         "interval": INTERVAL,
         "random": f"'{RANDOM}' ablates a random subset seeded by [seed, prompt index]",
-        "loo": "Spearman ρ per prompt between a scope's scores and the effect of ablating each "
-               "token alone: KL(p ‖ p_ablated) ('kl') and the drop of log p(top-1) ('logp')",
-        "per_prompt": [r.to_dict() for r in results],
+        "loo": "Spearman ρ (loo_spearman; loo_agreement adds Kendall τ-b, scipy.stats.kendalltau) "
+               "per prompt between a scope's scores and the effect of ablating each token alone "
+               "with this filler: KL(p ‖ p_ablated) ('kl') and the drop of log p(top-1) ('logp'); "
+               "mean over prompts with the t-interval",
+        "per_prompt": [r.to_dict(with_fillers=False) for r in results],
     })
     return report

@@ -42,6 +42,25 @@ def special_ids(tokenizer) -> set[int]:
     return set(getattr(tokenizer, "all_special_ids", []) or [])
 
 
+# the tokens tried, in order, when a tokenizer has no token of a role (pad, eos, bos)
+ROLE_FALLBACKS = {"pad": ("eos", "unk", "bos"), "eos": ("pad", "unk"), "bos": ("eos", "pad", "unk")}
+
+
+def role_token(tokenizer, role: str) -> tuple[int, str]:
+    """The id of the tokenizer's ``role`` token (``"pad"``, ``"eos"`` or ``"bos"``) and the role
+    actually used: ``role`` itself, or the first of :data:`ROLE_FALLBACKS` the tokenizer has.
+
+    Raises:
+        JScopeError: the tokenizer has no token of the role and none to stand in.
+    """
+    for used in (role, *ROLE_FALLBACKS[role]):
+        tid = getattr(tokenizer, f"{used}_token_id", None)
+        if isinstance(tid, int) and not isinstance(tid, bool):
+            return tid, used
+    raise JScopeError(f"This model's tokenizer has no {role} token and none of "
+                      f"{', '.join(ROLE_FALLBACKS[role])} to stand in.")
+
+
 def encode_prompt(tokenizer, prompt: str, chat: bool = False) -> EncodedPrompt:
     """Tokenize ``prompt`` as raw text, or as a user turn through the chat template.
 

@@ -14,6 +14,9 @@ MAX_IG_STEPS = 1024  # Integrated: beyond this the Riemann sum gains nothing mea
 MAX_SEED = 2**63 - 1
 MAX_TOP_K = 1000
 MAX_FISHER_RANK = 65536  # larger than any model width; the engine caps at d anyway
+# Integrated's path baseline: zero embeddings, a special token's embedding at every position
+# (a BOS at position 0 keeps its own), or the mean input embedding of the vocabulary
+IG_BASELINES = ("zero", "pad", "eos", "bos", "mean")
 
 
 class RequestError(JScopeError):
@@ -37,7 +40,7 @@ SETTING_WORDS = {  # how the engine names settings in its sentences
     "ig_steps": "The number of Integrated steps", "seed": "The seed", "top_k": "top-k",
     "fisher_method": "The Fisher method", "position": "The position", "target_id":
     "The target id", "foil_id": "The foil id", "prompt": "The prompt", "token_ids": "The token ids",
-    "fisher_budget": "The Fisher budget",
+    "fisher_budget": "The Fisher budget", "ig_baseline": "The Integrated baseline",
 }
 
 
@@ -74,6 +77,7 @@ class AttributionRequest:
     fisher_rel_error: float | None = None
     fisher_budget: int | None = None  # fast: exactly this many VJP-equivalent directions
     ig_steps: int = 16
+    ig_baseline: str = "zero"  # Integrated's path start: one of IG_BASELINES
     seed: int = 0
     top_k: int = 10
 
@@ -88,7 +92,7 @@ class AttributionRequest:
         if not isinstance(d, dict):
             raise JScopeError("The saved request is not a table of settings.")
         kinds = {"prompt": (str,), "token_ids": (list,), "scope": (str,), "target": (str,),
-                 "foil": (str,), "chat": (bool,), "fisher_method": (str,),
+                 "foil": (str,), "chat": (bool,), "fisher_method": (str,), "ig_baseline": (str,),
                  "fisher_rel_error": (float, int)}
         values = {}
         for f in fields(cls):
@@ -135,6 +139,9 @@ def check_request(req: AttributionRequest, refuse_unused: bool = False) -> None:
     if req.fisher_method not in FISHER_METHODS:
         raise RequestError(f"Unknown Fisher method '{_esc(req.fisher_method)!s:.40}'; choose one "
                            f"of {', '.join(FISHER_METHODS)}.", "fisher_method")
+    if req.ig_baseline not in IG_BASELINES:
+        raise RequestError(f"{{ig_baseline}} must be one of {', '.join(IG_BASELINES)}, not "
+                           f"{_esc(repr(req.ig_baseline))[:40]}.", "ig_baseline")
     if req.prompt is not None and not isinstance(req.prompt, str):
         raise RequestError("The prompt must be text.", "prompt")
     if req.token_ids is not None and not (isinstance(req.token_ids, list) and all(

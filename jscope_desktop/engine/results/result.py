@@ -103,6 +103,7 @@ class AttributionResult:
     roles: list[str | None] | None = None  # chat role of each token when a chat template was used
     entropy: float | None = None  # of the explained next-token distribution, in nats
     beta: float | None = None  # ‖h‖ at the explained position
+    ig_baseline: str | None = None  # Integrated only: its path baseline (request.IG_BASELINES)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -116,7 +117,7 @@ class AttributionResult:
         if d["fisher"] and d["fisher"]["rank_intervals"] is None:
             del d["fisher"]["rank_intervals"]  # optional: files of 0.1.0 read back unchanged
         d["series"] = asdict(self.series) if self.series else None
-        for key in ("positions", "series", "special", "roles", "entropy", "beta"):
+        for key in ("positions", "series", "special", "roles", "entropy", "beta", "ig_baseline"):
             if d[key] is None:
                 del d[key]
         if not d["extra"]:

@@ -104,8 +104,39 @@ def _integrated_plan(ctx: CostContext, r) -> CostPlan:
                     fewer="fewer steps")
 
 
+def ig_baseline(lm, x, name: str):
+    """Integrated's path start (T, d) for input embeddings ``x`` (T, d), in ``x``'s dtype.
+
+    ``zero``: zeros. ``pad``/``eos``/``bos``: that token's input embedding at every position
+    (the tokenizer's fallback token when it has none, ``model.tokens.role_token``), except that
+    a BOS at position 0 keeps its own embedding (the reference's choice: the sink is not part of
+    what is attributed). ``mean``: the mean input embedding of the vocabulary (scaled as the
+    decoder receives it), at every position.
+    """
+    import torch
+
+    from ..model.tokens import role_token
+
+    if name == "zero":
+        return torch.zeros_like(x)
+    emb = lm.model.get_input_embeddings()
+    with torch.no_grad():
+        if name == "mean":
+            scale = getattr(emb, "embed_scale", 1.0)
+            row = (emb.weight.float().mean(0) * (scale.float() if torch.is_tensor(scale) else scale))
+            return row.to(x.device, x.dtype).expand_as(x).clone()
+        tid, _ = role_token(lm.tokenizer, name)
+        b = emb(torch.tensor([[tid]], device=x.device))[0, 0].to(x.dtype).expand_as(x).clone()
+        bos = getattr(lm.tokenizer, "bos_token_id", None)
+        if isinstance(bos, int) and torch.equal(
+                x[0], emb(torch.tensor([[bos]], device=x.device))[0, 0].to(x.dtype)):
+            b[0] = x[0]  # a leading BOS (its embedding, exactly) keeps its own
+    return b
+
+
 def _integrated(call: ScopeCall) -> ScopeOutput:
-    """‖mean_α ∇_x (w_targetᵀ h)(α x) ⊙ x‖₂ per token, α = 1/m, 2/m, …, 1 (right Riemann sum).
+    """‖mean_α ∇_x (w_targetᵀ h)(b + α (x − b)) ⊙ (x − b)‖₂ per token, α = 1/m, 2/m, …, 1
+    (right Riemann sum), b the request's baseline (:func:`ig_baseline`; zero by default).
 
     The m scaled inputs run as a batch (a few at a time on long prompts); each batch is one
     forward and one backward pass.
@@ -117,6 +148,7 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
 
     x = call.graph.x.detach()  # (T, d)
     T = x.shape[0]
+    b = ig_baseline(call.lm, x, getattr(call.request, "ig_baseline", "zero"))  # (T, d)
     u = call.pred.W[call.pred.target_id]
     m = max(1, call.request.ig_steps)
     alphas = torch.arange(1, m + 1, device=x.device, dtype=x.dtype) / m
@@ -126,7 +158,7 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
     for start in range(0, m, per_batch):
         check_cancel(call.cancel)
         a = alphas[start : start + per_batch]
-        xs = (a[:, None, None] * x[None]).requires_grad_(True)  # (b, T, d)
+        xs = (b[None] + a[:, None, None] * (x - b)[None]).requires_grad_(True)  # (b, T, d)
         with torch.enable_grad():
             h = hidden_states(call.lm, xs)[:, T - 1]  # (b, d)
             # the Semantic objective w_targetᵀ h (DESIGN.md: before any soft-capping)
@@ -135,13 +167,15 @@ def _integrated(call: ScopeCall) -> ScopeOutput:
         passes += 1
         if call.progress:
             call.progress(min(1.0, (start + len(a)) / m))
-    return ScopeOutput(row_norms((total / m) * x.float()), passes)
+    return ScopeOutput(row_norms((total / m) * (x - b).float()), passes)
 
 
 register(Scope(
     "integrated", "Integrated",
-    "Integrated gradients of the target's logit along the straight path from zero embeddings: "
-    "‖mean_α ∇(α x) ⊙ x‖.",
+    "Integrated gradients of the target's logit along the straight path from a baseline b to the "
+    "input embeddings: ‖mean_α ∇(b + α(x − b)) ⊙ (x − b)‖. The baseline (ig_baseline): zero "
+    "embeddings (default), the pad, eos or bos token's embedding at every position (a leading "
+    "BOS keeps its own), or the mean input embedding.",
     _integrated, unit="‖IG⊙x‖", needs_target=True, plan=_integrated_plan,
     cost="one forward + backward pass per batch of path steps",
 ))

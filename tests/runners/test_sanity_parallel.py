@@ -1,0 +1,59 @@
+"""`jscope sanity --workers N`: the Ray workers give the sequential report (timings aside); its
+own module, so its own local Ray instance (``shared_ray`` is module-scoped)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+from jscope_desktop.engine.runners import ray_pool as batch_ray
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")
+ROOT = Path(__file__).resolve().parents[2]
+PROMPTS = ["the dog sat on a mat . the cat sat on the mat . a dog sat on", "a dog sat on",
+           "the cat sat on the mat ."]
+
+
+@pytest.fixture
+def packages(monkeypatch) -> list[str]:
+    """The ``jscope_desktop`` folder each pool's first worker imported (recorded on entry)."""
+    seen: list[str] = []
+    enter = batch_ray.RayWorkers.__enter__
+
+    def record(self):
+        pool = enter(self)
+        seen.append(pool.info["package"])
+        return pool
+
+    monkeypatch.setattr(batch_ray.RayWorkers, "__enter__", record)
+    return seen
+
+
+def write_prompts(tmp_path: Path, prompts: list[str]) -> Path:
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps(prompts), encoding="utf-8")
+    return path
+
+
+def test_sanity_on_workers_gives_the_sequential_report(capsys, model_folder, tmp_path, shared_ray,
+                                                       packages, one_thread):
+    prompts = write_prompts(tmp_path, PROMPTS)
+    reports = {}
+    for name, argv in {"sequential": [], "workers": ["--workers", "2"]}.items():
+        out = tmp_path / f"s_{name}.json"
+        status, _, err = run_cli(capsys, "sanity", "--prompts", str(prompts), "--json", str(out),
+                                 "--model", str(model_folder), "--device", "cpu", "--scopes",
+                                 "temperature,fisher", "--seed", "3", *argv)
+        assert status == 0 and err == "", err
+        d = json.loads(out.read_text(encoding="utf-8"))
+        reports[name] = {**{k: v for k, v in d.items() if k != "wall_s"},
+                         "per_prompt": [{k: v for k, v in p.items() if k != "seconds"}
+                                        for p in d["per_prompt"]]}
+    assert reports["workers"] == reports["sequential"]
+    assert reports["sequential"]["steps"][0]["spearman"]["fisher"]["mean"] == 1.0
+    assert packages == [str(ROOT / "jscope_desktop")]
