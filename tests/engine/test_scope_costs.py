@@ -49,7 +49,9 @@ def test_a_scope_with_its_own_plan_is_estimated_by_it(monkeypatch):
     ctx = seen[-1]
     assert (ctx.d_model, ctx.vocab, ctx.n_tokens) == (576, 49152, T) and ctx.cap >= 8
     F = cost_model.forward_work(SHAPE, T)
-    extra_work = 39 * cost_model.BACKWARD_PER_FORWARD * F + 3e9
+    # 40 batched directions at a batched direction's cost of a backward, against the plain
+    # scope's one backward pass, plus the scope's own algebra
+    extra_work = (40 * cost_model.DIRECTION_COST - 1) * cost_model.BACKWARD_PER_FORWARD * F + 3e9
     assert own.seconds - plain.seconds == pytest.approx(extra_work / 1e10, rel=1e-9)
     # its algebra's bytes and 8 directions' temporaries beyond the plain graph's one
     transients = 7 * T * (3 * SHAPE.ffn + 6 * SHAPE.d_model) * 4
