@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from jscope_desktop import cli
 
 
@@ -24,3 +27,10 @@ def assert_one_line_error(result, *needles: str, code: int = 1) -> str:
     for needle in needles:
         assert needle in err, (needle, err)
     return err
+
+
+def write_prompts(tmp_path: Path, prompts: list[str]) -> Path:
+    """``prompts`` as a JSON list in ``tmp_path/prompts.json``; returns its path."""
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps(prompts), encoding="utf-8")
+    return path

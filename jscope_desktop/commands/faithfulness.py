@@ -31,11 +31,9 @@ from ..engine.faithfulness.measure import (
 from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import build_reports, load_prompts, run_faithfulness
 from ..engine.io import check_distinct, check_writable, user_path, write_json
-from ..engine.model.choices import DEVICE_NAMES as DEVICES
-from ..engine.model.dtype import DTYPE_CHOICES
 from ..engine.results.request import IG_BASELINES
 from .batch import add_worker_options, wants_workers
-from .options import load_model
+from .options import add_model_options, load_model
 
 
 def add_parser(sub) -> None:
@@ -50,9 +48,7 @@ def add_parser(sub) -> None:
                    help="comma-separated fractions of tokens to ablate, each in (0, 1)")
     p.add_argument("--explain", default="next", choices=EXPLAIN_MODES,
                    help="next: the token after the text; last: the text's own last word")
-    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES))
+    add_model_options(p)
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out agreement")

@@ -14,12 +14,10 @@ from ..engine.faithfulness.prompts import check_last_word
 from ..engine.faithfulness.run import about, load_prompts
 from ..engine.faithfulness.sanity import SanityConfig, layers_of, run_sanity, sanity_report, sanity_scopes
 from ..engine.io import check_distinct, check_writable, user_path, write_json
-from ..engine.model.choices import DEVICE_NAMES as DEVICES
-from ..engine.model.dtype import DTYPE_CHOICES
 from ..engine.results.request import IG_BASELINES
 from .batch import add_worker_options, wants_workers
 from .faithfulness import _run_with_bar
-from .options import load_model
+from .options import add_model_options, load_model
 
 
 def add_parser(sub) -> None:
@@ -33,9 +31,7 @@ def add_parser(sub) -> None:
                    help="comma-separated scopes (default: every registered scope)")
     p.add_argument("--explain", default="last", choices=EXPLAIN_MODES,
                    help="last: the text's own last word (default); next: the token after it")
-    p.add_argument("--model", help="model folder or .gguf file (default: the embedded model)")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES))
+    add_model_options(p)
     p.add_argument("--fisher", default="fast", choices=FISHER_METHODS)
     p.add_argument("--ig-baseline", default="zero", choices=IG_BASELINES,
                    help="integrated: the path's baseline (default: zero)")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from jscope_desktop.engine.runners import ray_pool as batch_ray
+
 ROOT = Path(__file__).resolve().parents[2]  # the checkout these tests run in
 
 
@@ -27,3 +29,18 @@ def shared_ray():
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def packages(monkeypatch) -> list[str]:
+    """The ``jscope_desktop`` folder each pool's first worker imported (recorded on entry)."""
+    seen: list[str] = []
+    enter = batch_ray.RayWorkers.__enter__
+
+    def record(self):
+        pool = enter(self)
+        seen.append(pool.info["package"])
+        return pool
+
+    monkeypatch.setattr(batch_ray.RayWorkers, "__enter__", record)
+    return seen

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_line_error, run_cli
+from cli_helpers import assert_one_line_error, run_cli, write_prompts
 
 from jscope_desktop.engine.errors import Cancelled, JScopeError
 from jscope_desktop.engine.faithfulness.measure import FaithfulnessConfig, PromptResult
@@ -36,27 +36,6 @@ PROMPTS = ["the dog sat on a mat . the cat sat on the mat . a dog sat on", "a do
 TOO_LONG = " ".join(["the cat"] * 40)  # 80 tokens (81 with a BOS): longer than the model's context of 64
 OPTIONS = ["--scopes", "temperature,fisher,semantic,random", "--fractions", "0.2,0.5",
            "--loo-n", "3", "--seed", "7"]
-
-
-@pytest.fixture
-def packages(monkeypatch) -> list[str]:
-    """The ``jscope_desktop`` folder each pool's first worker imported (recorded on entry)."""
-    seen: list[str] = []
-    enter = batch_ray.RayWorkers.__enter__
-
-    def record(self):
-        pool = enter(self)
-        seen.append(pool.info["package"])
-        return pool
-
-    monkeypatch.setattr(batch_ray.RayWorkers, "__enter__", record)
-    return seen
-
-
-def write_prompts(tmp_path: Path, prompts: list[str]) -> Path:
-    path = tmp_path / "prompts.json"
-    path.write_text(json.dumps(prompts), encoding="utf-8")
-    return path
 
 
 def faithfulness(capsys, model_folder, prompts: Path, out: Path, *argv: str):

@@ -8,36 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
-
-from jscope_desktop.engine.runners import ray_pool as batch_ray
+from cli_helpers import run_cli, write_prompts
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ["the dog sat on a mat . the cat sat on the mat . a dog sat on", "a dog sat on",
            "the cat sat on the mat ."]
-
-
-@pytest.fixture
-def packages(monkeypatch) -> list[str]:
-    """The ``jscope_desktop`` folder each pool's first worker imported (recorded on entry)."""
-    seen: list[str] = []
-    enter = batch_ray.RayWorkers.__enter__
-
-    def record(self):
-        pool = enter(self)
-        seen.append(pool.info["package"])
-        return pool
-
-    monkeypatch.setattr(batch_ray.RayWorkers, "__enter__", record)
-    return seen
-
-
-def write_prompts(tmp_path: Path, prompts: list[str]) -> Path:
-    path = tmp_path / "prompts.json"
-    path.write_text(json.dumps(prompts), encoding="utf-8")
-    return path
 
 
 def test_sanity_on_workers_gives_the_sequential_report(capsys, model_folder, tmp_path, shared_ray,
