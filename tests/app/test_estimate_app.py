@@ -85,7 +85,8 @@ def test_a_run_predicted_longer_than_the_threshold_asks_first(qtbot, make_window
                                                               monkeypatch):
     window = make_window(tiny_llama)
     window.prompt_panel.prompt.setPlainText("12,34,56,")
-    qtbot.waitUntil(lambda: window.estimates.last is not None, timeout=30000)
+    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None,
+                    timeout=30000)
     asked, choice = [], {"start": False}
 
     def fake_exec(box):
@@ -100,6 +101,10 @@ def test_a_run_predicted_longer_than_the_threshold_asks_first(qtbot, make_window
         window.run()
     assert asked == []
     window.settings.set("ask_above_s", 1)
+    # a result on screen may change the panel's request: wait for its estimate to land (on a
+    # busy machine it can still be in flight here, and a stale one is not asked about)
+    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None
+                    and window.estimates.last[0] == window.prompt_panel.request(), timeout=30000)
     monkeypatch.setattr(window.estimates.last[1], "seconds", 5400.0)  # as for a long prompt
     assert window.run() is None  # declined: nothing runs
     assert "predicted to take 1.5 h" in asked[0] and "asked above 1.0 s" in asked[0], asked
