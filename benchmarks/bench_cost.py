@@ -12,7 +12,9 @@ The engine call against a forward (``--engine-call``, ``cost_engine_call.json/pn
 121, 512 and 1,029 tokens and 1 and 2 threads, a Temperature Scope's whole ``attribute()`` call
 (prediction, graph, backward pass, result) and its ``timing.scope_s`` against a plain no-grad
 forward of the same tokens, timed in one process, interleaved (forward, call, forward, call …)
-after one warm-up of each; the ratios are medians of the per-repeat ratios.
+after one warm-up of each; the ratios are medians of the per-repeat ratios. Beside them, the
+floor under any autograd engine, timed on its own in the same loop: the bare graph forward and
+one backward pass (``floor_ratio``), and the whole call over that floor (``call_over_floor``).
 
     python -m benchmarks.bench_cost [--lengths 32,64,...] [--repeats 3] [--limit-s 180]
     python -m benchmarks.bench_cost --engine-call [--repeats 5]
@@ -28,7 +30,7 @@ import time
 
 import torch
 
-from jscope_desktop.engine.compute.forward import plain_forward
+from jscope_desktop.engine.compute.forward import build_graph, plain_forward, sync, vjp
 from jscope_desktop.engine.explain.attribute import AttributionRequest, attribute
 
 from .common import (
@@ -199,30 +201,52 @@ def engine_call(lm, lengths=ENGINE_LENGTHS, threads=ENGINE_THREADS, repeats=5,
             for L in lengths:
                 ids = lambada_ids(lm, L)
                 req = AttributionRequest(token_ids=ids, scope="temperature")
-                fwd, call, scope = [], [], []
+                fwd, call, scope, graph, back = [], [], [], [], []
                 for i in range(repeats + 1):  # the first of each is the warm-up
                     f = plain_forward(lm, ids)[1]
                     t0 = time.perf_counter()
                     r = attribute(lm, req)
                     c = time.perf_counter() - t0
+                    g, b = graph_and_backward(lm, ids)
                     if i:
                         fwd.append(f)
                         call.append(c)
                         scope.append(r.timing.scope_s)
+                        graph.append(g)
+                        back.append(b)
                 ratios = [c / f for c, f in zip(call, fwd)]
-                row = {"forward_s": statistics.median(fwd), "call_s": statistics.median(call),
-                       "scope_s": statistics.median(scope),
-                       "call_ratio": statistics.median(ratios),
-                       "scope_ratio": statistics.median(s / f for s, f in zip(scope, fwd)),
-                       "call_ratios": ratios, "target": engine_target(L)}
+                med = statistics.median
+                row = {"forward_s": med(fwd), "call_s": med(call), "scope_s": med(scope),
+                       "call_ratio": med(ratios),
+                       "scope_ratio": med(s / f for s, f in zip(scope, fwd)),
+                       "call_ratios": ratios, "target": engine_target(L),
+                       "graph_forward_ratio": med(g / f for g, f in zip(graph, fwd)),
+                       "backward_ratio": med(b / f for b, f in zip(back, fwd)),
+                       "floor_ratio": med((g + b) / f for g, b, f in zip(graph, back, fwd)),
+                       "call_over_floor": med(c / (g + b) for c, g, b in zip(call, graph, back))}
                 row["ok"] = row["call_ratio"] <= row["target"]
                 rows[str(L)] = row
                 log(f"  engine call {n_threads} thr {L:5d} tokens  forward {row['forward_s']:.3f} s"
                     f"  call {row['call_ratio']:.2f}× (target ≤ {row['target']}×)"
-                    f"  scope {row['scope_ratio']:.2f}×")
+                    f"  scope {row['scope_ratio']:.2f}×  floor {row['floor_ratio']:.2f}× "
+                    f"(graph {row['graph_forward_ratio']:.2f}× + backward "
+                    f"{row['backward_ratio']:.2f}×)  call/floor {row['call_over_floor']:.3f}")
     finally:
         torch.set_num_threads(before)
     return table
+
+
+def graph_and_backward(lm, ids: list[int]) -> tuple[float, float]:
+    """Seconds of the bare autograd work a Temperature call cannot avoid, timed on their own:
+    the graph's forward (:func:`build_graph`) and one backward pass of a unit direction at the
+    last position (the floor under any engine built on autograd)."""
+    t0 = time.perf_counter()
+    graph = build_graph(lm, ids, len(ids) - 1)
+    t1 = time.perf_counter()
+    u = graph.h.detach()
+    vjp(graph, u / u.norm())
+    sync(lm)
+    return t1 - t0, time.perf_counter() - t1
 
 
 def plot_engine_call(result: dict, out_dir):
@@ -238,6 +262,10 @@ def plot_engine_call(result: dict, out_dir):
                 label=f"whole call, {n_threads} thread{'s' if n_threads != '1' else ''}")
         ax.plot(xs, [v["scope_ratio"] for v in rows.values()], "s--", color=f"C{k}", alpha=0.6,
                 label=f"timing.scope_s, {n_threads} thread{'s' if n_threads != '1' else ''}")
+        if all("floor_ratio" in v for v in rows.values()):
+            ax.plot(xs, [v["floor_ratio"] for v in rows.values()], "v:", color=f"C{k}",
+                    alpha=0.8, label=f"bare graph forward + backward, {n_threads} "
+                                     f"thread{'s' if n_threads != '1' else ''}")
     xs = result["lengths"]
     ax.step(xs, [engine_target(L) for L in xs], where="mid", color="k", lw=1, label="target")
     ax.set_xscale("log", base=2)
