@@ -98,3 +98,24 @@ def test_a_live_run_never_takes_the_user_away_from_another_tab(qtbot, make_windo
     assert window.tabs.currentWidget() is window.series_tab
     assert window.strip.result is not None  # the strip has it, for when the user looks
 
+
+
+def test_after_a_run_the_estimate_follows_the_calibration_and_never_reruns(qtbot, make_window,
+                                                                           tiny_llama):
+    """Each run refines the time calibration: the estimate beside Run is made again once the
+    result is shown (it was left as it was before the run, seen 6× too long), and that fresh
+    estimate of the prompt just explained never starts another live run."""
+    window = make_window(tiny_llama, live=True)
+    seen = _shown_with_text(window)
+    window.prompt_panel.prompt.setPlainText("12,34,")
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=30000)  # the live run
+    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None,
+                    timeout=30000)
+    before = window.estimates.last[1]
+    with qtbot.waitSignal(window.result_shown, timeout=30000):
+        window.run()
+    qtbot.waitUntil(lambda: window.estimates.last is not None
+                    and window.estimates.last[1] is not before, timeout=30000)
+    assert window.estimates.last[0] == window.prompt_panel.request()
+    qtbot.wait(1000)  # no live run follows the refreshed estimate
+    assert len(seen) == 2 and window._run_job is None

@@ -26,9 +26,13 @@ class RunEstimates(QObject):
         p.request_changed.connect(self.refresh)
         p.memory_limit_changed.connect(lambda text: window.settings.set("memory_limit", text))
         window.model_ready.connect(lambda _info: self.refresh())
+        # every run refines the time calibration: the estimate beside Run follows at once
+        window.result_shown.connect(lambda _result: self.refresh(after_run=True))
 
-    def refresh(self) -> None:
-        """Estimate the panel's current request in the background (a newer one supersedes)."""
+    def refresh(self, after_run: bool = False) -> None:
+        """Estimate the panel's current request in the background (a newer one supersedes).
+        ``after_run``: the refresh that follows a shown result, which never starts a live run
+        (that prompt has just been explained)."""
         p = self.window.prompt_panel
         req, limit = p.request(), p.memory_limit_bytes()
         if self.job is not None:
@@ -38,7 +42,7 @@ class RunEstimates(QObject):
         # the first estimate of a model times a few of its passes (seconds, once per model,
         # device and dtype; longer on a busy machine): say so rather than show nothing
         QTimer.singleShot(SLOW_ESTIMATE_MS, lambda: self._still_estimating(job))
-        job.finished.connect(lambda est: self._show(job, req, est))
+        job.finished.connect(lambda est: self._show(job, req, est, not after_run))
         job.failed.connect(lambda _message: self._show(job, req, None))
 
     def _still_estimating(self, job) -> None:
@@ -47,7 +51,7 @@ class RunEstimates(QObject):
                 "≈ estimating…", True, "Estimating this run: the first estimate of a model times "
                 "a few of its passes on this machine (once per model, device and dtype).")
 
-    def _show(self, job, req, est) -> None:
+    def _show(self, job, req, est, may_go_live: bool = True) -> None:
         if job is not self.job:
             return
         self.job = None
@@ -57,7 +61,7 @@ class RunEstimates(QObject):
             return
         self.last = (req, est) if est is not None else None
         live = getattr(self.window, "live", None)
-        if live is not None:
+        if live is not None and may_go_live:
             live.consider(req, est)
         if est is None:
             self.window.prompt_panel.show_estimate("")
