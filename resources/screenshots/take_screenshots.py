@@ -1,7 +1,8 @@
 """Take the README screenshots at a laptop's 1,366 × 768 (or ``--size WxH``): run under
 ``xvfb-run -a -s "-screen 0 1920x1080x24"``.
 
-Loads the embedded model, drives the real window (a run, a comparison, a generation) and
+Loads the embedded model, drives the real window (a run, a comparison, a generation, the
+time-series example) and
 captures the X screen with ImageMagick's ``import`` after each step, plus an exported PNG.
 Usage: ``xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python
 resources/screenshots/take_screenshots.py resources/screenshots [--size=1366x768]``
@@ -52,12 +53,20 @@ def main(out: Path, size: str = "1366x768") -> int:
 
     def after_matrix(result):
         window.matrix_view.select_row(len(result.positions) - 1)
-        snap("matrix_view.png", app.quit)
+        snap("matrix_view.png", series_example)
+
+    def series_example():
+        (act,) = [a for a in window.examples_menu.actions() if a.data() == "fig5-brownian"]
+        act.trigger()
+
+    def after_series(result):
+        snap("series_tab.png", app.quit)
 
     window.model_ready.connect(lambda info: window.run())
     window.result_shown.connect(after_run)
     window.compare_shown.connect(after_compare)
     window.matrix_shown.connect(after_matrix)
+    window.series_tab.result_shown.connect(after_series)
     window.run_failed.connect(lambda m: (print("failed:", m), app.exit(1)))
     window.show()
     status = app.exec()

@@ -92,3 +92,26 @@ def test_the_bias_example_on_the_embedded_model(qtbot, make_window, embedded_mod
     assert result.target == " liberal" and "".join(result.tokens) == e.prompt
     ranked = sorted(range(len(result.scores)), key=lambda i: -result.scores[i])
     assert " Columbia" in [result.tokens[i] for i in ranked[:3]]  # as in the paper's Fig. 2
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1280, 720)])
+def test_the_example_note_takes_a_quarter_of_a_laptop_screen_at_most(qtbot, make_window,
+                                                                     tiny_llama, size):
+    """The note under the views is as tall as its text (it was centred in a 190-pixel panel,
+    half of it empty, squeezing the time-series charts at 768 pixels), at most a quarter of
+    the window; a longer note scrolls."""
+    window = make_window(tiny_llama)
+    window.resize(*size)
+    window.show()
+    with qtbot.waitSignal(window.series_tab.result_shown, timeout=120000):
+        _action(window, "fig5-brownian").trigger()
+    qtbot.wait(200)
+    note = window.example_note
+    scroll = note.widget()
+    assert note.height() <= window.height() // 4
+    assert scroll.verticalScrollBar().maximum() == 0  # this note fits whole
+    assert "late/early" in note.label.text()
+    note.label.setText(note.label.text() + "<br>more" * 40)  # a long note: it scrolls
+    note.fit()
+    qtbot.wait(100)
+    assert note.height() <= window.height() // 4 and scroll.verticalScrollBar().maximum() > 0

@@ -13,7 +13,7 @@ import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMenu, QScrollArea
 
 from ...engine.examples import EXAMPLES, Example, ExampleRun, get_example, summary_lines
 from ...engine.results.multi_result import MultiScopeResult
@@ -30,9 +30,14 @@ class ExampleNote(QDockWidget):
         self.setObjectName("example_note")
         self.label = QLabel("")
         self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setContentsMargins(8, 4, 8, 4)
-        self.setWidget(self.label)
+        scroll = QScrollArea()  # a long note scrolls rather than push the window's views away
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.label)
+        self.setWidget(scroll)
         self.example: Example | None = None
 
     def show_example(self, example: Example, status: str = "Running…") -> None:
@@ -52,6 +57,19 @@ class ExampleNote(QDockWidget):
         self.label.setText(f"<b>{html.escape(example.title)}</b> ({html.escape(example.figure)}): "
                            f"{html.escape(example.note)}<br><span style='font-family:monospace'>"
                            f"{body}</span>")
+        self.fit()
+
+    def fit(self) -> None:
+        """Make the panel as tall as its text, at most a quarter of the window (the rest
+        scrolls): on a laptop's 768 pixels the views above keep their room."""
+        window = self.parentWidget()
+        if window is None or self.isFloating() or not hasattr(window, "resizeDocks"):
+            return
+        text_h = self.label.heightForWidth(max(200, self.width() or window.width()) - 24)
+        title_h = self.style().pixelMetric(self.style().PixelMetric.PM_TitleBarHeight)
+        wanted = text_h + title_h + 12
+        window.resizeDocks([self], [min(wanted, max(80, window.height() // 4))],
+                           Qt.Orientation.Vertical)
 
 
 def add_examples_menu(window, menu: QMenu) -> QMenu:
