@@ -46,7 +46,7 @@ def subcommands() -> list[str]:
     """The subcommands as the parser has them (not a list written here)."""
     sys.path.insert(0, str(ROOT / "docs" / "hooks"))
     try:
-        from cli_reference import subcommand_parsers
+        from generated_sections import subcommand_parsers
     finally:
         sys.path.pop(0)
     from jscope_desktop.cli import build_parser

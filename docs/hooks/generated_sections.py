@@ -1,10 +1,15 @@
-"""MkDocs hook: the command-line reference, generated from the real argparse parsers.
+"""MkDocs hook: the sections of the site generated from the product, so they cannot drift.
 
-``docs/content/reference/cli.md`` holds the hand-written introduction and the marker
-``<!-- cli-reference -->``; this hook replaces the marker with one section per subcommand of
-``jscope`` (usage line, description, a table of its arguments), read from
-:func:`jscope_desktop.cli.build_parser`. The page cannot drift from the parsers: an option added
-to a subcommand appears at the next build, and a page without the marker fails the build.
+- ``reference/cli.md``: the marker ``<!-- cli-reference -->`` becomes one section per
+  subcommand of ``jscope`` (usage line, description, a table of its arguments), read from
+  :func:`jscope_desktop.cli.build_parser`: an option added to a subcommand appears at the next
+  build.
+- ``how-it-works/scopes.md``: the marker ``<!-- scope-registry -->`` becomes one row per scope
+  registered in :data:`jscope_desktop.engine.scopes.SCOPES` (name, label, unit, what it needs,
+  where it works, its explanation): the same text the CLI's ``--scope`` help, the app's About
+  box and the captions read.
+
+A page that lost its marker fails the build.
 """
 
 from __future__ import annotations
@@ -13,9 +18,6 @@ import argparse
 import html
 
 from mkdocs.exceptions import PluginError
-
-MARKER = "<!-- cli-reference -->"
-PAGE = "reference/cli.md"
 
 
 def subcommand_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -89,10 +91,37 @@ def reference_markdown() -> str:
     return "\n".join([*listing, "", *(subcommand_section(n, p) for n, p in subs.items())])
 
 
+def registry_table() -> str:
+    """The Markdown table of the registered built-in scopes (plugins are not loaded here)."""
+    from jscope_desktop.engine.scopes import SCOPES
+
+    rows = ["| `--scope` | scope | unit | needs | generation matrix · series · faithfulness | "
+            "what it measures | cost |", "|---|---|---|---|---|---|---|"]
+    for scope in SCOPES.values():
+        if scope.plugin is not None:
+            continue
+        needs = ", ".join(n for n, on in (("target", scope.needs_target),
+                                          ("foil", scope.needs_foil)) if on) or "–"
+        where = " · ".join("yes" if scope.supports(use) else "no"
+                           for use in ("matrix", "series", "faithfulness"))
+        rows.append(f"| `{scope.name}` | {scope.label} | `{scope.unit}` | {needs} | {where} | "
+                    f"{scope.explanation.replace('|', '&#124;')} | {scope.cost} |")
+    return "\n".join(rows)
+
+
+# page -> (marker, the Markdown that replaces it)
+SECTIONS = {
+    "reference/cli.md": ("<!-- cli-reference -->", reference_markdown),
+    "how-it-works/scopes.md": ("<!-- scope-registry -->", registry_table),
+}
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Replace the marker on the CLI page with the generated reference."""
-    if page.file.src_uri != PAGE:
+    """Replace a generated page's marker with its section."""
+    section = SECTIONS.get(page.file.src_uri)
+    if section is None:
         return markdown
-    if MARKER not in markdown:
-        raise PluginError(f"{PAGE} lost its {MARKER} marker")
-    return markdown.replace(MARKER, reference_markdown())
+    marker, make = section
+    if marker not in markdown:
+        raise PluginError(f"{page.file.src_uri} lost its {marker} marker")
+    return markdown.replace(marker, make())
