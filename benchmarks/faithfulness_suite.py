@@ -8,7 +8,7 @@ as it got and again when it is done:
 
     python -m benchmarks.faithfulness_suite --sidecar RUN.json.partial.jsonl \\
         --prompts benchmarks/data/lambada_prompts_1000.json --n 200 --name smollm2 \\
-        [--sanity sanity_smollm2.json] [--wall-s SECONDS]
+        [--sanity sanity_smollm2.json [more.json …]] [--wall-s SECONDS]
     python -m benchmarks.faithfulness_suite --table benchmarks/results/faithfulness_*_*.json
 """
 
@@ -96,6 +96,36 @@ def paired_lines(report: dict, subset: str = "all", top: int = 6) -> list[str]:
     return out
 
 
+def merge_sanity(parts: list[dict]) -> dict:
+    """One sanity report from runs of the same model and settings on different scopes (the
+    costly scopes run on fewer passages): each scope's curve keeps its own ``n``; the
+    passages' per-scope ρ lists are joined by index; ``n_prompts`` is the largest run's and
+    ``n_prompts_by_scope`` says each scope's."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    for other in parts[1:]:
+        if (other["model"], other["n_layers"], other["explain"], other["seed"]) != \
+                (first["model"], first["n_layers"], first["explain"], first["seed"]):
+            raise SystemExit("the sanity runs to merge differ in model or settings")
+    merged = json.loads(json.dumps(first))
+    merged["n_prompts_by_scope"] = {s: first["n_prompts"] for s in first["scopes"]}
+    by_index = {pp["index"]: pp for pp in merged["per_prompt"]}
+    for other in parts[1:]:
+        new = [s for s in other["scopes"] if s not in merged["scopes"]]
+        merged["scopes"] += new
+        merged["n_prompts_by_scope"].update({s: other["n_prompts"] for s in new})
+        for mine, theirs in zip(merged["steps"], other["steps"]):
+            mine["spearman"].update({s: theirs["spearman"][s] for s in new})
+        for pp in other["per_prompt"]:
+            into = by_index.setdefault(pp["index"], {**pp, "spearman": {}})
+            into["spearman"].update({s: pp["spearman"][s] for s in new})
+        merged["wall_s"] = (merged.get("wall_s") or 0) + (other.get("wall_s") or 0)
+    merged["per_prompt"] = [by_index[i] for i in sorted(by_index)]
+    merged["n_prompts"] = max(p["n_prompts"] for p in parts)
+    return merged
+
+
 def sanity_lines(sanity: dict) -> list[str]:
     """Markdown rows: mean ρ per scope at a few steps of the sanity curve."""
     steps = sanity["steps"]
@@ -119,7 +149,8 @@ def main() -> None:
     p.add_argument("--prompts", default="benchmarks/data/lambada_prompts_1000.json")
     p.add_argument("--n", type=int, default=200, help="passages the run was asked for")
     p.add_argument("--name", help="the model's short name in the file names")
-    p.add_argument("--sanity", type=Path, help="a `jscope sanity` JSON to show in the reports")
+    p.add_argument("--sanity", type=Path, nargs="+",
+                   help="`jscope sanity` JSONs to show in the reports (several: merged by scope)")
     p.add_argument("--wall-s", type=float, help="the run's wall time so far (seconds)")
     p.add_argument("--table", nargs="*", type=Path, help="print the README table of these reports")
     p.add_argument("--paired", type=Path, help="print the paired tests of this report")
@@ -135,7 +166,8 @@ def main() -> None:
     if args.sanity_table:
         print("\n".join(sanity_lines(json.loads(args.sanity_table.read_text()))))
         return
-    sanity = json.loads(args.sanity.read_text(encoding="utf-8")) if args.sanity else None
+    sanity = merge_sanity([json.loads(f.read_text(encoding="utf-8")) for f in args.sanity]) \
+        if args.sanity else None
     publish(reports_from_sidecar(args.sidecar, args.n, args.prompts), args.name, sanity, args.wall_s)
 
 

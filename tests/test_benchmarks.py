@@ -175,3 +175,46 @@ def test_fisher_on_another_prompt_set_writes_its_own_files(tiny_llama, tmp_path)
     for p in d["prompts"]:
         used = p["points"][default]["probes_used"]
         assert len(used) == 1 and used[0] in (5, 10, 20)  # one seed; the check doubles
+
+
+def test_engine_call_reports_the_call_beside_autograds_floor(tiny_llama, tmp_path):
+    result = bench_cost.run_engine_call(tiny_llama, tmp_path, lengths=(5, 9), threads=(1,),
+                                        repeats=1, log=_quiet)
+    on_disk = _written(tmp_path, "cost_engine_call")
+    assert on_disk["threads"] == json.loads(json.dumps(result["threads"]))
+    for row in result["threads"]["1"].values():
+        # one repeat: the medians are that repeat's own numbers
+        assert row["call_ratio"] == pytest.approx(row["call_s"] / row["forward_s"])
+        assert row["floor_ratio"] == pytest.approx(row["graph_forward_ratio"] + row["backward_ratio"])
+        assert row["call_over_floor"] == pytest.approx(row["call_ratio"] / row["floor_ratio"])
+        assert row["graph_forward_ratio"] > 0 and row["backward_ratio"] > 0
+        assert row["ok"] == (row["call_ratio"] <= row["target"]) and row["target"] == 1.9
+    assert result["ok"] == all(r["ok"] for r in result["threads"]["1"].values())
+
+
+def _sanity_part(scopes, n, rho):
+    steps = [{"blocks_randomised": k, "spearman": {s: {"mean": rho ** k, "ci95": [0, 1], "n": n}
+                                                   for s in scopes}} for k in range(3)]
+    per = [{"index": i, "spearman": {s: [rho ** k for k in range(3)] for s in scopes}}
+           for i in range(n)]
+    return {"model": {"name": "m"}, "n_layers": 2, "explain": "last", "seed": 0,
+            "scopes": list(scopes), "n_prompts": n, "steps": steps, "per_prompt": per,
+            "wall_s": 10.0}
+
+
+def test_sanity_runs_of_different_scopes_merge_by_scope():
+    from benchmarks.faithfulness_suite import merge_sanity
+
+    cheap, heavy = _sanity_part(["semantic", "temperature"], 4, 0.5), _sanity_part(["fisher"], 2, 0.8)
+    merged = merge_sanity([cheap, heavy])
+    assert merged["scopes"] == ["semantic", "temperature", "fisher"]
+    assert merged["n_prompts"] == 4
+    assert merged["n_prompts_by_scope"] == {"semantic": 4, "temperature": 4, "fisher": 2}
+    assert merged["steps"][2]["spearman"]["fisher"]["mean"] == pytest.approx(0.64)
+    assert merged["steps"][2]["spearman"]["semantic"]["mean"] == pytest.approx(0.25)
+    assert [sorted(p["spearman"]) for p in merged["per_prompt"]] == \
+        [["fisher", "semantic", "temperature"]] * 2 + [["semantic", "temperature"]] * 2
+    assert merged["wall_s"] == 20.0 and cheap["scopes"] == ["semantic", "temperature"]  # untouched
+    other_model = dict(heavy, model={"name": "other"})
+    with pytest.raises(SystemExit):
+        merge_sanity([cheap, other_model])
