@@ -1,14 +1,16 @@
 """The faithfulness suite's published reports (issue 23): per model and filler the JSON, web page
 and picture, and the README table beside the reference's LLaMA-3.2-1B numbers.
 
-The measurements are ``jscope faithfulness`` / ``jscope sanity`` runs (their commands are in
-``benchmarks/results/faithfulness_suite.md``); this script turns a run's resumable sidecar
+The measurements are ``jscope faithfulness`` / ``jscope sanity`` runs (their commands are on
+``docs/content/results/faithfulness-suite.md``); this script turns a run's resumable sidecar
 (``FILE.partial.jsonl``; finished or not) into the reports, so a long run can be published as far
 as it got and again when it is done:
 
     python -m benchmarks.faithfulness_suite --sidecar RUN.json.partial.jsonl \\
         --prompts benchmarks/data/lambada_prompts_1000.json --n 200 --name smollm2 \\
         [--sanity sanity_smollm2.json [more.json …]] [--wall-s SECONDS]
+    python -m benchmarks.faithfulness_suite --reports RUN_zero.json RUN_pad.json --n 200 \\
+        --name smollm2 [--sanity …]
     python -m benchmarks.faithfulness_suite --table benchmarks/results/faithfulness_*_*.json
 """
 
@@ -48,6 +50,18 @@ def reports_from_sidecar(sidecar: Path, n_planned: int, prompts_file: str) -> di
     for r in reports.values():
         r["n_planned"] = n_planned
         r["complete"] = len(results) == n_planned and sorted(done) == list(range(n_planned))
+    return reports
+
+
+def finished_reports(paths: list[Path], n_planned: int) -> dict[str, dict]:
+    """The reports (filler → report) a finished ``jscope faithfulness`` run wrote, one JSON
+    per filler, marked complete when they hold all ``n_planned`` passages."""
+    reports = {}
+    for path in paths:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report["n_planned"] = n_planned
+        report["complete"] = report["n_prompts"] == n_planned
+        reports[report["filler"]["name"]] = report
     return reports
 
 
@@ -146,6 +160,9 @@ def main() -> None:
     """Publish one run's reports, or print the README table of published reports."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sidecar", type=Path)
+    p.add_argument("--reports", nargs="+", type=Path,
+                   help="publish a finished run's reports (the JSON per filler it wrote; the "
+                        "sidecar is removed when a run finishes) instead of a sidecar")
     p.add_argument("--prompts", default="benchmarks/data/lambada_prompts_1000.json")
     p.add_argument("--n", type=int, default=200, help="passages the run was asked for")
     p.add_argument("--name", help="the model's short name in the file names")
@@ -168,7 +185,11 @@ def main() -> None:
         return
     sanity = merge_sanity([json.loads(f.read_text(encoding="utf-8")) for f in args.sanity]) \
         if args.sanity else None
-    publish(reports_from_sidecar(args.sidecar, args.n, args.prompts), args.name, sanity, args.wall_s)
+    if args.reports:
+        reports = finished_reports(args.reports, args.n)
+    else:
+        reports = reports_from_sidecar(args.sidecar, args.n, args.prompts)
+    publish(reports, args.name, sanity, args.wall_s)
 
 
 if __name__ == "__main__":
