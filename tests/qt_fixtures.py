@@ -81,6 +81,21 @@ def make_window(qtbot):
     wait_for_all()
 
 
+def estimate_settled(window) -> bool:
+    """True when the estimate beside Run is the current request's and none is in flight (a
+    busy machine can leave an older request's estimate in place for a while, and the app
+    never asks about a stale one)."""
+    est = window.estimates
+    return est.job is None and est.last is not None \
+        and est.last[0] == window.prompt_panel.request()
+
+
+def wait_for_estimate(qtbot, window, timeout: int = 30000):
+    """Wait until :func:`estimate_settled`; returns (request, Estimate)."""
+    qtbot.waitUntil(lambda: estimate_settled(window), timeout=timeout)
+    return window.estimates.last
+
+
 def box_colors(strip):
     """The fill colour of every unit's box (sampled inside its left padding)."""
     image = strip.grab().toImage()

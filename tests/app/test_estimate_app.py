@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
+from qt_fixtures import estimate_settled, wait_for_estimate
 
 from jscope_desktop.app.background import jobs
 from jscope_desktop.app.background.analysis import CostRow
@@ -58,8 +59,8 @@ def test_a_run_that_will_not_fit_asks_first(qtbot, make_window, tiny_llama, monk
     p.prompt.setPlainText("12,34,56,")
     p.memory_limit.setText("1MB")
     p.memory_limit.editingFinished.emit()
-    qtbot.waitUntil(lambda: window.estimates.last is not None
-                    and not window.estimates.last[1].fits, timeout=30000)
+    qtbot.waitUntil(lambda: estimate_settled(window) and not window.estimates.last[1].fits,
+                    timeout=30000)
     assert "bold" in p.cost_label.styleSheet()
     assert AppSettings().get("memory_limit") == "1MB"
     asked = []
@@ -85,8 +86,7 @@ def test_a_run_predicted_longer_than_the_threshold_asks_first(qtbot, make_window
                                                               monkeypatch):
     window = make_window(tiny_llama)
     window.prompt_panel.prompt.setPlainText("12,34,56,")
-    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None,
-                    timeout=30000)
+    wait_for_estimate(qtbot, window)
     asked, choice = [], {"start": False}
 
     def fake_exec(box):
@@ -101,10 +101,7 @@ def test_a_run_predicted_longer_than_the_threshold_asks_first(qtbot, make_window
         window.run()
     assert asked == []
     window.settings.set("ask_above_s", 1)
-    # a result on screen may change the panel's request: wait for its estimate to land (on a
-    # busy machine it can still be in flight here, and a stale one is not asked about)
-    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None
-                    and window.estimates.last[0] == window.prompt_panel.request(), timeout=30000)
+    wait_for_estimate(qtbot, window)  # the run's own refresh of the estimate has landed
     monkeypatch.setattr(window.estimates.last[1], "seconds", 5400.0)  # as for a long prompt
     assert window.run() is None  # declined: nothing runs
     assert "predicted to take 1.5 h" in asked[0] and "asked above 1.0 s" in asked[0], asked

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from qt_fixtures import wait_for_estimate
 
 from jscope_desktop.app.background import jobs
 from jscope_desktop.app.background.live import LIVE_LIMIT_S
@@ -76,8 +77,7 @@ def test_a_measured_run_corrects_a_pessimistic_estimate(qtbot, make_window, tiny
 
     window = make_window(tiny_llama)  # live off: only the run below is shown
     window.prompt_panel.prompt.setPlainText("12,34,")
-    qtbot.waitUntil(lambda: window.estimates.last is not None, timeout=30000)
-    req, est = window.estimates.last
+    req, est = wait_for_estimate(qtbot, window)
     long = SimpleNamespace(seconds=11.0, n_tokens=20, fits=True)
     assert window.live.predicted_seconds(req, long) == 11.0  # nothing measured yet
     with qtbot.waitSignal(window.result_shown, timeout=30000) as shown:
@@ -109,9 +109,7 @@ def test_after_a_run_the_estimate_follows_the_calibration_and_never_reruns(qtbot
     seen = _shown_with_text(window)
     window.prompt_panel.prompt.setPlainText("12,34,")
     qtbot.waitUntil(lambda: len(seen) == 1, timeout=30000)  # the live run
-    qtbot.waitUntil(lambda: window.estimates.job is None and window.estimates.last is not None,
-                    timeout=30000)
-    before = window.estimates.last[1]
+    before = wait_for_estimate(qtbot, window)[1]
     with qtbot.waitSignal(window.result_shown, timeout=30000):
         window.run()
     qtbot.waitUntil(lambda: window.estimates.last is not None
