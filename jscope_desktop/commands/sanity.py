@@ -1,7 +1,11 @@
 """`jscope sanity`: the model-randomisation check of the scopes (Adebayo et al.; the reference's
 rebuttal): the decoder blocks re-initialised one at a time from the output side, every map
 recomputed at each step, Spearman's ρ with the original map per step
-(:mod:`jscope_desktop.engine.faithfulness.sanity`). ``--workers``/``--ray`` as faithfulness."""
+(:mod:`jscope_desktop.engine.faithfulness.sanity`). ``--workers``/``--ray`` as faithfulness.
+
+Finished passages go to ``FILE.partial.jsonl`` beside ``--json FILE`` as they finish; a stopped
+run started again with the same arguments continues there; the sidecar is removed once ``FILE``
+is written."""
 
 from __future__ import annotations
 
@@ -36,7 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--ig-baseline", default="zero", choices=IG_BASELINES,
                    help="integrated: the path's baseline (default: zero)")
     p.add_argument("--seed", type=int, default=0, help="seeds the re-initialisation (per block)")
-    p.add_argument("--json", required=True, metavar="FILE", help="write the results here")
+    p.add_argument("--json", required=True, metavar="FILE",
+                   help="write the results here (finished passages go to FILE.partial.jsonl as "
+                        "they finish: a stopped run started again continues there)")
     add_worker_options(p, "prompts")
     p.set_defaults(run=run)
 
@@ -54,7 +60,9 @@ def run(args) -> int:
         for i, text in enumerate(prompts):
             check_last_word(text, i)
     out = user_path(args.json)
+    partial = out.with_name(out.name + ".partial.jsonl")
     check_distinct([out], [args.prompts])
+    check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     check_writable(out)
     t0 = time.perf_counter()
     if wants_workers(args):
@@ -64,16 +72,17 @@ def run(args) -> int:
         import_ray()
         results, lm = _run_with_bar(lambda progress: run_sanity_on_workers(
             prompts, cfg, args.model, args.device, args.dtype, address=args.ray or "local",
-            workers=args.workers, progress=progress), len(prompts))
+            workers=args.workers, partial=partial, progress=progress), len(prompts))
     else:
         lm = load_model(args.model, args.device, args.dtype)
-        results = _run_with_bar(lambda progress: run_sanity(lm, prompts, cfg, progress),
-                                len(prompts))
+        results = _run_with_bar(lambda progress: run_sanity(lm, prompts, cfg, progress,
+                                                            partial=partial), len(prompts))
     a = about(lm)
     report = sanity_report({"model": a.model, "device": a.device, "dtype": a.dtype}, cfg, results,
                            str(args.prompts), layers_of(results))
     report["wall_s"] = time.perf_counter() - t0
     write_json(out, report)
+    partial.unlink(missing_ok=True)
     _print_curve(report)
     return 0
 

@@ -118,3 +118,27 @@ def test_any_filler_text_is_a_report_or_one_sentence(on_tiny, prompts, tmp_path_
                            "--filler", text, "--json", str(out))
     assert "Traceback" not in err
     assert code == 0 or (code in (1, 2) and err.count("\n") == 1), err
+
+
+def test_sanity_continues_a_stopped_run_and_removes_its_sidecar(on_tiny, prompts, tmp_path, capsys):
+    from jscope_desktop.engine.faithfulness.sanity import SanityConfig, run_sanity
+
+    out = tmp_path / "s.json"
+    partial = tmp_path / "s.json.partial.jsonl"
+    cfg = SanityConfig(scopes=["temperature"], explain="last")
+    # a run stopped after its first passage (the CLI's defaults: seed 0, Fisher fast, zero)
+    run_sanity(on_tiny, PROMPTS[:1], cfg, partial=partial)
+    first = json.loads(partial.read_text().splitlines()[1])
+    code, _, err = run_cli(capsys, "sanity", "--prompts", str(prompts), "--scopes", "temperature",
+                           "--json", str(out))
+    assert code == 0, err
+    report = json.loads(out.read_text())
+    assert report["n_prompts"] == 3 and not partial.exists()
+    assert report["per_prompt"][0]["seconds"] == first["seconds"]  # read back, not measured again
+    # a sidecar of other settings: one sentence, the sidecar kept
+    run_sanity(on_tiny, PROMPTS[:1], SanityConfig(scopes=["grad_input"], explain="last"),
+               partial=partial)
+    result = run_cli(capsys, "sanity", "--prompts", str(prompts), "--scopes", "temperature",
+                     "--json", str(out))
+    assert_one_line_error(result, "other settings")
+    assert partial.exists()

@@ -98,3 +98,39 @@ def test_an_initialiser_that_changes_nothing_is_refused(tiny_llama, monkeypatch)
 def test_bad_settings_are_one_sentence(cfg, message):
     with pytest.raises(JScopeError, match=message):
         cfg.check()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_stopped_sanity_run_resumes_to_the_same_report(tiny_llama, tmp_path):
+    cfg = SanityConfig(scopes=["temperature", "grad_input"], explain="next")
+    prompts = ["the cat sat on the mat", "12, 34, 56, 78,", "abc abd abe ab"]
+    full = run_sanity(tiny_llama, prompts, cfg)
+    partial = tmp_path / "s.json.partial.jsonl"
+
+    def stop_after_one(done, total, message):
+        if done == 1 and message != "done":
+            raise _Stop()
+
+    with pytest.raises(_Stop):
+        run_sanity(tiny_llama, prompts, cfg, stop_after_one, partial=partial)
+    assert len(partial.read_text().splitlines()) == 1 + 1  # header + one passage
+    ran = []
+    resumed = run_sanity(tiny_llama, prompts, cfg, lambda d, t, m: ran.append(m), partial=partial)
+    assert ran == ["prompt 2", "prompt 3", "done"]  # only the missing passages ran
+    assert [r.to_dict() | {"seconds": 0} for r in resumed] == \
+        [r.to_dict() | {"seconds": 0} for r in full]
+    about = {"model": {}, "device": "cpu", "dtype": "float32"}
+    drop = ("per_prompt",)
+    a, b = (sanity_report(about, cfg, rs, "p.json", 2) for rs in (resumed, full))
+    assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+    # a changed passage is measured again; other settings are refused in one sentence
+    ran.clear()
+    run_sanity(tiny_llama, prompts[:2] + ["abc abd abe abf"], cfg, lambda d, t, m: ran.append(m),
+               partial=partial)
+    assert ran == ["prompt 3", "done"]
+    with pytest.raises(JScopeError, match="other settings"):
+        run_sanity(tiny_llama, prompts, SanityConfig(scopes=["temperature"], explain="next"),
+                   partial=partial)

@@ -23,7 +23,8 @@ from cli_helpers import assert_one_line_error, run_cli, write_prompts
 from jscope_desktop.engine.errors import Cancelled, JScopeError
 from jscope_desktop.engine.faithfulness.measure import FaithfulnessConfig, PromptResult
 from jscope_desktop.engine.faithfulness.parallel import in_input_order_errors
-from jscope_desktop.engine.faithfulness.run import ModelAbout, run_faithfulness, text_sha
+from jscope_desktop.engine.faithfulness.resume import text_sha
+from jscope_desktop.engine.faithfulness.run import ModelAbout, run_faithfulness
 from jscope_desktop.engine.runners import ray_pool as batch_ray
 from jscope_desktop.engine.runners.cluster import actor_plan
 

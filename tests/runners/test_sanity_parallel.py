@@ -34,3 +34,21 @@ def test_sanity_on_workers_gives_the_sequential_report(capsys, model_folder, tmp
     assert reports["workers"] == reports["sequential"]
     assert reports["sequential"]["steps"][0]["spearman"]["fisher"]["mean"] == 1.0
     assert packages == [str(ROOT / "jscope_desktop")]
+    # the workers continue a stopped run's sidecar: its first passage read back, not re-measured
+    from jscope_desktop.engine.faithfulness.run import ModelAbout
+    from jscope_desktop.engine.faithfulness.sanity import SanityConfig, sanity_header
+
+    seq = json.loads((tmp_path / "s_sequential.json").read_text(encoding="utf-8"))
+    cfg = SanityConfig(scopes=["temperature", "fisher"], seed=3)
+    header = sanity_header(ModelAbout(seq["model"], "cpu", seq["dtype"]), cfg)
+    first = dict(seq["per_prompt"][0], seconds=12345.0)
+    out = tmp_path / "s_resumed.json"
+    out.with_name(out.name + ".partial.jsonl").write_text(
+        json.dumps(header) + "\n" + json.dumps(first) + "\n", encoding="utf-8")
+    status, _, err = run_cli(capsys, "sanity", "--prompts", str(prompts), "--json", str(out),
+                             "--model", str(model_folder), "--device", "cpu", "--scopes",
+                             "temperature,fisher", "--seed", "3", "--workers", "2")
+    assert status == 0 and err == "", err
+    resumed = json.loads(out.read_text(encoding="utf-8"))
+    assert resumed["per_prompt"][0]["seconds"] == 12345.0
+    assert resumed["steps"] == seq["steps"]

@@ -25,7 +25,8 @@ from ..compute.forward import CancelCheck
 from ..errors import Cancelled, JScopeError
 from .measure import FaithfulnessConfig, PromptResult, evaluate_prompt
 from .prompts import check_last_word
-from .run import ModelAbout, PromptProgressFn, Todo, run_faithfulness
+from .resume import PromptProgressFn, Todo
+from .run import ModelAbout, run_faithfulness
 
 
 @dataclass(frozen=True)
@@ -132,36 +133,38 @@ def sanity_passage(lm, passage: Passage, cfg) -> dict:
     from .sanity import sanity_prompt
 
     try:
-        return {"index": passage.index, "result": sanity_prompt(lm, passage.text, passage.index, cfg)}
+        return {"index": passage.index,
+                "result": sanity_prompt(lm, passage.text, passage.index, cfg, None, passage.sha)}
     except JScopeError as exc:
         return {"index": passage.index, "error": str(exc)}
 
 
 def run_sanity_on_workers(
     prompts: list[str], cfg, model: str | None, device: str, dtype: str,
-    address: str = "local", workers: int | None = None, progress: PromptProgressFn | None = None,
-    cancel: CancelCheck | None = None,
+    address: str = "local", workers: int | None = None, partial: str | Path | None = None,
+    progress: PromptProgressFn | None = None, cancel: CancelCheck | None = None,
 ) -> tuple[list, ModelAbout]:
     """:func:`~.sanity.run_sanity` with the passages on a pool of Ray workers (each holds the
     model and makes its own copy of the blocks per passage): the same numbers, in input order,
-    and the first failing passage's sentence (as :func:`run_faithfulness_on_workers`).
+    the same sidecar ``partial``, and the first failing passage's sentence (as
+    :func:`run_faithfulness_on_workers`).
 
     Returns:
         The :class:`~.sanity.SanityPrompt` of every prompt in input order, and the model's
         :class:`~.run.ModelAbout`.
     """
     from ..runners.ray_pool import RayWorkers
+    from .sanity import run_sanity
 
     cfg.check()
     run_item = functools.partial(sanity_passage, cfg=cfg)
-    todo = [(i, text, "") for i, text in enumerate(prompts)]
-    results = {}
     with RayWorkers(run_item, model, device, dtype, address=address, workers=workers,
                     died_line=died_line) as pool:
         info = ModelAbout(pool.info["model"], pool.info["device"], pool.info["dtype"])
-        lines = pool.lines([Passage(i, text, sha) for i, text, sha in todo])
-        for r in in_input_order_errors(lines, todo, cancel):
-            results[r.index] = r
-            if progress:
-                progress(len(results), len(prompts), f"prompt {r.index + 1}")
-    return [results[i] for i in range(len(prompts))], info
+
+        def measure(todo: Todo, cancel: CancelCheck | None):
+            passages = [Passage(i, text, sha) for i, text, sha in todo]
+            return in_input_order_errors(pool.lines(passages), todo, cancel)
+
+        results = run_sanity(info, prompts, cfg, progress, cancel, partial, measure)
+    return results, info

@@ -1,23 +1,18 @@
 """Run the faithfulness benchmark over a prompts file, resumably, and summarise it.
 
-Resuming: every finished prompt is appended as one JSON line to a sidecar file (first line: the
-settings). A stopped run started again with the same settings skips the prompts already there,
-so its final answer equals an uninterrupted run's (prompts are measured independently and seeded
-by their index; floats round-trip exactly through JSON).
+Resuming: every finished prompt is appended to a sidecar file as it finishes, and a stopped run
+started again with the same settings skips the prompts already there (:mod:`.resume`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from ..compute.forward import CancelCheck
 from ..errors import JScopeError
-from ..io import read_user_json, read_user_text
+from ..io import read_user_json
 from ..model.load import LoadedModel
 from .measure import (
     K_RULE,
@@ -28,12 +23,9 @@ from .measure import (
     fraction_key,
 )
 from .prompts import check_last_word
+from .resume import MeasureFn, PromptProgressFn, Todo, read_sidecar, run_resumable
 from .stats import BOOTSTRAP_RESAMPLES, paired_tests, t_interval
 
-PromptProgressFn = Callable[[int, int, str], None]  # (prompts done, prompts total, message)
-Todo = list[tuple[int, str, str]]  # (index, text, text_sha) of the prompts still to measure
-# measure(todo, cancel) -> each prompt's result, in any order (the sequential one: in order)
-MeasureFn = Callable[[Todo, "CancelCheck | None"], Iterator[PromptResult]]
 INTERVAL = "95 % Student t interval of the mean over prompts (mean ± t(0.975, n−1)·s/√n)"
 AOPC_TEXT = ("AOPC per passage and scope: the trapezoid area of Δ log p(top-1) (nats) over the "
              "ablated fractions, x = the fractions themselves (no point at 0, not divided by their "
@@ -69,11 +61,6 @@ def load_prompts(path: str | Path) -> list[str]:
     return prompts
 
 
-def text_sha(text: str) -> str:
-    """A short fingerprint of a prompt (checks that a resumed prompt is the same text)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 class ModelAbout(NamedTuple):
     """What a report records of the model measured: ``ModelInfo.to_dict()``, the device (as
     ``str(torch.device)``) and the dtype's name; the same whether the model is here or in the
@@ -98,38 +85,8 @@ def run_header(lm: LoadedModel | ModelAbout, cfg: FaithfulnessConfig) -> dict:
 
 
 def read_partial(path: Path, header: dict) -> dict[int, PromptResult]:
-    """Prompt results already in the sidecar ``path`` (empty if it does not exist).
-
-    A truncated last line (a run killed mid-write) is ignored; a sidecar written with other
-    settings is an error rather than silently mixed in.
-    """
-    if not path.exists():
-        return {}
-    lines = read_user_text(path, "partial results file", whole=True).splitlines()  # our own
-    try:
-        first = json.loads(lines[0]) if lines else None
-    except (ValueError, RecursionError):
-        first = None
-    if first != header:
-        raise JScopeError(f"{path} holds a run with other settings or another model; delete it "
-                          "to start over, or choose another --json file.")
-    done = {}
-    for line in lines[1:]:
-        try:
-            r = PromptResult.from_dict(json.loads(line))
-            if isinstance(r.index, bool) or not isinstance(r.index, int):
-                continue
-        except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
-            continue
-        done[r.index] = r
-    return done
-
-
-def _append_line(path: Path, obj: dict) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """The faithfulness results already in the sidecar ``path`` (:func:`.resume.read_sidecar`)."""
+    return read_sidecar(path, header, PromptResult.from_dict)
 
 
 def run_faithfulness(
@@ -158,31 +115,10 @@ def run_faithfulness(
     if cfg.explain == "last":
         for i, text in enumerate(prompts):
             check_last_word(text, i)
-    header = run_header(lm, cfg)
-    path = Path(partial) if partial else None
-    done = read_partial(path, header) if path else {}
-    if path and not path.exists():
-        _append_line(path, header)
-    results: dict[int, PromptResult] = {}
-    todo: Todo = []
-    for i, text in enumerate(prompts):
-        sha = text_sha(text)
-        r = done.get(i)
-        if r is None or r.text_sha != sha:
-            todo.append((i, text, sha))
-        else:
-            results[i] = r
     if measure is None:
         measure = _in_order(lm, cfg)
-    for r in measure(todo, cancel):
-        if path:
-            _append_line(path, r.to_dict())
-        results[r.index] = r
-        if progress:  # (prompts done, total, the prompt just finished)
-            progress(len(results), len(prompts), f"prompt {r.index + 1}")
-    if progress:
-        progress(len(results), len(prompts), "done")
-    return [results[i] for i in range(len(prompts))]
+    return run_resumable(prompts, run_header(lm, cfg), partial, PromptResult.from_dict, measure,
+                         progress, cancel)
 
 
 def _in_order(lm: LoadedModel, cfg: FaithfulnessConfig) -> MeasureFn:

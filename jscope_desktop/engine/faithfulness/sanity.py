@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,6 +33,8 @@ from ..results.request import IG_BASELINES, MAX_SEED
 from ..scopes import scope_names
 from .measure import EXPLAIN_MODES, scope_scores
 from .prompts import prepare_prompt
+from .resume import MeasureFn, PromptProgressFn, run_resumable, text_sha
+from .run import ModelAbout, about
 from .stats import spearman, t_interval
 
 ORDER = "output_to_input"
@@ -132,14 +135,23 @@ class SanityPrompt:
     correct: bool | None
     spearman: dict[str, list[float | None]]
     seconds: float
+    text_sha: str = ""  # the passage's fingerprint (a resumed run checks it is the same text)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (NaN as None)."""
         return finite_or_none(asdict(self))
 
+    @classmethod
+    def from_dict(cls, d: dict) -> SanityPrompt:
+        """Inverse of :meth:`to_dict` (a ρ written as None, from NaN, reads back as NaN)."""
+        out = cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        out.spearman = {s: [float("nan") if v is None else float(v) for v in rho]
+                        for s, rho in out.spearman.items()}
+        return out
+
 
 def sanity_prompt(lm: LoadedModel, text: str, index: int, cfg: SanityConfig,
-                  cancel: CancelCheck | None = None) -> SanityPrompt:
+                  cancel: CancelCheck | None = None, sha: str = "") -> SanityPrompt:
     """Measure one passage: the original maps, then one step per re-initialised block.
 
     Returns:
@@ -165,7 +177,7 @@ def sanity_prompt(lm: LoadedModel, text: str, index: int, cfg: SanityConfig,
                                                              cancel)[0]))
     return SanityPrompt(index, len(prep.attributable), token_texts(lm.tokenizer, [top1])[0],
                         None if prep.true_id is None else top1 == prep.true_id, rho,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, sha or text_sha(text))
 
 
 def sanity_report(about: dict, cfg: SanityConfig, results: list[SanityPrompt],
@@ -194,19 +206,37 @@ def sanity_report(about: dict, cfg: SanityConfig, results: list[SanityPrompt],
     }
 
 
-def run_sanity(lm: LoadedModel, prompts: list[str], cfg: SanityConfig,
-               progress=None, cancel: CancelCheck | None = None) -> list[SanityPrompt]:
-    """:func:`sanity_prompt` for every prompt, in order, in this process.
+def sanity_header(lm: LoadedModel | ModelAbout, cfg: SanityConfig) -> dict:
+    """The first line of a sanity run's sidecar: the model and every setting."""
+    a = about(lm)
+    return {"kind": "header", "check": "sanity", "model": a.model, "dtype": a.dtype,
+            "config": cfg.to_dict()}
 
-    ``progress(done, total, message)`` after each passage; ``cancel`` polled inside them.
+
+def run_sanity(lm: LoadedModel | ModelAbout, prompts: list[str], cfg: SanityConfig,
+               progress: PromptProgressFn | None = None, cancel: CancelCheck | None = None,
+               partial: str | Path | None = None,
+               measure: MeasureFn | None = None) -> list[SanityPrompt]:
+    """:func:`sanity_prompt` for every prompt not already in the sidecar ``partial``.
+
+    Args:
+        lm: the model (measured here, in order), or what the report records of it when
+            ``measure`` runs the passages elsewhere (:mod:`.parallel`).
+        progress: ``progress(done, total, message)`` after each passage; ``cancel`` is
+            polled inside them.
+        partial: the sidecar each finished passage is appended to (:mod:`.resume`): a
+            stopped run started again with the same settings measures only the rest.
+
+    Returns:
+        Every passage's :class:`SanityPrompt`, in input order.
     """
     cfg.check()
-    out = []
-    for i, text in enumerate(prompts):
-        out.append(sanity_prompt(lm, text, i, cfg, cancel))
-        if progress:
-            progress(i + 1, len(prompts), f"prompt {i + 1}")
-    return out
+    if measure is None:
+        def measure(todo, cancel):
+            for i, text, sha in todo:
+                yield sanity_prompt(lm, text, i, cfg, cancel, sha)
+    return run_resumable(prompts, sanity_header(lm, cfg), partial, SanityPrompt.from_dict,
+                         measure, progress, cancel)
 
 
 def layers_of(results: list[SanityPrompt]) -> int:
