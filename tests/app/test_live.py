@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtGui import QTextCursor
 from qt_fixtures import wait_for_estimate
 
 from jscope_desktop.app.background import jobs
@@ -117,3 +118,31 @@ def test_after_a_run_the_estimate_follows_the_calibration_and_never_reruns(qtbot
     assert window.estimates.last[0] == window.prompt_panel.request()
     qtbot.wait(1000)  # no live run follows the refreshed estimate
     assert len(seen) == 2 and window._run_job is None
+
+
+def test_an_edit_typed_during_a_users_run_goes_live_after_it(qtbot, make_window, tiny_llama,
+                                                             monkeypatch):
+    """The refresh after a result must not swallow the estimate of a prompt typed while the run
+    was going (it waited behind the run on the one worker): that prompt still runs live."""
+    real = jobs.attribute_job
+
+    def slow_job(*args, **kwargs):  # the user's run outlasts the keystroke
+        run = real(*args, **kwargs)
+
+        def slowly(progress, cancel):
+            time.sleep(0.5)
+            return run(progress, cancel)
+        return slowly
+
+    window = make_window(tiny_llama, live=True)
+    seen = _shown_with_text(window)
+    window.prompt_panel.prompt.setPlainText("12,34,")
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=30000)  # its live run
+    wait_for_estimate(qtbot, window)
+    monkeypatch.setattr(jobs, "attribute_job", slow_job)
+    window.run()  # the user's own run of the same prompt
+    prompt = window.prompt_panel.prompt
+    prompt.moveCursor(QTextCursor.MoveOperation.End)
+    qtbot.keyClicks(prompt, "5")  # typed while it runs
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1][0] == "12,34,5", timeout=30000)
+    assert seen[-1] == ("12,34,5", "12,34,5")

@@ -21,6 +21,7 @@ class RunEstimates(QObject):
         self.window = window
         self.job = None
         self.last = None  # (request, Estimate) of the latest estimate shown
+        self.last_run = None  # the request of the latest run started (the window sets it)
         p = window.prompt_panel
         p.memory_limit.setText(window.settings.get("memory_limit"))
         p.request_changed.connect(self.refresh)
@@ -31,10 +32,11 @@ class RunEstimates(QObject):
 
     def refresh(self, after_run: bool = False) -> None:
         """Estimate the panel's current request in the background (a newer one supersedes).
-        ``after_run``: the refresh that follows a shown result, which never starts a live run
-        (that prompt has just been explained)."""
+        ``after_run``: the refresh that follows a shown result; it starts no live run of the
+        request just run (one typed during that run still goes live)."""
         p = self.window.prompt_panel
         req, limit = p.request(), p.memory_limit_bytes()
+        may_go_live = not (after_run and req == self.last_run)
         if self.job is not None:
             self.job.cancel()
         job = self.window.worker.submit(jobs.estimate_job(self.window.holder, req, limit), "estimate")
@@ -42,7 +44,7 @@ class RunEstimates(QObject):
         # the first estimate of a model times a few of its passes (seconds, once per model,
         # device and dtype; longer on a busy machine): say so rather than show nothing
         QTimer.singleShot(SLOW_ESTIMATE_MS, lambda: self._still_estimating(job))
-        job.finished.connect(lambda est: self._show(job, req, est, not after_run))
+        job.finished.connect(lambda est: self._show(job, req, est, may_go_live))
         job.failed.connect(lambda _message: self._show(job, req, None))
 
     def _still_estimating(self, job) -> None:

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow, JobHandling, FileActions, OpenActions):
         force = False if live else self.estimates.confirm(req)  # too big: ask first
         if force is None:
             return self._run_job
+        self.estimates.last_run = req  # its result's refresh of the estimate must not rerun it
         done = self.show_result if not live else lambda r: (  # stale: dropped; never moves tabs
             r if req.prompt != self.prompt_panel.prompt.toPlainText()
             else self.show_result(r, to_front=False))
