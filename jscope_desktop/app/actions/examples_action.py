@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMenu, QScrollArea
 
@@ -27,6 +27,8 @@ class ExampleNote(QDockWidget):
 
     def __init__(self, parent=None):
         super().__init__("Example", parent)
+        if parent is not None:
+            parent.installEventFilter(self)  # a window made smaller keeps the panel's cap
         self.setObjectName("example_note")
         self.label = QLabel("")
         self.label.setWordWrap(True)
@@ -44,8 +46,17 @@ class ExampleNote(QDockWidget):
         """Show ``example``'s note with ``status`` below it."""
         self.example = example
         self.setWindowTitle(f"Example: {example.title} [{example.figure}]")
-        self._set(example, [status])
         self.show()
+        self._set(example, [status])
+        QTimer.singleShot(0, self.fit)  # again once a new panel is laid out (its true width)
+
+    def eventFilter(self, watched, event) -> bool:
+        """After the window is resized, the panel fits again if it now takes more than its
+        quarter of the window (a height the user chose below that is kept)."""
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget() \
+                and self.isVisible() and self.height() > watched.height() // 4:
+            QTimer.singleShot(0, self.fit)
+        return False
 
     def show_numbers(self, example: Example, lines: list[str]) -> None:
         """Add the key numbers of a finished run (ignored if another example was chosen since)."""
@@ -65,7 +76,9 @@ class ExampleNote(QDockWidget):
         window = self.parentWidget()
         if window is None or self.isFloating() or not hasattr(window, "resizeDocks"):
             return
-        text_h = self.label.heightForWidth(max(200, self.width() or window.width()) - 24)
+        # a panel not laid out yet is narrower than it will be: measure at the window's width
+        width = self.width() if self.width() >= window.width() // 2 else window.width()
+        text_h = self.label.heightForWidth(max(200, width - 24))
         title_h = self.style().pixelMetric(self.style().PixelMetric.PM_TitleBarHeight)
         wanted = text_h + title_h + 12
         window.resizeDocks([self], [min(wanted, max(80, window.height() // 4))],
