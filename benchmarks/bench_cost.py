@@ -242,6 +242,7 @@ def graph_and_backward(lm, ids: list[int]) -> tuple[float, float]:
     last position (the floor under any engine built on autograd)."""
     t0 = time.perf_counter()
     graph = build_graph(lm, ids, len(ids) - 1)
+    sync(lm)
     t1 = time.perf_counter()
     u = graph.h.detach()
     vjp(graph, u / u.norm())

@@ -117,11 +117,14 @@ def merge_sanity(parts: list[dict]) -> dict:
     ``n_prompts_by_scope`` says each scope's."""
     if len(parts) == 1:
         return parts[0]
+    same = ("model", "dtype", "n_layers", "explain", "seed", "fisher_method", "ig_baseline")
     first = parts[0]
     for other in parts[1:]:
-        if (other["model"], other["n_layers"], other["explain"], other["seed"]) != \
-                (first["model"], first["n_layers"], first["explain"], first["seed"]):
+        if any(other.get(k) != first.get(k) for k in same):
             raise SystemExit("the sanity runs to merge differ in model or settings")
+    scopes = [s for p in parts for s in p["scopes"]]
+    if len(set(scopes)) != len(scopes):
+        raise SystemExit("the sanity runs to merge measure the same scope twice")
     merged = json.loads(json.dumps(first))
     merged["n_prompts_by_scope"] = {s: first["n_prompts"] for s in first["scopes"]}
     by_index = {pp["index"]: pp for pp in merged["per_prompt"]}
@@ -159,10 +162,11 @@ def sanity_lines(sanity: dict) -> list[str]:
 def main() -> None:
     """Publish one run's reports, or print the README table of published reports."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sidecar", type=Path)
-    p.add_argument("--reports", nargs="+", type=Path,
-                   help="publish a finished run's reports (the JSON per filler it wrote; the "
-                        "sidecar is removed when a run finishes) instead of a sidecar")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--sidecar", type=Path, help="publish a run's sidecar, finished or not")
+    source.add_argument("--reports", nargs="+", type=Path,
+                        help="publish a finished run's reports (the JSON per filler it wrote; "
+                             "the sidecar is removed when a run finishes)")
     p.add_argument("--prompts", default="benchmarks/data/lambada_prompts_1000.json")
     p.add_argument("--n", type=int, default=200, help="passages the run was asked for")
     p.add_argument("--name", help="the model's short name in the file names")
@@ -185,6 +189,8 @@ def main() -> None:
         return
     sanity = merge_sanity([json.loads(f.read_text(encoding="utf-8")) for f in args.sanity]) \
         if args.sanity else None
+    if not (args.sidecar or args.reports) or not args.name:
+        p.error("publishing needs --sidecar or --reports, and --name")
     if args.reports:
         reports = finished_reports(args.reports, args.n)
     else:

@@ -215,6 +215,7 @@ def test_sanity_runs_of_different_scopes_merge_by_scope():
     assert [sorted(p["spearman"]) for p in merged["per_prompt"]] == \
         [["fisher", "semantic", "temperature"]] * 2 + [["semantic", "temperature"]] * 2
     assert merged["wall_s"] == 20.0 and cheap["scopes"] == ["semantic", "temperature"]  # untouched
-    other_model = dict(heavy, model={"name": "other"})
-    with pytest.raises(SystemExit):
-        merge_sanity([cheap, other_model])
+    for bad in (dict(heavy, model={"name": "other"}), dict(heavy, fisher_method="exact"),
+                _sanity_part(["temperature"], 2, 0.8)):  # other model, settings, a scope twice
+        with pytest.raises(SystemExit):
+            merge_sanity([cheap, bad])

@@ -29,6 +29,7 @@ from ..engine.faithfulness.measure import (
     faithfulness_scopes,
 )
 from ..engine.faithfulness.prompts import check_last_word
+from ..engine.faithfulness.resume import sidecar_path
 from ..engine.faithfulness.run import build_reports, load_prompts, run_faithfulness
 from ..engine.io import check_distinct, check_writable, user_path, write_json
 from ..engine.results.request import IG_BASELINES
@@ -126,7 +127,7 @@ def run(args) -> int:
         for i, text in enumerate(prompts):
             check_last_word(text, i)
     out = user_path(args.json)
-    partial = out.with_name(out.name + ".partial.jsonl")
+    partial = sidecar_path(out)
     check_distinct(written, [args.prompts] + ([args.sanity] if args.sanity else []))
     check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     if wants_workers(args):

@@ -15,6 +15,7 @@ from ..engine.compute.fisher import FISHER_METHODS
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import EXPLAIN_MODES
 from ..engine.faithfulness.prompts import check_last_word
+from ..engine.faithfulness.resume import sidecar_path
 from ..engine.faithfulness.run import about, load_prompts
 from ..engine.faithfulness.sanity import SanityConfig, layers_of, run_sanity, sanity_report, sanity_scopes
 from ..engine.io import check_distinct, check_writable, user_path, write_json
@@ -60,7 +61,7 @@ def run(args) -> int:
         for i, text in enumerate(prompts):
             check_last_word(text, i)
     out = user_path(args.json)
-    partial = out.with_name(out.name + ".partial.jsonl")
+    partial = sidecar_path(out)
     check_distinct([out], [args.prompts])
     check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     check_writable(out)

@@ -124,7 +124,7 @@ def test_a_stopped_sanity_run_resumes_to_the_same_report(tiny_llama, tmp_path):
         [r.to_dict() | {"seconds": 0} for r in full]
     about = {"model": {}, "device": "cpu", "dtype": "float32"}
     drop = ("per_prompt",)
-    a, b = (sanity_report(about, cfg, rs, "p.json", 2) for rs in (resumed, full))
+    a, b = (sanity_report(about, cfg, rs, "p.json", layers_of(full)) for rs in (resumed, full))
     assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
     # a changed passage is measured again; other settings are refused in one sentence
     ran.clear()

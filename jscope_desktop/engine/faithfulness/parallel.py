@@ -1,13 +1,15 @@
-"""The faithfulness benchmark on the batch runner's Ray workers (``--workers N`` / ``--ray``).
+"""The faithfulness benchmark and the sanity check on the batch runner's Ray workers
+(``--workers N`` / ``--ray``).
 
 Each worker loads the model once (:class:`~jscope_desktop.engine.runners.ray_pool.RayWorkers`, the
 runner of ``jscope batch``) and measures one passage at a time with the same
-:func:`~.measure.evaluate_prompt` as the sequential run; a passage's numbers depend only on its
+:func:`~.measure.evaluate_prompt` (or :func:`~.sanity.sanity_prompt`) as the sequential run; a
+passage's numbers depend only on its
 text, its index and the settings (``random`` and Fisher are seeded by them), so they equal the
 sequential run's (bit for bit on the same device, dtype and thread count per process).
 
 What differs from the sequential run is only when things happen: results arrive in the order
-they finish and each is appended to the sidecar as it arrives (so ``--resume`` works the same),
+they finish and each is appended to the sidecar as it arrives (so a stopped run resumes the same),
 the report lists them in input order, and a passage that fails (one sentence) stops the run with
 the error of the *first* failing passage in input order, once every passage before it has
 finished, as the sequential run would stop there. A worker that dies running a passage is
@@ -25,7 +27,7 @@ from ..compute.forward import CancelCheck
 from ..errors import Cancelled, JScopeError
 from .measure import FaithfulnessConfig, PromptResult, evaluate_prompt
 from .prompts import check_last_word
-from .resume import PromptProgressFn, Todo
+from .resume import MeasureFn, PromptProgressFn, Todo
 from .run import ModelAbout, run_faithfulness
 
 
@@ -84,6 +86,16 @@ def in_input_order_errors(lines, todo: Todo,
         raise JScopeError(first[1])
 
 
+def pool_measure(pool) -> MeasureFn:
+    """The ``measure`` of a resumable run (:mod:`.resume`) on a worker ``pool``: every passage
+    of ``todo`` sent to the workers, the results yielded as they finish, the first failing
+    passage's sentence raised in input order."""
+    def measure(todo: Todo, cancel: CancelCheck | None) -> Iterator:
+        passages = [Passage(i, text, sha) for i, text, sha in todo]
+        return in_input_order_errors(pool.lines(passages), todo, cancel)
+    return measure
+
+
 def run_faithfulness_on_workers(
     prompts: list[str], cfg: FaithfulnessConfig, model: str | None, device: str, dtype: str,
     address: str = "local", workers: int | None = None, partial: str | Path | None = None,
@@ -119,11 +131,8 @@ def run_faithfulness_on_workers(
         if ready:
             ready()
 
-        def measure(todo: Todo, cancel: CancelCheck | None) -> Iterator[PromptResult]:
-            passages = [Passage(i, text, sha) for i, text, sha in todo]
-            return in_input_order_errors(pool.lines(passages), todo, cancel)
-
-        results = run_faithfulness(info, prompts, cfg, partial, progress, cancel, measure)
+        results = run_faithfulness(info, prompts, cfg, partial, progress, cancel,
+                                   pool_measure(pool))
     return results, info
 
 
@@ -162,9 +171,5 @@ def run_sanity_on_workers(
                     died_line=died_line) as pool:
         info = ModelAbout(pool.info["model"], pool.info["device"], pool.info["dtype"])
 
-        def measure(todo: Todo, cancel: CancelCheck | None):
-            passages = [Passage(i, text, sha) for i, text, sha in todo]
-            return in_input_order_errors(pool.lines(passages), todo, cancel)
-
-        results = run_sanity(info, prompts, cfg, progress, cancel, partial, measure)
+        results = run_sanity(info, prompts, cfg, progress, cancel, partial, pool_measure(pool))
     return results, info

@@ -5,7 +5,8 @@ Every finished prompt is appended as one JSON line to a sidecar file whose first
 header (the model and every setting that changes the numbers). A stopped run started again with
 the same header skips the prompts already there (a prompt whose text changed is measured again),
 so its final answer equals an uninterrupted run's: prompts are measured independently and seeded
-by their index, and floats round-trip exactly through JSON.
+by their index, and floats round-trip exactly through JSON. (The header records the model and
+dtype but not the device: resume on the device the run started on, or the numbers mix devices.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class PerPrompt(Protocol):
 R = TypeVar("R", bound=PerPrompt)
 # measure(todo, cancel) -> each prompt's result, in any order (the sequential one: in order)
 MeasureFn = Callable[[Todo, "CancelCheck | None"], Iterator[R]]
+
+
+def sidecar_path(out: Path) -> Path:
+    """The sidecar of a run whose report goes to ``out``: ``out`` + ``.partial.jsonl``."""
+    return out.with_name(out.name + ".partial.jsonl")
 
 
 def text_sha(text: str) -> str:

@@ -153,6 +153,7 @@ class SanityPrompt:
 def sanity_prompt(lm: LoadedModel, text: str, index: int, cfg: SanityConfig,
                   cancel: CancelCheck | None = None, sha: str = "") -> SanityPrompt:
     """Measure one passage: the original maps, then one step per re-initialised block.
+    ``sha``: the passage's fingerprint (:func:`.resume.text_sha`; computed when empty).
 
     Returns:
         Its :class:`SanityPrompt` (``n_layers + 1`` values of ρ per scope).
@@ -222,8 +223,8 @@ def run_sanity(lm: LoadedModel | ModelAbout, prompts: list[str], cfg: SanityConf
     Args:
         lm: the model (measured here, in order), or what the report records of it when
             ``measure`` runs the passages elsewhere (:mod:`.parallel`).
-        progress: ``progress(done, total, message)`` after each passage; ``cancel`` is
-            polled inside them.
+        progress: ``progress(done, total, message)`` after each passage and once more at
+            the end (message ``"done"``); ``cancel`` is polled inside the passages.
         partial: the sidecar each finished passage is appended to (:mod:`.resume`): a
             stopped run started again with the same settings measures only the rest.
 
