@@ -21,7 +21,14 @@ import json
 from pathlib import Path
 
 from jscope_desktop.engine.faithfulness.measure import FaithfulnessConfig
+from jscope_desktop.engine.faithfulness.resume import read_sidecar
 from jscope_desktop.engine.faithfulness.run import ModelAbout, build_reports, read_partial
+from jscope_desktop.engine.faithfulness.sanity import (
+    SanityConfig,
+    SanityPrompt,
+    layers_of,
+    sanity_report,
+)
 from jscope_desktop.engine.io import write_json
 from jscope_desktop.render.outputs import save_faithfulness_page, save_faithfulness_picture
 
@@ -51,6 +58,21 @@ def reports_from_sidecar(sidecar: Path, n_planned: int, prompts_file: str) -> di
         r["n_planned"] = n_planned
         r["complete"] = len(results) == n_planned and sorted(done) == list(range(n_planned))
     return reports
+
+
+def sanity_from_sidecar(sidecar: Path, n_planned: int, prompts_file: str) -> dict:
+    """The sanity report of the passages finished in a `jscope sanity` run's ``sidecar``
+    (finished or not); ``complete`` / ``n_planned`` say how far the run got."""
+    header = json.loads(sidecar.read_text(encoding="utf-8").splitlines()[0])
+    cfg = SanityConfig(**header["config"])
+    done = read_sidecar(sidecar, header, SanityPrompt.from_dict)
+    results = [done[i] for i in sorted(done)]
+    report = sanity_report({"model": header["model"], "device": "cpu", "dtype": header["dtype"]},
+                           cfg, results, prompts_file, layers_of(results))
+    report["n_planned"] = n_planned
+    report["complete"] = sorted(done) == list(range(n_planned))
+    report["compute_s"] = sum(r.seconds for r in results)  # summed over passages (not wall)
+    return report
 
 
 def finished_reports(paths: list[Path], n_planned: int) -> dict[str, dict]:
@@ -176,6 +198,9 @@ def main() -> None:
     p.add_argument("--table", nargs="*", type=Path, help="print the README table of these reports")
     p.add_argument("--paired", type=Path, help="print the paired tests of this report")
     p.add_argument("--sanity-table", type=Path, help="print the sanity curve of this report")
+    p.add_argument("--sanity-sidecar", type=Path,
+                   help="write the sanity report of this `jscope sanity` sidecar (finished or "
+                        "not) to benchmarks/results/sanity_NAME.json")
     args = p.parse_args()
     if args.table:
         print(table(args.table))
@@ -183,6 +208,11 @@ def main() -> None:
     if args.paired:
         for subset in ("all", "correct"):
             print(f"\n{subset}:\n" + "\n".join(paired_lines(json.loads(args.paired.read_text()), subset)))
+        return
+    if args.sanity_sidecar:
+        out = RESULTS / f"sanity_{args.name}.json"
+        write_json(out, sanity_from_sidecar(args.sanity_sidecar, args.n, args.prompts))
+        print(f"wrote {out}")
         return
     if args.sanity_table:
         print("\n".join(sanity_lines(json.loads(args.sanity_table.read_text()))))

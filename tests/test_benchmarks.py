@@ -219,3 +219,24 @@ def test_sanity_runs_of_different_scopes_merge_by_scope():
                 _sanity_part(["temperature"], 2, 0.8)):  # other model, settings, a scope twice
         with pytest.raises(SystemExit):
             merge_sanity([cheap, bad])
+
+
+def test_a_sanity_sidecar_publishes_the_report_of_its_passages(tiny_llama, tmp_path):
+    from benchmarks.faithfulness_suite import sanity_from_sidecar
+    from jscope_desktop.engine.faithfulness.sanity import (
+        SanityConfig,
+        layers_of,
+        run_sanity,
+        sanity_report,
+    )
+
+    cfg = SanityConfig(scopes=["temperature"], explain="next")
+    prompts = ["the cat sat on the mat", "12, 34, 56, 78,"]
+    sidecar = tmp_path / "s.json.partial.jsonl"
+    results = run_sanity(tiny_llama, prompts, cfg, partial=sidecar)
+    got = sanity_from_sidecar(sidecar, 3, "p.json")
+    want = sanity_report({"model": tiny_llama.info.to_dict(), "device": "cpu",
+                          "dtype": tiny_llama.dtype_name}, cfg, results, "p.json", layers_of(results))
+    assert {k: v for k, v in got.items() if k not in ("n_planned", "complete", "compute_s")} == want
+    assert got["complete"] is False and got["n_planned"] == 3  # two of three passages
+    assert got["compute_s"] == pytest.approx(sum(r.seconds for r in results))
