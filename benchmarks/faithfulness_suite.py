@@ -210,6 +210,8 @@ def main() -> None:
             print(f"\n{subset}:\n" + "\n".join(paired_lines(json.loads(args.paired.read_text()), subset)))
         return
     if args.sanity_sidecar:
+        if not args.name:
+            p.error("--sanity-sidecar needs --name (the file is sanity_NAME.json)")
         out = RESULTS / f"sanity_{args.name}.json"
         write_json(out, sanity_from_sidecar(args.sanity_sidecar, args.n, args.prompts))
         print(f"wrote {out}")
