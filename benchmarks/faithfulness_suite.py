@@ -25,8 +25,8 @@ from jscope_desktop.engine.faithfulness.resume import read_sidecar
 from jscope_desktop.engine.faithfulness.run import ModelAbout, build_reports, read_partial
 from jscope_desktop.engine.faithfulness.sanity import (
     SanityConfig,
-    SanityPrompt,
     layers_of,
+    sanity_parser,
     sanity_report,
 )
 from jscope_desktop.engine.io import write_json
@@ -65,7 +65,7 @@ def sanity_from_sidecar(sidecar: Path, n_planned: int, prompts_file: str) -> dic
     (finished or not); ``complete`` / ``n_planned`` say how far the run got."""
     header = json.loads(sidecar.read_text(encoding="utf-8").splitlines()[0])
     cfg = SanityConfig(**header["config"])
-    done = read_sidecar(sidecar, header, SanityPrompt.from_dict)
+    done = read_sidecar(sidecar, header, sanity_parser(cfg))
     results = [done[i] for i in sorted(done)]
     report = sanity_report({"model": header["model"], "device": "cpu", "dtype": header["dtype"]},
                            cfg, results, prompts_file, layers_of(results))

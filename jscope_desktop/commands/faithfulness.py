@@ -122,14 +122,8 @@ def run(args) -> int:
                 image_format(paths[2])
             except ValueError as exc:
                 raise JScopeError(str(exc)) from None
-    prompts = load_prompts(args.prompts)[: args.n]
-    if cfg.explain == "last":
-        for i, text in enumerate(prompts):
-            check_last_word(text, i)
-    out = user_path(args.json)
-    partial = sidecar_path(out)
+    prompts, out, partial = prompts_and_sidecar(args, cfg.explain)
     check_distinct(written, [args.prompts] + ([args.sanity] if args.sanity else []))
-    check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     if wants_workers(args):
         from ..engine.faithfulness.parallel import run_faithfulness_on_workers
         from ..engine.runners.ray_pool import import_ray
@@ -159,6 +153,20 @@ def run(args) -> int:
         _print_table(report, cfg)
     partial.unlink(missing_ok=True)
     return 0
+
+
+def prompts_and_sidecar(args, explain: str) -> tuple[list[str], Path, Path]:
+    """The first ``--n`` prompts of ``--prompts`` (each checked to end in a word when
+    ``explain`` is ``last``), the ``--json`` path and its resumable sidecar (checked not to be
+    the prompts file): what ``jscope faithfulness`` and ``jscope sanity`` both start from."""
+    prompts = load_prompts(args.prompts)[: args.n]
+    if explain == "last":
+        for i, text in enumerate(prompts):
+            check_last_word(text, i)
+    out = user_path(args.json)
+    partial = sidecar_path(out)
+    check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
+    return prompts, out, partial
 
 
 def _read_sanity(path: str | None) -> dict | None:

@@ -14,14 +14,12 @@ import time
 from ..engine.compute.fisher import FISHER_METHODS
 from ..engine.errors import JScopeError
 from ..engine.faithfulness.measure import EXPLAIN_MODES
-from ..engine.faithfulness.prompts import check_last_word
-from ..engine.faithfulness.resume import sidecar_path
-from ..engine.faithfulness.run import about, load_prompts
+from ..engine.faithfulness.run import about
 from ..engine.faithfulness.sanity import SanityConfig, layers_of, run_sanity, sanity_report, sanity_scopes
-from ..engine.io import check_distinct, check_writable, user_path, write_json
+from ..engine.io import check_distinct, check_writable, write_json
 from ..engine.results.request import IG_BASELINES
 from .batch import add_worker_options, wants_workers
-from .faithfulness import _run_with_bar
+from .faithfulness import _run_with_bar, prompts_and_sidecar
 from .options import add_model_options, load_model
 
 
@@ -56,14 +54,8 @@ def run(args) -> int:
     cfg.check()
     if args.n is not None and args.n < 1:
         raise JScopeError("--n must be at least 1.")
-    prompts = load_prompts(args.prompts)[: args.n]
-    if cfg.explain == "last":
-        for i, text in enumerate(prompts):
-            check_last_word(text, i)
-    out = user_path(args.json)
-    partial = sidecar_path(out)
+    prompts, out, partial = prompts_and_sidecar(args, cfg.explain)
     check_distinct([out], [args.prompts])
-    check_distinct([partial], [args.prompts])  # the sidecar is read back: it is not a new output
     check_writable(out)
     t0 = time.perf_counter()
     if wants_workers(args):

@@ -72,6 +72,33 @@ def test_faithfulness_sidecar_reader_is_total(data, header):
     _total(read_partial, data, header)
 
 
+SANITY_LINE = st.fixed_dictionaries(
+    {"index": st.one_of(st.integers(-3, 5), JSON), "text_sha": JSON, "seconds": JSON,
+     "spearman": st.one_of(JSON, st.dictionaries(
+         st.sampled_from(["temperature", "fisher"]),
+         st.lists(st.one_of(JSON, st.just(10**400)), max_size=4), max_size=2))},
+    optional={"n_attributable": JSON, "top1": JSON, "correct": JSON})
+
+
+@given(st.lists(st.one_of(SANITY_LINE, JSON), max_size=6))
+def test_sanity_sidecar_reader_is_total_under_its_own_header(lines):
+    """A sanity sidecar with this run's header and hostile lines: read, each line a passage of
+    this run or skipped; never a traceback."""
+    from jscope_desktop.engine.faithfulness.resume import read_sidecar
+    from jscope_desktop.engine.faithfulness.sanity import SanityConfig, sanity_parser
+
+    cfg = SanityConfig(scopes=["temperature"])
+    header = {"kind": "header", "check": "sanity", "config": cfg.to_dict()}
+    data = "\n".join(json.dumps(x) for x in [header, *lines]).encode()
+
+    def read(path):
+        for r in read_sidecar(path, header, sanity_parser(cfg)).values():
+            assert isinstance(r.index, int) and list(r.spearman) == ["temperature"]
+            assert all(isinstance(v, float) for v in r.spearman["temperature"])
+
+    _total(read, data)
+
+
 @given(CONTENT)
 def test_session_reader_is_total(data):
     from jscope_desktop.app.actions.session import load_session

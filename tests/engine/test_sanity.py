@@ -134,3 +134,34 @@ def test_a_stopped_sanity_run_resumes_to_the_same_report(tiny_llama, tmp_path):
     with pytest.raises(JScopeError, match="other settings"):
         run_sanity(tiny_llama, prompts, SanityConfig(scopes=["temperature"], explain="next"),
                    partial=partial)
+
+
+def test_a_sidecar_with_foreign_or_broken_passages_is_remeasured_or_refused(tiny_llama, tmp_path):
+    """Hostile progress files with this run's own header: lines that are not a passage of this
+    run (another scope, empty or non-list curves, garbage) are measured again; bytes that are
+    not text, or a passage of another depth (wrong number of blocks), are one sentence, never
+    a traceback."""
+    import json
+
+    from jscope_desktop.engine.faithfulness.sanity import sanity_header
+
+    cfg = SanityConfig(scopes=["temperature"], explain="next")
+    prompts = ["the cat sat on the mat", "12, 34, 56, 78,"]
+    good = run_sanity(tiny_llama, prompts, cfg)[0].to_dict()
+    partial = tmp_path / "s.json.partial.jsonl"
+    header = json.dumps(sanity_header(tiny_llama, cfg))
+    broken = [dict(good, spearman={"fisher": [1.0, 0.5, 0.2]}),  # another scope
+              dict(good, spearman={"temperature": []}), dict(good, spearman={"temperature": "x"}),
+              dict(good, index="0"), [1, 2], "\u0000"]
+    lines = (header + "\n" + "\n".join(json.dumps(b) for b in broken) + "\n").encode()
+    partial.write_bytes(lines)
+    ran = []
+    run_sanity(tiny_llama, prompts, cfg, lambda d, t, m: ran.append(m), partial=partial)
+    assert ran == ["prompt 1", "prompt 2", "done"]  # nothing broken was taken as done
+    partial.write_bytes(lines + b"\xff\xfe binary\n")  # not text at all: one sentence
+    with pytest.raises(JScopeError, match="Could not read the partial results file"):
+        run_sanity(tiny_llama, prompts, cfg, partial=partial)
+    partial.write_text(header + "\n" + json.dumps(dict(good, spearman={"temperature": [1.0, 0.9]}))
+                       + "\n")  # one step fewer than this model has
+    with pytest.raises(JScopeError, match="another number of decoder blocks"):
+        run_sanity(tiny_llama, prompts, cfg, partial=partial)

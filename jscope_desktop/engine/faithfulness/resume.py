@@ -74,8 +74,8 @@ def read_sidecar(path: Path, header: dict, parse: Callable[[dict], R]) -> dict[i
             r = parse(json.loads(line))
             if isinstance(r.index, bool) or not isinstance(r.index, int):
                 continue
-        except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
-            continue
+        except (ValueError, RecursionError, KeyError, TypeError, AttributeError, OverflowError):
+            continue  # not a line this run wrote (a huge integer overflows a float)
         done[r.index] = r
     return done
 

@@ -236,8 +236,24 @@ def run_sanity(lm: LoadedModel | ModelAbout, prompts: list[str], cfg: SanityConf
         def measure(todo, cancel):
             for i, text, sha in todo:
                 yield sanity_prompt(lm, text, i, cfg, cancel, sha)
-    return run_resumable(prompts, sanity_header(lm, cfg), partial, SanityPrompt.from_dict,
-                         measure, progress, cancel)
+    results = run_resumable(prompts, sanity_header(lm, cfg), partial, sanity_parser(cfg),
+                            measure, progress, cancel)
+    if len({len(rho) for r in results for rho in r.spearman.values()}) > 1:
+        raise JScopeError(f"{partial} holds passages measured with another number of decoder "
+                          "blocks; delete it to start over.")
+    return results
+
+
+def sanity_parser(cfg: SanityConfig):
+    """Reads one passage back from a sidecar line; a line whose curves are not one per scope
+    of ``cfg``, all of one length, is refused (ValueError: that passage is measured again)."""
+    def parse(d: dict) -> SanityPrompt:
+        r = SanityPrompt.from_dict(d)
+        lengths = {len(rho) for rho in r.spearman.values()}
+        if set(r.spearman) != set(cfg.scopes) or len(lengths) != 1 or 0 in lengths:
+            raise ValueError("not a passage of this run")
+        return r
+    return parse
 
 
 def layers_of(results: list[SanityPrompt]) -> int:
