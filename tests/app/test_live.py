@@ -13,6 +13,20 @@ from jscope_desktop.app.background import jobs
 from jscope_desktop.app.background.live import LIVE_LIMIT_S
 
 
+def _slowed(seconds: float):
+    """``jobs.attribute_job`` whose runs first wait ``seconds`` (a run that outlasts typing)."""
+    real = jobs.attribute_job
+
+    def slow_job(*args, **kwargs):
+        run = real(*args, **kwargs)
+
+        def slowly(progress, cancel):
+            time.sleep(seconds)
+            return run(progress, cancel)
+        return slowly
+    return slow_job
+
+
 def _shown_with_text(window) -> list[tuple[str, str]]:
     """(the result's prompt as tokens, the prompt on screen) each time a result is shown."""
     seen: list[tuple[str, str]] = []
@@ -23,17 +37,7 @@ def _shown_with_text(window) -> list[tuple[str, str]]:
 
 def test_typing_runs_the_prompt_and_never_shows_a_stale_result(qtbot, make_window, tiny_llama,
                                                                monkeypatch):
-    real = jobs.attribute_job
-
-    def slow_job(*args, **kwargs):  # every run outlasts the next keystroke
-        run = real(*args, **kwargs)
-
-        def slowly(progress, cancel):
-            time.sleep(0.4)
-            return run(progress, cancel)
-        return slowly
-
-    monkeypatch.setattr(jobs, "attribute_job", slow_job)
+    monkeypatch.setattr(jobs, "attribute_job", _slowed(0.4))  # outlasts the next keystroke
     window = make_window(tiny_llama, live=True)
     assert window.act_live.isChecked()
     seen = _shown_with_text(window)
@@ -124,22 +128,12 @@ def test_an_edit_typed_during_a_users_run_goes_live_after_it(qtbot, make_window,
                                                              monkeypatch):
     """The refresh after a result must not swallow the estimate of a prompt typed while the run
     was going (it waited behind the run on the one worker): that prompt still runs live."""
-    real = jobs.attribute_job
-
-    def slow_job(*args, **kwargs):  # the user's run outlasts the keystroke
-        run = real(*args, **kwargs)
-
-        def slowly(progress, cancel):
-            time.sleep(0.5)
-            return run(progress, cancel)
-        return slowly
-
     window = make_window(tiny_llama, live=True)
     seen = _shown_with_text(window)
     window.prompt_panel.prompt.setPlainText("12,34,")
     qtbot.waitUntil(lambda: len(seen) == 1, timeout=30000)  # its live run
     wait_for_estimate(qtbot, window)
-    monkeypatch.setattr(jobs, "attribute_job", slow_job)
+    monkeypatch.setattr(jobs, "attribute_job", _slowed(0.5))  # outlasts the keystroke
     window.run()  # the user's own run of the same prompt
     prompt = window.prompt_panel.prompt
     prompt.moveCursor(QTextCursor.MoveOperation.End)
